@@ -1,0 +1,40 @@
+# mvtimeline: `make demo` and `make test` do all set-up themselves on a fresh Debian machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages: command they provide (to test for) = package
+APT_PKGS := ffmpeg melt frei0r-plugins espeak-ng sox kdenlive xvfb xdotool imagemagick dbus-x11
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps apt venv demo test bench clean
+
+deps: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: deps
+	$(BIN)/mvtimeline demo -o demo-out
+
+test: deps
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+bench: deps
+	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_encode.py
+
+clean:
+	rm -rf demo-out .pytest_cache

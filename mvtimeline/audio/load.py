@@ -1,0 +1,102 @@
+"""Decode a song to mono float32 samples: soundfile first, ffmpeg for everything else.
+
+Public: load, probe_duration, AUDIO_SUFFIXES.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AudioFormatError, InputError, ToolMissing
+
+__all__ = ["load", "probe_duration", "AUDIO_SUFFIXES"]
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".aiff", ".aif")
+
+
+def _check_file(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such audio file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an audio file")
+    return path
+
+
+def load(path: Path, *, sr: int | None = 22050) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to mono float32 at ``sr`` Hz (``None`` keeps the file's rate).
+
+    Parameters
+    ----------
+    path : Path
+        Any file ffmpeg decodes: wav, mp3, flac, m4a, ogg...
+    sr : int > 0 or None
+        Target sample rate in Hz.
+
+    Returns
+    -------
+    samples : np.ndarray, shape (n,), float32 in [-1, 1]
+    sr : int
+        The sample rate of ``samples`` in Hz.
+
+    Raises
+    ------
+    InputError
+        Missing file or a folder.
+    AudioFormatError
+        Not decodable as audio, or no samples.
+    """
+    path = _check_file(path)
+    y, native_sr = _load_soundfile(path)
+    if y is None:
+        y, native_sr = _load_ffmpeg(path, sr)
+    if y.size == 0:
+        raise AudioFormatError(f"{path}: contains no audio samples")
+    if sr is not None and native_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
+        native_sr = sr
+    return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
+
+
+def _load_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, TypeError, ValueError):
+        return None, 0
+    return data.mean(axis=1), int(rate)
+
+
+def _ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    if not exe:
+        raise ToolMissing("ffmpeg is not installed: apt-get install ffmpeg")
+    return exe
+
+
+def _load_ffmpeg(path: Path, sr: int | None) -> tuple[np.ndarray, int]:
+    rate = sr or 44100
+    cmd = [_ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-ac", "1", "-ar", str(rate),
+           "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0 or not proc.stdout:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        why = reason[-1] if reason else "no audio stream"
+        raise AudioFormatError(f"{path}: not an audio file ffmpeg can decode ({why.split(': ')[-1]})")
+    return np.frombuffer(proc.stdout, dtype="<f4").copy(), rate
+
+
+def probe_duration(path: Path) -> float:
+    """Duration of the song in seconds, from the decoded sample count at the file's own rate."""
+    y, rate = load(path, sr=None)
+    return y.size / rate

@@ -1,0 +1,349 @@
+"""The ``mvtimeline`` command: a click group; thin: parse options, call the pipeline, print a summary.
+
+Errors meant for the user (``MvtimelineError``) become one line on stderr and the error's exit code
+(2 for bad input, 1 for a failed run); ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from fractions import Fraction
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Config, load_toml, parse_size
+from .errors import InputError, MvtimelineError
+from .frames import parse_fps
+
+log = logging.getLogger("mvtimeline")
+
+
+# ------------------------------------------------------------------------------------ param types
+class FpsType(click.ParamType):
+    name = "fps"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Fraction):
+            return value
+        try:
+            return parse_fps(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class SizeType(click.ParamType):
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_size(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FPS = FpsType()
+SIZE = SizeType()
+PathArg = click.Path(path_type=Path)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+class Reporter:
+    """Turns the pipeline's ``progress(stage, done, total)`` calls into rich progress bars on stderr."""
+
+    def __init__(self, console, enabled: bool = True):
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TaskProgressColumn(),
+                                 TimeElapsedColumn(), console=console, disable=not enabled, transient=False)
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        key = "generate" if stage.startswith("generate") else stage
+        label = stage if key == "generate" and stage != "generate" else key
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label, total=max(total, 1e-9))
+        task = self.tasks[key]
+        self.progress.update(task, description=label[:28], completed=done, total=max(total, 1e-9))
+
+
+def _console(stderr: bool = True):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _config(ctx: click.Context, **opts) -> Config:
+    cfg = Config()
+    changes = {}
+    if opts.get("fps") is not None:
+        changes["fps"] = opts["fps"]
+    if opts.get("size") is not None:
+        changes["width"], changes["height"] = opts["size"]
+    for key in ("backend", "style", "takes"):
+        if opts.get(key) is not None:
+            changes[key] = opts[key]
+    if opts.get("dissolve") is not None:
+        if opts["dissolve"] < 0 or opts["dissolve"] > 5:
+            raise InputError(f"--dissolve {opts['dissolve']} s is out of range 0..5")
+        changes["dissolve_s"] = float(opts["dissolve"])
+    if opts.get("max_segment") is not None:
+        changes["max_segment_s"] = float(opts["max_segment"])
+    if opts.get("images"):
+        changes["images"] = tuple(opts["images"])
+    return cfg.replace(**changes)
+
+
+# -------------------------------------------------------------------------------------------- CLI
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mvtimeline")
+@click.option("-v", "--verbose", is_flag=True, help="Log details, and show the traceback of an error.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("--config", "config_path", type=PathArg, default=None,
+              help="Settings file (default: ./mvtimeline.toml if present). The command line wins.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None) -> None:
+    """Turn a finished song and its lyrics into an editable music-video project (Kdenlive, OTIO)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+    path = config_path or Path("mvtimeline.toml")
+    if config_path is not None and not config_path.exists():
+        raise InputError(f"{config_path}: no such settings file")
+    values = load_toml(path)
+    if values:
+        defaults = {k.replace("-", "_"): v for k, v in values.items()}
+        ctx.default_map = {"run": defaults}
+
+
+def _progress(ctx):
+    return Reporter(_console(), enabled=not ctx.obj.get("quiet"))
+
+
+@cli.command()
+@click.argument("song", type=PathArg)
+@click.option("--lyrics", "lyrics", type=PathArg, default=None,
+              help="Lyrics: .txt with [Verse]/[Chorus] tags, .lrc, .srt, .vtt or Suno .json.")
+@click.option("--lyrics-format", default=None, help="Force the lyrics format (txt, lrc, srt, vtt, json).")
+@click.option("-o", "--out", "out_dir", type=PathArg, default=None,
+              help="Work folder for the project (default: ./NAME next to the song).")
+@click.option("--image", "images", type=PathArg, multiple=True,
+              help="A still to animate (repeat for several; they cycle over the segments).")
+@click.option("--style", default=None, help="Prompt style: a name in templates/styles or a .toml file.")
+@click.option("--backend", default=None, help="Clip backend: procedural (default) or diffusers.")
+@click.option("--fps", type=FPS, default=None, help="Project frame rate: 23.976, 24, 25, 29.97, 30, 50, 59.94, 60.")
+@click.option("--size", type=SIZE, default=None, help="Frame size WxH, e.g. 1920x1080 or 1080x1920.")
+@click.option("--dissolve", type=float, default=None, help="Dissolve length in seconds (default 0.5).")
+@click.option("--max-segment", type=float, default=None, help="Longest segment in seconds (default: the backend's).")
+@click.option("--render/--no-render", "do_render", default=False, help="Also render NAME.mp4 with melt.")
+@click.pass_context
+def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
+        do_render):
+    """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render)."""
+    from . import pipeline
+
+    cfg = _config(ctx, fps=fps, size=size, style=style, backend=backend, dissolve=dissolve,
+                  max_segment=max_segment, images=images)
+    out_dir = out_dir or Path(song).with_suffix("")
+    t0 = time.perf_counter()
+    with _progress(ctx) as rep:
+        result = pipeline.run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, render=do_render,
+                              progress=rep)
+    con = _console(stderr=False)
+    con.print(f"[bold]{len(result.plan.segments)} segments[/], {result.clips_made} clips made, "
+              f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
+    for p in result.outputs + ([result.render] if result.render else []):
+        con.print(f"  {p}")
+
+
+@cli.command()
+@click.argument("song", type=PathArg)
+@click.option("-o", "--out", type=PathArg, default=None, help="Write analysis.json here (default: print a summary).")
+@click.pass_context
+def analyze(ctx, song, out):
+    """Analyse SONG: tempo, beats, downbeats, sections, where the voice sings."""
+    from .audio import analyze as do_analyze
+
+    a = do_analyze(song)
+    if out:
+        a.save(out)
+    con = _console(stderr=False)
+    con.print(f"duration {a.duration_s:.2f} s, tempo {a.tempo_bpm:.1f} BPM, {len(a.beat_times_s)} beats, "
+              f"{len(a.downbeat_times_s)} bars, {len(a.vocal_regions_s)} vocal phrases, {len(a.sections)} sections")
+    if out:
+        con.print(f"  {out}")
+
+
+@cli.command()
+@click.argument("song", type=PathArg)
+@click.argument("lyrics", type=PathArg)
+@click.option("--lyrics-format", default=None, help="Force the lyrics format.")
+@click.option("-o", "--out", type=PathArg, required=True,
+              help="Output: .lrc, .elrc, .srt, .vtt, .ass, .json or .txt (chosen by suffix).")
+@click.pass_context
+def align(ctx, song, lyrics, lyrics_format, out):
+    """Time LYRICS on SONG and write the times in any lyrics format (edit them and feed them back)."""
+    from . import lyrics as lyr
+    from .audio import analyze as do_analyze
+
+    read = lyr.read(lyrics, format=lyrics_format)
+    a = do_analyze(song)
+    aligned = lyr.place(read, vocal_regions_s=a.vocal_regions_s, duration_s=a.duration_s)
+    lyr.write(aligned, out)
+    _console(stderr=False).print(f"{len(aligned.lines)} lines timed → {out}")
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.option("--style", default=None, help="Re-render prompts with another style (edited prompts are kept).")
+@click.option("--replan", is_flag=True, help="Choose new cut points (segments whose bounds survive keep their edits).")
+@click.pass_context
+def plan(ctx, folder, style, replan):
+    """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds)."""
+    import dataclasses
+
+    from . import pipeline
+    from .types import Analysis, Lyrics
+
+    project = pipeline.load_project(folder)
+    if style:
+        project = dataclasses.replace(project, config=project.config.replace(style=style))
+        project.save()
+    analysis = Analysis.load(folder / "analysis.json")
+    aligned = Lyrics.load(folder / "aligned.json")
+    p = pipeline.plan_step(project, analysis, aligned, replan=replan)
+    con = _console(stderr=False)
+    for s in p.segments:
+        con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.section:<12} {s.image_prompt[:70]}")
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.option("--segment", "segments", type=int, multiple=True, help="Only this segment (repeatable).")
+@click.option("--takes", type=int, default=None, help="Make takes 1..N of each segment.")
+@click.pass_context
+def generate(ctx, folder, segments, takes):
+    """Generate (or reuse from the cache) the clips of a work FOLDER's plan."""
+    from . import pipeline
+    from .types import Analysis, Plan
+
+    project = pipeline.load_project(folder)
+    if takes is not None and takes < 1:
+        raise InputError(f"--takes {takes} must be at least 1")
+    analysis = Analysis.load(folder / "analysis.json")
+    p = Plan.load(folder / "plan.json")
+    with _progress(ctx) as rep:
+        clips = pipeline.generate_step(project, p, analysis, segments=segments or None,
+                                       takes=list(range(1, takes + 1)) if takes else None, progress=rep)
+    made = sum(1 for _, r in clips.values() if not r.cached)
+    _console(stderr=False).print(f"{made} clips made, {len(clips) - made} from the cache")
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.option("--format", "formats", multiple=True, default=None,
+              help="kdenlive, otio, srt or ass (repeatable; default: kdenlive, otio, srt).")
+@click.pass_context
+def export(ctx, folder, formats):
+    """Write the project of a work FOLDER as .kdenlive, .otio, .srt or .ass."""
+    from . import pipeline
+    from .types import Analysis, Lyrics, Plan
+
+    project = pipeline.load_project(folder)
+    fmts = [f for part in (formats or pipeline.EXPORT_FORMATS) for f in part.split(",") if f]
+    from .timeline.export import FORMATS
+
+    unknown = [f for f in fmts if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    analysis = Analysis.load(folder / "analysis.json")
+    aligned = Lyrics.load(folder / "aligned.json")
+    p = Plan.load(folder / "plan.json")
+    clips = pipeline._chosen_clips(project, p, analysis)
+    written = pipeline.export_step(project, p, aligned, clips, formats=fmts)
+    for path in written:
+        _console(stderr=False).print(f"  {path}")
+
+
+@cli.command()
+@click.argument("project", type=PathArg)
+@click.option("-o", "--out", type=PathArg, default=None, help="Output video (default: PROJECT with .mp4).")
+@click.pass_context
+def render(ctx, project, out):
+    """Render a .kdenlive PROJECT with melt (Kdenlive's engine) to an mp4 that lasts the song."""
+    from .render import render as do_render
+
+    out = out or Path(project).with_suffix(".mp4")
+    with _progress(ctx) as rep:
+        result = do_render(project, out, progress=lambda f: rep("render", f, 1.0))
+    _console(stderr=False).print(f"{result.path}: {result.n_frames} frames in {result.seconds:.1f} s")
+
+
+@cli.command()
+@click.option("-o", "--out", "out_dir", type=PathArg, default=Path("demo-out"), help="Folder for the demo.")
+@click.option("--render/--no-render", "do_render", default=True, help="Render the mp4 too (default).")
+@click.option("--size", type=SIZE, default=None, help="Frame size WxH (default 1920x1080).")
+@click.option("--fps", type=FPS, default=None, help="Frame rate (default 30).")
+@click.pass_context
+def demo(ctx, out_dir, do_render, size, fps):
+    """Synthesize a demo song (beat, chords, an espeak-ng voice) and run the whole job on it."""
+    from . import pipeline
+    from .demo import synthesize
+
+    song = synthesize(Path(out_dir) / "source")
+    cfg = _config(ctx, size=size, fps=fps)
+    with _progress(ctx) as rep:
+        result = pipeline.run(song.audio_path, song.lyrics_path, Path(out_dir) / "project", cfg,
+                              render=do_render, progress=rep)
+    con = _console(stderr=False)
+    con.print(f"[bold]demo[/]: {song.duration_s:.1f} s song, {len(result.plan.segments)} segments")
+    for p in result.outputs + ([result.render] if result.render else []):
+        con.print(f"  {p}")
+
+
+def main(argv=None) -> int:
+    """Entry point: run the CLI, turning our errors into one line and an exit code."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="mvtimeline", standalone_mode=False)
+    except MvtimelineError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mvtimeline: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("mvtimeline: interrupted; run the same command again to resume", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("mvtimeline: interrupted; run the same command again to resume", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,111 @@
+"""Atomic writes and versioned JSON artifacts.
+
+Every file mvtimeline writes goes through :func:`atomic_write` (temp file in the same folder, then
+``os.replace``), so a crash never leaves a half file under the final name.
+
+Public: atomic_write, write_json, read_json, backup_path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, OutputError, SchemaVersionError
+
+__all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir"]
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create an output folder (and parents), or raise ``OutputError`` naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: output folder is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it is renamed onto ``path``, else removed.
+
+    The temp name keeps the suffix, so tools that pick a format by suffix (ffmpeg, melt) work.
+    """
+    path = Path(path)
+    ensure_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(path) as tmp:
+        try:
+            tmp.write_bytes(raw)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return Path(path)
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> Path:
+    """Write a JSON artifact atomically, pretty-printed, UTF-8."""
+    return atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path, *, kind: str, schemas: tuple[int, ...] = (1,)) -> dict[str, Any]:
+    """Read a versioned JSON artifact.
+
+    Raises
+    ------
+    InputError
+        The file is missing or is not JSON.
+    SchemaVersionError
+        Its ``"schema"`` is not one of ``schemas``.
+    """
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable {kind} file ({exc})") from None
+    if not isinstance(obj, dict) or obj.get("kind", kind) != kind:
+        raise InputError(f"{path}: not a {kind} file")
+    schema = obj.get("schema")
+    if schema not in schemas:
+        known = ", ".join(map(str, schemas))
+        raise SchemaVersionError(
+            f"{path}: {kind} schema {schema!r} is not supported; this mvtimeline reads schema {known}"
+        )
+    return obj
+
+
+def backup_path(path: Path) -> Path:
+    """A fresh backup name for ``path``: ``NAME.bak-YYYYmmdd-HHMMSS`` (with a counter if taken)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    n = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
+        n += 1
+    return candidate

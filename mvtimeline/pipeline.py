@@ -1,0 +1,423 @@
+"""The only module (with cli.py) that calls several stages: a work folder from song to project.
+
+A work folder holds ``project.json`` (the run's settings), ``analysis.json``, ``aligned.json``,
+``plan.json``, ``clips/`` (the cache), and the outputs ``NAME.kdenlive`` (+ ``NAME.kdenlive.srt``),
+``NAME.otio``, ``NAME.srt`` and, when rendered, ``NAME.mp4``.
+
+Public: Project, run, analyze_step, align_step, plan_step, generate_step, export_step, render_step,
+clip_requests, load_project.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import InputError
+from .fileio import atomic_write, backup_path, ensure_dir, read_json, write_json
+from .frames import seconds_to_frame
+from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
+
+__all__ = [
+    "Project",
+    "RunResult",
+    "run",
+    "load_project",
+    "analyze_step",
+    "align_step",
+    "plan_step",
+    "generate_step",
+    "export_step",
+    "render_step",
+    "clip_requests",
+    "EXPORT_FORMATS",
+]
+
+log = logging.getLogger(__name__)
+
+#: progress(stage, done, total): stage is "analyze", "align", "plan", "generate: <clip>", "export", "render"
+Progress = Callable[[str, float, float], None]
+
+EXPORT_FORMATS = ("kdenlive", "otio", "srt")
+_STATE = ".mvtimeline-state.json"
+
+
+@dataclass(frozen=True)
+class Project:
+    """The settings of a work folder, saved as ``project.json``. Paths are stored relative to it."""
+
+    folder: Path
+    name: str
+    song: Path
+    lyrics: Path | None
+    lyrics_format: str | None
+    config: Config
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "kind": "project", "schema": 1, "name": self.name,
+            "song": _rel(self.song, self.folder),
+            "lyrics": _rel(self.lyrics, self.folder) if self.lyrics else None,
+            "lyrics_format": self.lyrics_format,
+            "fps": f"{c.fps.numerator}/{c.fps.denominator}", "width": c.width, "height": c.height,
+            "backend": c.backend, "style": c.style, "dissolve_s": c.dissolve_s, "max_segment_s": c.max_segment_s,
+            "takes": c.takes, "images": [_rel(p, self.folder) for p in c.images],
+        }
+
+    def save(self) -> Path:
+        return write_json(self.folder / "project.json", self.to_dict())
+
+    def path(self, suffix: str) -> Path:
+        return self.folder / f"{self.name}{suffix}"
+
+
+def _rel(p: Path, base: Path) -> str:
+    p, base = Path(p).resolve(), Path(base).resolve()
+    try:
+        return str(p.relative_to(base))
+    except ValueError:
+        return str(p)
+
+
+def load_project(folder: Path) -> Project:
+    """Read ``project.json`` of a work folder made by ``mvtimeline run``.
+
+    Raises
+    ------
+    InputError
+        The folder has no (valid) project.json.
+    """
+    folder = Path(folder)
+    if not (folder / "project.json").exists():
+        raise InputError(f"{folder}: not an mvtimeline work folder (no project.json); make one with 'mvtimeline run'")
+    d = read_json(folder / "project.json", kind="project")
+    try:
+        cfg = Config(fps=Fraction(d["fps"]), width=int(d["width"]), height=int(d["height"]),
+                     backend=d["backend"], style=d["style"], dissolve_s=float(d["dissolve_s"]),
+                     max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
+                     images=tuple(folder / p for p in d.get("images", [])))
+        return Project(folder=folder, name=d["name"], song=folder / d["song"],
+                       lyrics=folder / d["lyrics"] if d.get("lyrics") else None,
+                       lyrics_format=d.get("lyrics_format"), config=cfg)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{folder / 'project.json'}: malformed ({exc})") from None
+
+
+def _noop(stage: str, done: float, total: float) -> None:
+    pass
+
+
+# -------------------------------------------------------------------------------------------- steps
+def analyze_step(project: Project, *, progress: Progress = _noop) -> Analysis:
+    """Analyse the song (reusing analysis.json when the song has not changed)."""
+    from . import audio
+
+    out = project.folder / "analysis.json"
+    digest = _sha256(project.song)
+    if out.exists():
+        try:
+            a = Analysis.load(out)
+            if json.loads(out.read_text()).get("audio_sha256") == digest:
+                return a
+        except InputError:
+            pass
+    steps = ["decode", "beats", "loudness", "voice", "sections"]
+    a = audio.analyze(project.song, progress=lambda s: progress("analyze", steps.index(s), len(steps)))
+    d = a.to_dict()
+    d["audio_sha256"] = digest
+    write_json(out, d)
+    progress("analyze", len(steps), len(steps))
+    return a
+
+
+def align_step(project: Project, analysis: Analysis, *, progress: Progress = _noop) -> Lyrics:
+    """Read the lyrics and give every line a time; saved as aligned.json."""
+    from . import lyrics as lyr
+
+    progress("align", 0, 1)
+    if project.lyrics is None:
+        aligned = Lyrics(path="", format="none", lines=())
+    else:
+        read = lyr.read(project.lyrics, format=project.lyrics_format)
+        aligned = lyr.place(read, vocal_regions_s=analysis.vocal_regions_s, duration_s=analysis.duration_s)
+    aligned.save(project.folder / "aligned.json")
+    progress("align", 1, 1)
+    return aligned
+
+
+def _max_segment_s(project: Project) -> float:
+    from .generate import get_backend
+
+    backend = get_backend(project.config.backend)
+    limit = backend.max_seconds
+    if project.config.max_segment_s:
+        limit = min(limit, float(project.config.max_segment_s))
+    return limit
+
+
+def plan_step(project: Project, analysis: Analysis, aligned: Lyrics, *, replan: bool = False,
+              progress: Progress = _noop) -> Plan:
+    """Build plan.json, keeping the user's edits of an existing one."""
+    from . import plan as planner
+
+    path = project.folder / "plan.json"
+    previous = Plan.load(path) if path.exists() else None
+    progress("plan", 0, 1)
+    max_s = _max_segment_s(project)
+    p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
+                      dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan)
+    planner.validate(p, max_s=max_s)
+    p.save(path)
+    progress("plan", 1, 1)
+    return p
+
+
+def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequence[int] | None = None
+                  ) -> list[ClipRequest]:
+    """One request per segment (and per take in ``takes``; default: the segment's chosen take)."""
+    from .generate import image_sha256
+    from .timeline.build import segment_frames
+
+    fps = config.fps
+    frames = segment_frames(plan, fps, handle_s=config.handle_s)
+    sections: list[str] = []
+    images = list(config.images)
+    hashes = {p: image_sha256(p) for p in images}
+    out = []
+    for seg, f in zip(plan.segments, frames):
+        if seg.section not in sections:
+            sections.append(seg.section)
+        first = f.start_frame - f.head_frames
+        clip_start_s = float(Fraction(first) / fps)
+        n = f.clip_frames
+        loud = tuple(round(analysis.curve_at("loudness", max(0.0, clip_start_s + float(Fraction(i) / fps))), 3)
+                     for i in range(n))
+        end_s = clip_start_s + float(Fraction(n) / fps)
+        downs = tuple(round(d - clip_start_s, 4) for d in analysis.downbeat_times_s if clip_start_s <= d < end_s)
+        image = images[(seg.index - 1) % len(images)] if images else None
+        for take in (takes or [seg.take]):
+            out.append(ClipRequest(
+                segment_index=seg.index, take=take, section=seg.section, section_index=sections.index(seg.section),
+                image_prompt=seg.image_prompt, motion_prompt=seg.motion_prompt,
+                negative_prompt=seg.negative_prompt, seed=seg.seed, width=config.width, height=config.height,
+                fps=fps, n_frames=n, head_frames=f.head_frames, tail_frames=f.tail_frames,
+                clip_start_s=round(clip_start_s, 6), tempo_bpm=analysis.tempo_bpm, downbeats_s=downs,
+                loudness=loud, image=str(image) if image else None,
+                image_sha256=hashes[image] if image else None,
+            ))
+    return out
+
+
+def generate_step(project: Project, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
+                  segments: Sequence[int] | None = None, progress: Progress = _noop
+                  ) -> dict[int, tuple[ClipRequest, ClipResult]]:
+    """Make (or reuse from the cache) the clips; returns the chosen take of each segment."""
+    from . import generate
+
+    backend = generate.get_backend(project.config.backend)
+    reqs = clip_requests(plan, analysis, project.config, takes=takes)
+    if segments:
+        known = {s.index for s in plan.segments}
+        bad = [s for s in segments if s not in known]
+        if bad:
+            raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
+        reqs = [r for r in reqs if r.segment_index in set(segments)]
+    total = len(reqs)
+    state = {"i": 0}
+
+    def cb(label: str, done: int, n: int) -> None:
+        progress(f"generate: {label}", done, n)
+
+    results = generate.run(reqs, backend=backend, cache_dir=project.folder / "clips", progress=cb)
+    progress("generate", total, total)
+    del state
+    chosen = {s.index: s.take for s in plan.segments}
+    return {r.segment_index: (r, res) for r, res in zip(reqs, results) if r.take == chosen[r.segment_index]}
+
+
+def _chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, tuple[ClipRequest, ClipResult]]:
+    """The cached clip of each segment's chosen take, without generating anything."""
+    from . import generate
+
+    backend = generate.get_backend(project.config.backend)
+    out = {}
+    for req in clip_requests(plan, analysis, project.config):
+        key = req.key(backend.name, backend.version, backend.model_id)
+        record = generate.find_clip(project.folder / "clips", key, req.take)
+        if record is None:
+            raise InputError(f"segment {req.segment_index} take {req.take} has no generated clip; "
+                             f"run 'mvtimeline generate {project.folder}' first")
+        mp4, _ = generate.clip_paths(project.folder / "clips", key, req.take)
+        out[req.segment_index] = (req, ClipResult(path=mp4, key=key, take=req.take, n_frames=req.n_frames,
+                                                  fps=req.fps, cached=True, seconds=0.0, meta=record))
+    return out
+
+
+def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, tuple[ClipRequest, ClipResult]],
+                *, formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> list[Path]:
+    """Build the timeline and write it in each format. Returns the files written (and notes backups)."""
+    from .timeline import export
+
+    unknown = [f for f in formats if f not in export.FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(export.FORMATS)}")
+    from .timeline.build import build
+
+    cfg = project.config
+    tl = build(plan, clips, aligned=aligned, fps=cfg.fps, width=cfg.width, height=cfg.height,
+               audio_path=project.song, backend=cfg.backend, name=project.name)
+    written = []
+    for i, fmt in enumerate(formats):
+        progress("export", i, len(formats))
+        target = project.path(export.FORMATS[fmt])
+        guarded = [target] + ([target.with_name(target.name + ".srt")] if fmt == "kdenlive" else [])
+        for p in guarded:
+            _protect_user_edit(project.folder, p)
+        export.write(tl, target, format=fmt)
+        for p in guarded:
+            if p.exists():
+                _remember(project.folder, p)
+        written.append(target)
+    progress("export", len(formats), len(formats))
+    return written
+
+
+def render_step(project: Project, *, out: Path | None = None, progress: Progress = _noop) -> Path:
+    """Render the project's .kdenlive with melt to NAME.mp4 (or ``out``)."""
+    from .render import render
+
+    target = out or project.path(".mp4")
+    render(project.path(".kdenlive"), target, progress=lambda f: progress("render", f, 1.0))
+    return target
+
+
+# ------------------------------------------------------------------------------ user edits are kept
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _state(folder: Path) -> dict[str, str]:
+    try:
+        return json.loads((folder / _STATE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(folder: Path, path: Path) -> None:
+    state = _state(folder)
+    state[path.name] = _sha256(path)
+    atomic_write(folder / _STATE, json.dumps(state, indent=1))
+
+
+def _protect_user_edit(folder: Path, path: Path) -> Path | None:
+    """If ``path`` differs from what mvtimeline last wrote there, move it to a backup name first."""
+    if not path.exists():
+        return None
+    if _state(folder).get(path.name) == _sha256(path):
+        return None
+    backup = backup_path(path)
+    path.replace(backup)
+    log.warning("%s was changed since mvtimeline wrote it; kept it as %s", path.name, backup.name)
+    return backup
+
+
+# --------------------------------------------------------------------------------------------- run
+@dataclass
+class RunResult:
+    """What ``run`` made: the work folder's outputs and timings."""
+
+    project: Project
+    plan: Plan
+    outputs: list[Path] = field(default_factory=list)
+    clips_made: int = 0
+    clips_cached: int = 0
+    render: Path | None = None
+    backups: list[Path] = field(default_factory=list)
+
+
+def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
+                lyrics_format: str | None = None) -> Project:
+    """Check the inputs and set up the work folder (copying the song in, so the folder is portable)."""
+    song = Path(song)
+    if not song.exists():
+        raise InputError(f"{song}: no such song file")
+    if song.is_dir():
+        raise InputError(f"{song}: is a folder, not a song file")
+    if lyrics is not None:
+        lyrics = Path(lyrics)
+        if not lyrics.exists():
+            raise InputError(f"{lyrics}: no such lyrics file")
+    for img in config.images:
+        if not Path(img).is_file():
+            raise InputError(f"{img}: no such image file")
+    out_dir = ensure_dir(Path(out_dir))
+    name = song.stem
+    local_song = out_dir / f"{name}{song.suffix.lower()}"
+    if not local_song.exists() or not local_song.samefile(song):
+        if not local_song.exists() or _sha256(local_song) != _sha256(song):
+            with_tmp = local_song.with_name(f".{local_song.name}.part")
+            shutil.copyfile(song, with_tmp)
+            with_tmp.replace(local_song)
+    local_lyrics = None
+    if lyrics is not None:
+        local_lyrics = out_dir / f"{name}.lyrics{lyrics.suffix.lower()}"
+        if not local_lyrics.exists() or not local_lyrics.samefile(lyrics):
+            atomic_write(local_lyrics, lyrics.read_bytes())
+    cfg = dataclasses.replace(config, images=tuple(Path(p).resolve() for p in config.images))
+    project = Project(folder=out_dir, name=name, song=local_song, lyrics=local_lyrics,
+                      lyrics_format=lyrics_format, config=cfg)
+    return project
+
+
+def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
+        render: bool = False, formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
+    """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
+
+    Raises
+    ------
+    InputError
+        Bad input, found before any heavy work starts.
+    RunError
+        A stage failed (ffmpeg, melt).
+    """
+    from . import lyrics as lyr
+    from .generate import get_backend
+
+    get_backend(config.backend)  # an unknown backend fails before anything else
+    from .plan import load_style
+
+    load_style(config.style)
+    if lyrics is not None:
+        lyr.read(Path(lyrics), format=lyrics_format)  # bad lyrics fail before the audio work
+    project = new_project(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
+    analysis = analyze_step(project, progress=progress)
+    project.save()
+    aligned = align_step(project, analysis, progress=progress)
+    plan = plan_step(project, analysis, aligned, progress=progress)
+    clips = generate_step(project, plan, analysis, progress=progress)
+    made = sum(1 for _, r in clips.values() if not r.cached)
+    outputs = export_step(project, plan, aligned, clips, formats=formats, progress=progress)
+    result = RunResult(project=project, plan=plan, outputs=outputs, clips_made=made,
+                       clips_cached=len(clips) - made)
+    if render:
+        result.render = render_step(project, progress=progress)
+    return result
+
+
+def frame_count(duration_s: float, fps: Fraction) -> int:
+    """Frames of a song of ``duration_s`` seconds at ``fps``."""
+    return seconds_to_frame(duration_s, fps)

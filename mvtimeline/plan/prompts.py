@@ -1,0 +1,150 @@
+"""Style templates → per-segment image and motion prompts.
+
+A style is a TOML file in ``templates/styles/`` (or any path) with Jinja2 templates ``image`` and
+``motion``, a ``negative`` prompt and a ``[moods]`` table; templates run in Jinja2's sandbox.
+
+Public: Style, load_style, list_styles, render_prompts, section_kind, STYLES_DIR.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+__all__ = ["Style", "load_style", "list_styles", "render_prompts", "section_kind", "STYLES_DIR"]
+
+STYLES_DIR = Path(__file__).resolve().parents[2] / "templates" / "styles"
+
+_CAMERAS = ("slow push in", "slow pull back", "pan left", "pan right", "crane up", "slow orbit", "tilt down",
+            "handheld drift")
+_KIND_ALIASES = {"hook": "chorus", "refrain": "chorus", "prechorus": "pre-chorus", "pre chorus": "pre-chorus",
+                 "break": "bridge", "interlude": "instrumental", "solo": "instrumental", "end": "outro",
+                 "ending": "outro", "post-chorus": "chorus"}
+
+
+@dataclass(frozen=True)
+class Style:
+    """A loaded style: its name, Jinja2 sources and mood words per section kind."""
+
+    name: str
+    path: Path
+    image: str
+    motion: str
+    negative: str = ""
+    description: str = ""
+    moods: dict[str, str] = field(default_factory=dict)
+
+
+def list_styles() -> list[str]:
+    """Names of the bundled styles."""
+    return sorted(p.stem for p in STYLES_DIR.glob("*.toml"))
+
+
+def load_style(name_or_path: str | Path) -> Style:
+    """Load a bundled style by name, or a style file by path.
+
+    Raises
+    ------
+    InputError
+        Unknown name (the message lists the known ones), unreadable file, missing ``image``/``motion``,
+        or a template with a syntax error.
+    """
+    p = Path(name_or_path)
+    if p.suffix != ".toml" or not p.exists():
+        p = STYLES_DIR / f"{name_or_path}.toml"
+    if not p.exists():
+        raise InputError(f"unknown style {str(name_or_path)!r}; known: {', '.join(list_styles())}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{p}: not a valid style file ({exc})") from None
+    for key in ("image", "motion"):
+        if not isinstance(data.get(key), str):
+            raise InputError(f"{p}: style needs a text '{key}' template")
+    style = Style(
+        name=str(data.get("name", p.stem)),
+        path=p,
+        image=data["image"],
+        motion=data["motion"],
+        negative=str(data.get("negative", "")),
+        description=str(data.get("description", "")),
+        moods={str(k): str(v) for k, v in dict(data.get("moods", {})).items()},
+    )
+    for key in ("image", "motion"):
+        _compile(style, key)
+    return style
+
+
+def section_kind(section: str) -> str:
+    """Normalise a section name: ``"Verse 2"`` → ``"verse"``, ``"Pre-Chorus"`` → ``"pre-chorus"``.
+
+    Examples
+    --------
+    >>> section_kind("Verse 2"), section_kind("Hook"), section_kind("Pre Chorus")
+    ('verse', 'chorus', 'pre-chorus')
+    """
+    s = re.sub(r"[\s_]*\d+$", "", section.strip().lower()).strip()
+    return _KIND_ALIASES.get(s, s or "verse")
+
+
+_ENV = None
+
+
+def _env():
+    global _ENV
+    if _ENV is None:
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import SandboxedEnvironment
+
+        _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    return _ENV
+
+
+def _compile(style: Style, key: str):
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        return _env().from_string(getattr(style, key))
+    except TemplateSyntaxError as exc:
+        raise InputError(f"{style.path} '{key}' line {exc.lineno}: {exc.message}") from None
+
+
+def render_prompts(style: Style, context: dict[str, Any]) -> dict[str, str]:
+    """Render the image and motion prompts of one segment.
+
+    ``context`` provides ``lyrics``, ``section``, ``tempo_bpm``, ``index``, ``count``, ``title``,
+    ``start_s``, ``end_s``, ``energy``, ``seed``; ``section_kind``, ``mood`` and ``camera`` are added.
+
+    Returns
+    -------
+    dict with keys ``image_prompt``, ``motion_prompt``, ``negative_prompt``.
+
+    Raises
+    ------
+    InputError
+        A template uses an unknown variable or does something the sandbox forbids.
+    """
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    kind = section_kind(context.get("section", "verse"))
+    ctx = dict(context)
+    ctx.setdefault("section_kind", kind)
+    ctx.setdefault("mood", style.moods.get(kind, style.moods.get("verse", "")))
+    ctx.setdefault("camera", _CAMERAS[int(context.get("seed", 0)) % len(_CAMERAS)])
+    out = {}
+    for key in ("image", "motion"):
+        try:
+            text = _compile(style, key).render(**ctx)
+        except SecurityError as exc:
+            raise InputError(f"{style.path} '{key}': not allowed in a template ({exc})") from None
+        except TemplateError as exc:
+            raise InputError(f"{style.path} '{key}': {exc}") from None
+        out[f"{key}_prompt"] = " ".join(text.split())
+    out["negative_prompt"] = style.negative
+    return out

@@ -1,0 +1,23 @@
+"""Timeline stage: plan + clips → one OpenTimelineIO timeline, and writers for it.
+
+The OTIO timeline is the single source of truth; every writer reads only the timeline. Its shape:
+
+- Rate: every ``RationalTime`` is a whole number of frames at ``rate = float(fps)``;
+  ``timeline.global_start_time`` is frame 0. The exact rate is ``metadata["mvtimeline"]["fps"]``
+  (``"30000/1001"``), which writers use instead of the float.
+- ``timeline.metadata["mvtimeline"]``: ``schema`` (1), ``fps`` ("N/D"), ``width``, ``height``,
+  ``n_frames`` (the song's length in frames), ``duration_s``, ``audio_path`` (absolute), ``style``,
+  ``subtitles``: a list of ``{"start_s", "end_s", "text", "words": [{"text", "start_s", "end_s"}]}``
+  (one per lyric line, in order).
+- ``timeline.tracks[0]``: video track ``"V1"``: ``Clip, Transition, Clip, Transition, ...``, one clip
+  per plan segment, back to back from frame 0 to ``n_frames``. A clip's ``source_range`` starts at its
+  head-handle frame count and lasts the segment's frames; its ``media_reference`` is an
+  ``ExternalReference`` (absolute path in ``target_url``, ``available_range`` = the whole file).
+  ``clip.metadata["mvtimeline"]``: ``segment``, ``take``, ``section``, ``image_prompt``,
+  ``motion_prompt``, ``seed``, ``backend``, ``key``. A ``Transition`` (``SMPTE_Dissolve``) between two
+  clips has ``in_offset`` = frames before the cut (taken from the incoming clip's head handle) and
+  ``out_offset`` = frames after the cut (from the outgoing clip's tail handle).
+- ``timeline.tracks[1]``: audio track ``"A1"``: one clip ``"song"``, source range ``[0, n_frames)``.
+- ``timeline.tracks.markers``: guides. Each marker is 0 frames long at its frame, ``name`` and
+  ``comment`` are its text, ``metadata["mvtimeline"]["kind"]`` is ``"section"`` or ``"line"``.
+"""

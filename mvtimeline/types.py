@@ -1,0 +1,314 @@
+"""The artifacts passed between stages, as frozen dataclasses with paired ``save``/``load``.
+
+``Analysis`` (analysis.json) ← audio.analyze; ``Lyrics`` (aligned.json) ← lyrics.read/align;
+``Plan`` (plan.json) ← plan.build; ``ClipRequest``/``ClipResult`` ← generate. Times are seconds on
+the audio; frames exist only where :mod:`mvtimeline.frames` makes them.
+
+Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, ClipResult.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .fileio import read_json, write_json
+
+__all__ = [
+    "Section",
+    "Analysis",
+    "Word",
+    "Line",
+    "Lyrics",
+    "Segment",
+    "Plan",
+    "ClipRequest",
+    "ClipResult",
+]
+
+SCHEMA = 1
+
+
+def _r(x: float, nd: int = 4) -> float:
+    return round(float(x), nd)
+
+
+# --------------------------------------------------------------------------------------------- audio
+@dataclass(frozen=True)
+class Section:
+    """A structural part of the song found in the audio (``label`` is a cluster letter: A, B, ...)."""
+
+    start_s: float
+    end_s: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What librosa found in the song. Curves are sampled every ``hop_s`` seconds, values 0..1."""
+
+    audio_path: str
+    duration_s: float
+    sample_rate: int
+    tempo_bpm: float
+    beat_times_s: tuple[float, ...]
+    downbeat_times_s: tuple[float, ...]
+    beats_per_bar: int
+    hop_s: float
+    onset_strength: tuple[float, ...]
+    loudness: tuple[float, ...]
+    vocal_activity: tuple[float, ...]
+    vocal_regions_s: tuple[tuple[float, float], ...]
+    sections: tuple[Section, ...]
+
+    def curve_at(self, name: str, t_s: float) -> float:
+        """Value of curve ``name`` (onset_strength, loudness, vocal_activity) at time ``t_s``."""
+        values = getattr(self, name)
+        if not values:
+            return 0.0
+        i = min(len(values) - 1, max(0, int(round(t_s / self.hop_s))))
+        return float(values[i])
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for key in ("onset_strength", "loudness", "vocal_activity"):
+            d[key] = [_r(v, 3) for v in d[key]]
+        d["beat_times_s"] = [_r(v) for v in self.beat_times_s]
+        d["downbeat_times_s"] = [_r(v) for v in self.downbeat_times_s]
+        return {"kind": "analysis", "schema": SCHEMA, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Analysis:
+        return cls(
+            audio_path=d["audio_path"],
+            duration_s=float(d["duration_s"]),
+            sample_rate=int(d["sample_rate"]),
+            tempo_bpm=float(d["tempo_bpm"]),
+            beat_times_s=tuple(map(float, d["beat_times_s"])),
+            downbeat_times_s=tuple(map(float, d["downbeat_times_s"])),
+            beats_per_bar=int(d["beats_per_bar"]),
+            hop_s=float(d["hop_s"]),
+            onset_strength=tuple(map(float, d["onset_strength"])),
+            loudness=tuple(map(float, d["loudness"])),
+            vocal_activity=tuple(map(float, d["vocal_activity"])),
+            vocal_regions_s=tuple((float(a), float(b)) for a, b in d["vocal_regions_s"]),
+            sections=tuple(Section(**s) for s in d["sections"]),
+        )
+
+    def save(self, path: Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> Analysis:
+        return _load(cls, path, "analysis")
+
+
+# -------------------------------------------------------------------------------------------- lyrics
+@dataclass(frozen=True)
+class Word:
+    """One sung word (for CJK text, one character). Times in seconds, None when unknown."""
+
+    text: str
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One lyric line.
+
+    ``section`` is the tag it sits under (``"Verse 1"``, ``"Chorus"``) or None; ``stanza`` counts
+    blank-line separated blocks from 0. ``source`` says where the times come from: ``"file"`` (the
+    lyrics file had them), ``"interim"`` (spread over vocal activity), ``"aligned"`` (the aligner).
+    ``confidence`` is 0..1.
+    """
+
+    text: str
+    words: tuple[Word, ...] = ()
+    section: str | None = None
+    stanza: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    source: str = "none"
+    confidence: float = 0.0
+    line_no: int = 0  # 1-based line number in the lyrics file, for messages
+
+    @property
+    def is_timed(self) -> bool:
+        return self.start_s is not None and self.end_s is not None
+
+
+@dataclass(frozen=True)
+class Lyrics:
+    """Lyrics as read from a file, or aligned to the song (then every line is timed)."""
+
+    path: str
+    format: str
+    lines: tuple[Line, ...]
+    offset_s: float = 0.0
+
+    @property
+    def is_timed(self) -> bool:
+        return bool(self.lines) and all(line.is_timed for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "aligned", "schema": SCHEMA, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Lyrics:
+        lines = []
+        for ld in d["lines"]:
+            ld = dict(ld)
+            ld["words"] = tuple(Word(**w) for w in ld.get("words", ()))
+            lines.append(Line(**ld))
+        return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
+
+    def save(self, path: Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> Lyrics:
+        return _load(cls, path, "aligned")
+
+
+# ---------------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class Segment:
+    """One clip's worth of the song: [start_s, end_s) with its prompts and seed.
+
+    ``auto`` holds the prompts the style template produced; a prompt that differs from it was
+    edited by the user and is kept on re-plans.
+    """
+
+    index: int
+    start_s: float
+    end_s: float
+    section: str
+    lines: tuple[str, ...] = ()
+    image_prompt: str = ""
+    motion_prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    take: int = 1
+    auto: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def label(self) -> str:
+        """``"03 Chorus – under the neon"``: number, section and first lyric words."""
+        words = " ".join(" ".join(self.lines).split()[:4])
+        return f"{self.index:02d} {self.section}" + (f" – {words}" if words else "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Segments covering [0, duration_s] exactly, in order, with the style they were made with."""
+
+    audio_path: str
+    duration_s: float
+    style: str
+    dissolve_s: float
+    segments: tuple[Segment, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {"kind": "plan", "schema": SCHEMA, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        segs = []
+        for sd in d["segments"]:
+            sd = dict(sd)
+            sd["lines"] = tuple(sd.get("lines", ()))
+            segs.append(Segment(**sd))
+        return cls(
+            audio_path=d["audio_path"],
+            duration_s=float(d["duration_s"]),
+            style=d["style"],
+            dissolve_s=float(d["dissolve_s"]),
+            segments=tuple(segs),
+        )
+
+    def save(self, path: Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        return _load(cls, path, "plan")
+
+
+# ------------------------------------------------------------------------------------------ generate
+@dataclass(frozen=True)
+class ClipRequest:
+    """Everything that determines one generated clip; its hash is the cache key.
+
+    The clip has ``n_frames`` frames at ``fps``; frame ``head_frames`` is the segment's first frame
+    (the frames before and after the segment are handles for dissolves). ``clip_start_s`` is the song
+    time of frame 0. ``loudness`` has one value per frame (0..1); ``downbeats_s`` are relative to
+    frame 0. ``image`` is the user's still (or None) and ``image_sha256`` its content hash.
+    """
+
+    segment_index: int
+    take: int
+    section: str
+    section_index: int
+    image_prompt: str
+    motion_prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    fps: Fraction
+    n_frames: int
+    head_frames: int
+    tail_frames: int
+    clip_start_s: float
+    tempo_bpm: float
+    downbeats_s: tuple[float, ...] = ()
+    loudness: tuple[float, ...] = ()
+    image: str | None = None
+    image_sha256: str | None = None
+
+    def key(self, backend: str, backend_version: str, model_id: str = "") -> str:
+        """Content hash of everything that determines the clip (paths excluded, hashes included)."""
+        d = dataclasses.asdict(self)
+        d.pop("image")
+        d.pop("take")  # the take is the file name inside the key's folder
+        d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        d["loudness"] = [round(v, 3) for v in self.loudness]
+        d["downbeats_s"] = [round(v, 4) for v in self.downbeats_s]
+        d.update(backend=backend, backend_version=backend_version, model_id=model_id)
+        blob = json.dumps(d, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A generated (or cached) clip file and what made it."""
+
+    path: Path
+    key: str
+    take: int
+    n_frames: int
+    fps: Fraction
+    cached: bool
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _load(cls: Any, path: Path, kind: str) -> Any:
+    from .errors import InputError
+
+    d = read_json(path, kind=kind)
+    try:
+        return cls.from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: malformed {kind} file ({exc.__class__.__name__}: {exc})") from None
