@@ -1,0 +1,428 @@
+"""Render a Kdenlive / MLT project to a video file with ``melt``.
+
+:func:`render` checks the project first (an MLT document whose media exist), then runs ``melt``
+on a temporary copy of it that melt can render headless and frame-exact:
+
+- ``root`` set to the project's folder, so relative media paths resolve wherever melt runs;
+- the subtitle filter's ``av.filename`` made absolute (melt does not rebase it, and a subtitle
+  file it cannot open turns the whole picture black), pointing at the project's sidecar
+  ``<project>.srt`` when there is one;
+- ``out=<last frame>`` on the command line, so melt stops at the end of the content instead of
+  playing Kdenlive's infinite black track.
+
+The output is H.264 (libx264, yuv420p) + AAC at the project's exact frame rate, written to a temp
+name beside the target and renamed only when melt succeeded.
+
+Public: render, RenderResult, project_frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from lxml import etree
+
+from ..errors import InputError, RenderFailed, ToolMissing
+from ..fileio import atomic_path
+
+__all__ = ["render", "RenderResult", "project_frames", "X264_PRESETS", "CONTAINERS"]
+
+log = logging.getLogger(__name__)
+
+#: libx264 speed presets, fastest first.
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
+)  # fmt: skip
+#: Output suffixes that hold H.264 + AAC.
+CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv")
+
+_PROGRESS = re.compile(r"Current Frame:\s*(\d+)")
+_ERRORISH = re.compile(r"error|fail|unable|cannot|can't|invalid|no such|not found|denied", re.IGNORECASE)
+_FILE_SERVICES = ("avformat", "avformat-novalidate", "qimage", "pixbuf")
+_INFINITE = 10**8  # a producer longer than this (Kdenlive's black track is 2147483647) has no end
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A finished render.
+
+    ``n_frames`` frames at ``fps`` (the project's exact rate); ``seconds`` is the wall-clock time
+    the render took.
+    """
+
+    path: Path
+    n_frames: int
+    fps: Fraction
+    seconds: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the video in seconds (``n_frames / fps``)."""
+        return float(self.n_frames / self.fps)
+
+
+# ------------------------------------------------------------------------------------ project XML
+# Copied from mvtimeline.timeline.kdenlive._mlt_time_to_frames
+def _mlt_time_to_frames(value: str | None, fps: Fraction) -> int:
+    """An MLT time property → frames, as ``mlt_property_atoi`` parses it (MLT 7.12).
+
+    Examples
+    --------
+    >>> _mlt_time_to_frames("00:00:04.960", Fraction(25))
+    124
+    >>> _mlt_time_to_frames("99", Fraction(25))
+    99
+    """
+    if value is None or value == "":
+        return 0
+    s = value.strip()
+    f = float(fps)
+    if ":" not in s:
+        return int(float(s))
+    if "." in s or "," in s:
+        parts = s.replace(",", ".").split(":")
+        secs = float(parts[-1])
+        mins = int(parts[-2]) if len(parts) >= 2 else 0
+        hours = int(parts[-3]) if len(parts) >= 3 else 0
+        return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + round(f * secs)
+    parts = s.replace(";", ":").split(":")
+    frames = int(parts[-1])
+    secs = int(parts[-2]) if len(parts) >= 2 else 0
+    mins = int(parts[-3]) if len(parts) >= 3 else 0
+    hours = int(parts[-4]) if len(parts) >= 4 else 0
+    return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + math.ceil(f * secs) + frames
+
+
+def _props(el: etree._Element) -> dict[str, str]:
+    return {p.get("name"): (p.text or "") for p in el.findall("property")}
+
+
+def _parse(project: Path) -> etree._ElementTree:
+    if not project.exists():
+        raise InputError(f"{project}: no such file")
+    if not project.is_file():
+        raise InputError(f"{project}: not a file; give a .kdenlive or .mlt project")
+    try:
+        tree = etree.parse(str(project), etree.XMLParser(huge_tree=True, remove_blank_text=False))
+    except OSError as exc:
+        raise InputError(f"{project}: cannot read ({exc})") from None
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{project}: not a Kdenlive/MLT project (XML error: {exc})") from None
+    root = tree.getroot()
+    if root.tag != "mlt":
+        raise InputError(f"{project}: not a Kdenlive/MLT project (root element is <{root.tag}>, not <mlt>)")
+    return tree
+
+
+def _fps(root: etree._Element, project: Path) -> Fraction:
+    prof = root.find("profile")
+    try:
+        return Fraction(int(prof.get("frame_rate_num")), int(prof.get("frame_rate_den")))
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+        raise InputError(
+            f"{project}: no <profile> with frame_rate_num/frame_rate_den; cannot render frame-exact"
+        ) from None
+
+
+def _content_frames(root: etree._Element, fps: Fraction) -> int:
+    """Frames up to the end of the last clip of the root service (infinite producers ignored)."""
+    by_id = {el.get("id"): el for el in root if el.get("id")}
+    services = [el for el in root if el.tag in ("tractor", "playlist", "producer", "chain", "multitrack")]
+    if not services:
+        return 0
+    memo: dict[str, int | None] = {}
+
+    def length(el: etree._Element, depth: int = 0) -> int | None:
+        key = el.get("id") or str(id(el))
+        if key in memo:
+            return memo[key]
+        if depth > 64:
+            return None
+        memo[key] = None  # guards against cycles
+        result: int | None
+        if el.tag == "playlist":
+            total = 0
+            for item in el:
+                if item.tag == "blank":
+                    total += _mlt_time_to_frames(item.get("length"), fps)
+                elif item.tag == "entry":
+                    if item.get("in") is not None and item.get("out") is not None:
+                        fin = _mlt_time_to_frames(item.get("in"), fps)
+                        total += _mlt_time_to_frames(item.get("out"), fps) - fin + 1
+                    else:
+                        ref = by_id.get(item.get("producer"))
+                        sub = length(ref, depth + 1) if ref is not None else None
+                        total += sub or 0
+            result = total
+        elif el.tag in ("tractor", "multitrack"):
+            ends = []
+            for track in el.iter("track"):
+                ref = by_id.get(track.get("producer"))
+                if ref is not None and ref is not el:
+                    sub = length(ref, depth + 1)
+                    if sub is not None:
+                        ends.append(sub)
+            result = max(ends, default=0)
+        else:  # producer / chain
+            pp = _props(el)
+            total = _mlt_time_to_frames(pp["length"], fps) if pp.get("length") else None
+            if el.get("id") == "black_track" or pp.get("kdenlive:playlistid") == "black_track":
+                result = None
+            elif total is not None and total >= _INFINITE:
+                result = None
+            elif el.get("out") is not None:
+                result = _mlt_time_to_frames(el.get("out"), fps) - _mlt_time_to_frames(el.get("in"), fps) + 1
+            else:
+                result = total
+        memo[key] = result
+        return result
+
+    return length(services[-1]) or 0
+
+
+def project_frames(project: Path) -> tuple[int, Fraction]:
+    """Length of a project's content in frames, and its exact frame rate.
+
+    The length runs to the end of the last clip on any track (Kdenlive's black track, which
+    never ends, does not count).
+
+    Parameters
+    ----------
+    project : Path
+        A ``.kdenlive`` or ``.mlt`` file.
+
+    Returns
+    -------
+    (int, Fraction)
+        ``(n_frames, fps)``.
+
+    Raises
+    ------
+    InputError
+        The file is missing, not MLT XML, or has no profile.
+    """
+    project = Path(project)
+    root = _parse(project).getroot()
+    fps = _fps(root, project)
+    return _content_frames(root, fps), fps
+
+
+def _base_dir(root: etree._Element, project: Path) -> Path:
+    given = root.get("root")
+    if given and os.path.isabs(given) and os.path.isdir(given):
+        return Path(given)
+    return project.resolve().parent
+
+
+def _check_media(root: etree._Element, project: Path, base: Path) -> None:
+    for el in root:
+        if el.tag not in ("producer", "chain"):
+            continue
+        pp = _props(el)
+        if pp.get("mlt_service") not in _FILE_SERVICES:
+            continue
+        resource = pp.get("resource", "")
+        if not resource or resource.startswith("<") or "%" in resource:  # image sequences: skip
+            continue
+        path = Path(resource) if os.path.isabs(resource) else base / resource
+        clip = pp.get("kdenlive:clipname") or el.get("id")
+        if not path.exists():
+            raise InputError(f"{project}: media file {resource!r} (clip {clip}) is missing; looked for {path}")
+        if pp.get("mlt_service", "").startswith("avformat"):
+            # melt renders an undecodable file as silent black without failing: say so first.
+            import av
+
+            try:
+                with av.open(str(path)) as container:
+                    if not container.streams:
+                        raise av.error.InvalidDataError(0, "no streams")
+            except (av.error.FFmpegError, OSError) as exc:
+                raise InputError(
+                    f"{project}: media file {resource!r} (clip {clip}) cannot be decoded ({exc})"
+                ) from None
+
+
+def _fix_subtitles(root: etree._Element, project: Path, base: Path) -> None:
+    """Point every subtitle filter at an existing file by absolute path, or drop it."""
+    sidecar = project.resolve().with_name(project.name + ".srt")
+    for flt in list(root.iter("filter")):
+        pp = _props(flt)
+        if pp.get("mlt_service") not in ("avfilter.subtitles", "avfilter.ass"):
+            continue
+        given = pp.get("av.filename", "")
+        candidates = [sidecar]
+        if given:
+            candidates.append(Path(given) if os.path.isabs(given) else base / given)
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            log.warning("%s: subtitle file %r not found; rendering without subtitles", project, given or str(sidecar))
+            flt.getparent().remove(flt)
+            continue
+        for prop in flt.findall("property"):
+            if prop.get("name") == "av.filename":
+                prop.text = str(found)
+                break
+        else:
+            etree.SubElement(flt, "property", name="av.filename").text = str(found)
+
+
+# ---------------------------------------------------------------------------------------- render
+def render(
+    project: Path,
+    out: Path,
+    *,
+    progress: Callable[[float], None] | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+    audio_bitrate: str = "192k",
+    melt: str = "melt",
+) -> RenderResult:
+    """Render a Kdenlive/MLT project to an H.264 + AAC file with melt, frame-exact.
+
+    Parameters
+    ----------
+    project : Path
+        A ``.kdenlive`` (or ``.mlt``) file. Its media must exist; relative paths are taken from
+        the project's folder.
+    out : Path
+        The video to write; suffix one of ``.mp4 .m4v .mov .mkv``. Written to a temp name beside it
+        and renamed when melt succeeded; an existing file is replaced.
+    progress : callable(float), optional
+        Called with the fraction done, 0..1, as melt reports frames.
+    width, height : int, optional
+        Output size in pixels (both even); default: the project's profile size.
+    crf : int in [0, 51]
+        x264 constant rate factor (lower is better quality, bigger file).
+    preset : str
+        x264 speed preset, one of :data:`X264_PRESETS`.
+    audio_bitrate : str
+        AAC bitrate, e.g. ``"192k"``.
+    melt : str
+        The melt program (name on PATH or path).
+
+    Returns
+    -------
+    RenderResult
+        The output path, its frame count and rate, and the wall-clock seconds it took.
+
+    Raises
+    ------
+    InputError
+        The project is missing, not an MLT document, has no profile or no content, a media file
+        is missing, or an option is out of range.
+    ToolMissing
+        melt is not installed.
+    RenderFailed
+        melt exited with an error or wrote no file; the message quotes melt's last error line.
+    """
+    project = Path(project)
+    out = Path(out)
+    if out.suffix.lower() not in CONTAINERS:
+        raise InputError(
+            f"{out}: output suffix {out.suffix or '(none)'!r} is not supported; use one of {', '.join(CONTAINERS)}"
+        )
+    if (width is None) != (height is None):
+        raise InputError("give both width and height, or neither")
+    if width is not None and (width <= 0 or height <= 0 or width % 2 or height % 2):
+        raise InputError(f"output size {width}x{height} must be positive and even (H.264 yuv420p)")
+    if not 0 <= crf <= 51:
+        raise InputError(f"crf {crf} is out of range [0, 51]")
+    if preset not in X264_PRESETS:
+        raise InputError(f"x264 preset {preset!r} is unknown; known: {', '.join(X264_PRESETS)}")
+    tree = _parse(project)
+    root = tree.getroot()
+    fps = _fps(root, project)
+    n_frames = _content_frames(root, fps)
+    if n_frames <= 0:
+        raise InputError(f"{project}: the project has no clips on its tracks; nothing to render")
+    base = _base_dir(root, project)
+    _check_media(root, project, base)
+    melt_path = shutil.which(melt)
+    if melt_path is None:
+        raise ToolMissing(f"{melt} not found: install it with 'apt-get install melt'")
+
+    # The copy melt renders: absolute root and subtitle paths, no render consumer of its own.
+    root.set("root", str(base))
+    _fix_subtitles(root, project, base)
+    for consumer in root.findall("consumer"):
+        root.remove(consumer)
+
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mvtimeline-melt-") as tmp_dir, atomic_path(out) as tmp_out:
+        copy = Path(tmp_dir) / "project.mlt"
+        tree.write(str(copy), xml_declaration=True, encoding="utf-8")
+        cmd = [
+            melt_path, "-progress", str(copy), "in=0", f"out={n_frames - 1}",
+            "-consumer", f"avformat:{tmp_out}",
+            "vcodec=libx264", "pix_fmt=yuv420p", f"crf={crf}", f"preset={preset}",
+            "acodec=aac", f"ab={audio_bitrate}", "ar=48000", "channels=2",
+            "progressive=1", "real_time=-1", "terminate_on_pause=1",
+        ]  # fmt: skip
+        if out.suffix.lower() in (".mp4", ".m4v", ".mov"):
+            cmd.append("movflags=+faststart")
+        if width is not None:
+            cmd += [f"width={width}", f"height={height}"]
+        log.info("rendering %s (%d frames at %s fps) to %s", project, n_frames, fps, out)
+        log.debug("melt command: %s", " ".join(cmd))
+        last_error = _run(cmd, n_frames, progress)
+        if not tmp_out.exists() or tmp_out.stat().st_size == 0:
+            raise RenderFailed(f"melt wrote no video for {project.name}: {last_error or 'no error message'}")
+    if progress is not None:
+        progress(1.0)
+    seconds = time.monotonic() - t0
+    log.info("rendered %s in %.1f s", out, seconds)
+    return RenderResult(path=out, n_frames=n_frames, fps=fps, seconds=seconds)
+
+
+def _run(cmd: list[str], n_frames: int, progress: Callable[[float], None] | None) -> str:
+    """Run melt, feed ``progress``, return its last error-looking line; raise if it failed."""
+    tail: deque[str] = deque(maxlen=40)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    last_fraction = -1.0
+    try:
+        assert proc.stdout is not None
+        buf = b""
+        while True:
+            chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = re.split(rb"[\r\n]", buf)
+            for raw in lines:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                m = _PROGRESS.search(line)
+                if m:
+                    if progress is not None:
+                        fraction = min(1.0, (int(m.group(1)) + 1) / n_frames)
+                        if fraction - last_fraction >= 0.005:
+                            last_fraction = fraction
+                            progress(fraction)
+                    continue
+                tail.append(line)
+                log.debug("melt: %s", line)
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    errors = [line for line in tail if _ERRORISH.search(line)]
+    last_error = errors[-1] if errors else (tail[-1] if tail else "")
+    if rc != 0:
+        raise RenderFailed(f"melt exited with code {rc}: {last_error or 'no error message'}")
+    return last_error
