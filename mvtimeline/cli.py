@@ -262,13 +262,13 @@ def export(ctx, folder, formats):
     from . import pipeline
     from .types import Analysis, Lyrics, Plan
 
-    project = pipeline.load_project(folder)
-    fmts = [f for part in (formats or pipeline.EXPORT_FORMATS) for f in part.split(",") if f]
     from .timeline.export import FORMATS
 
+    fmts = [f for part in (formats or pipeline.EXPORT_FORMATS) for f in part.split(",") if f]
     unknown = [f for f in fmts if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    project = pipeline.load_project(folder)
     analysis = Analysis.load(folder / "analysis.json")
     aligned = Lyrics.load(folder / "aligned.json")
     p = Plan.load(folder / "plan.json")

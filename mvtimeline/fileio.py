@@ -46,6 +46,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a project file is as readable as any other
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -98,6 +99,12 @@ def read_json(path: Path, *, kind: str, schemas: tuple[int, ...] = (1,)) -> dict
             f"{path}: {kind} schema {schema!r} is not supported; this mvtimeline reads schema {known}"
         )
     return obj
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def backup_path(path: Path) -> Path:

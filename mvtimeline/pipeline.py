@@ -401,8 +401,11 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     from .plan import load_style
 
     load_style(config.style)
+    from . import audio
+
+    audio.check(Path(song))
     if lyrics is not None:
-        lyr.read(Path(lyrics), format=lyrics_format)  # bad lyrics fail before the audio work
+        lyr.read(Path(lyrics), format=lyrics_format)  # bad input fails before the work folder is made
     project = new_project(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
     analysis = analyze_step(project, progress=progress)
     project.save()

@@ -1,9 +1,9 @@
 """Audio stage: load what ffmpeg reads, analyse it with librosa.
 
-Public: load, probe_duration, analyze.
+Public: load, check, probe_duration, analyze.
 """
 
 from .analyze import analyze
-from .load import load, probe_duration
+from .load import check, load, probe_duration
 
-__all__ = ["load", "probe_duration", "analyze"]
+__all__ = ["load", "check", "probe_duration", "analyze"]

@@ -173,7 +173,7 @@ def _threshold(curve: np.ndarray) -> float:
     return float(np.clip(centers[int(np.argmax(between))], 0.1, 0.6))
 
 
-def _regions(curve: np.ndarray, hop_s: float, *, threshold: float, min_s: float = 0.5,
+def _regions(curve: np.ndarray, hop_s: float, *, threshold: float, min_s: float = 0.75,
              bridge_s: float = 0.2) -> list[tuple[float, float]]:
     """Where ``curve`` is above ``threshold``: (start, end) pairs in seconds, tiny gaps bridged."""
     active = curve >= threshold

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import AudioFormatError, InputError, ToolMissing
 
-__all__ = ["load", "probe_duration", "AUDIO_SUFFIXES"]
+__all__ = ["load", "check", "probe_duration", "AUDIO_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,14 @@ def load(path: Path, *, sr: int | None = 22050) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
 
 
+_SOUNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
 def _load_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
+    """libsndfile for the formats it owns; mp3 and the rest go to ffmpeg (libsndfile's mp3 decoder
+    prints notes to stderr on junk)."""
+    if path.suffix.lower() not in _SOUNDFILE_SUFFIXES:
+        return None, 0
     import soundfile as sf
 
     try:
@@ -100,3 +107,25 @@ def probe_duration(path: Path) -> float:
     """Duration of the song in seconds, from the decoded sample count at the file's own rate."""
     y, rate = load(path, sr=None)
     return y.size / rate
+
+
+def check(path: Path) -> Path:
+    """Fail fast, before any work folder is made, if ``path`` is not decodable audio.
+
+    Decodes only the first second.
+
+    Raises
+    ------
+    InputError, AudioFormatError
+    """
+    path = _check_file(path)
+    y, _ = _load_soundfile(path)
+    if y is not None:
+        if y.size == 0:
+            raise AudioFormatError(f"{path}: contains no audio samples")
+        return path
+    cmd = [_ffmpeg(), "-v", "error", "-nostdin", "-t", "1", "-i", str(path), "-vn", "-ac", "1", "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0 or not proc.stdout:
+        raise AudioFormatError(f"{path}: not an audio file ffmpeg can decode")
+    return path
