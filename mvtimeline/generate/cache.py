@@ -1,0 +1,234 @@
+"""The content-addressed clip cache and the loop that fills it.
+
+A clip lives at ``cache_dir/<key>/take-<N>.mp4`` with its record ``take-<N>.json`` beside it, where
+``key = request.key(backend.name, backend.version, backend.model_id)``. The MP4 is made under a
+temp name in the same folder and renamed when complete; the record is written (atomically) after
+it. A clip counts as present only when both files exist and the record is readable and names the
+same key, so a crash at any point leaves nothing that passes for a clip.
+
+Public: run, image_sha256, clip_paths, find_clip, prepare, CLIP_SCHEMA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, MvtimelineError
+from ..fileio import atomic_path, ensure_dir, read_json, write_json
+from ..types import ClipRequest, ClipResult
+from .base import Backend, check_request
+
+__all__ = ["run", "image_sha256", "clip_paths", "find_clip", "prepare", "CLIP_SCHEMA"]
+
+log = logging.getLogger(__name__)
+
+CLIP_SCHEMA = 1
+
+
+def image_sha256(path: Path | str) -> str:
+    """SHA-256 of a file's bytes, as 64 hex digits (for ``ClipRequest.image_sha256``).
+
+    Parameters
+    ----------
+    path : Path or str
+        The image file.
+
+    Returns
+    -------
+    str
+        Lower-case hex digest.
+
+    Raises
+    ------
+    InputError
+        The file does not exist or cannot be read.
+    """
+    p = Path(path)
+    h = hashlib.sha256()
+    try:
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        raise InputError(f"image {p} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"image {p} cannot be read ({exc.strerror or exc})") from None
+    return h.hexdigest()
+
+
+def clip_paths(cache_dir: Path, key: str, take: int) -> tuple[Path, Path]:
+    """``(mp4, json)`` paths of a clip in the cache.
+
+    Examples
+    --------
+    >>> [p.as_posix() for p in clip_paths(Path("clips"), "ab12", 2)]
+    ['clips/ab12/take-2.mp4', 'clips/ab12/take-2.json']
+    """
+    folder = Path(cache_dir) / key
+    return folder / f"take-{take}.mp4", folder / f"take-{take}.json"
+
+
+def find_clip(cache_dir: Path, key: str, take: int) -> dict[str, Any] | None:
+    """The record of a complete clip in the cache, or None.
+
+    A clip is complete when its MP4 is a non-empty file and its JSON record is readable, has
+    the current schema and names the same key and take.
+    """
+    mp4, meta = clip_paths(cache_dir, key, take)
+    if not (meta.is_file() and mp4.is_file()):
+        return None
+    try:
+        record = read_json(meta, kind="clip", schemas=(CLIP_SCHEMA,))
+    except MvtimelineError as exc:
+        log.warning("%s: ignoring an unreadable clip record (%s)", meta, exc)
+        return None
+    if record.get("key") != key or record.get("take") != take or mp4.stat().st_size == 0:
+        log.warning("%s: the record does not match its clip; making it again", meta)
+        return None
+    return record
+
+
+def prepare(requests: Sequence[ClipRequest], *, backend: Backend) -> list[ClipRequest]:
+    """Check every request and fill in the image hashes, before any work starts.
+
+    ``image_sha256`` is (re)computed from the file for each request with an image, so the cache
+    key follows the image's content: a missing hash is filled in, a stale one is replaced (with
+    a warning).
+
+    Raises
+    ------
+    InputError
+        The first bad request (see :func:`mvtimeline.generate.base.check_request` and the
+        backend's ``check``).
+    """
+    checker = getattr(backend, "check", None) or check_request
+    hashes: dict[str, str] = {}
+    out = []
+    for req in requests:
+        check_request(req)
+        if req.image is not None:
+            digest = hashes.get(req.image) or image_sha256(req.image)
+            hashes[req.image] = digest
+            if req.image_sha256 != digest:
+                if req.image_sha256 is not None:
+                    log.warning(
+                        "segment %d: image %s changed since it was hashed; using its new content",
+                        req.segment_index,
+                        req.image,
+                    )
+                req = dataclasses.replace(req, image_sha256=digest)
+        checker(req)
+        out.append(req)
+    return out
+
+
+def _request_dict(req: ClipRequest) -> dict[str, Any]:
+    d = dataclasses.asdict(req)
+    d["fps"] = f"{req.fps.numerator}/{req.fps.denominator}"
+    d["loudness"] = [round(v, 3) for v in req.loudness]
+    d["downbeats_s"] = [round(v, 4) for v in req.downbeats_s]
+    return d
+
+
+def _label(req: ClipRequest) -> str:
+    return f"segment {req.segment_index:02d} take {req.take}"
+
+
+def run(
+    requests: Sequence[ClipRequest],
+    *,
+    backend: Backend,
+    cache_dir: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[ClipResult]:
+    """Make (or reuse) the clip of every request, in order.
+
+    Parameters
+    ----------
+    requests : sequence of ClipRequest
+        The clips to make. All are checked (and their image hashes filled in, see
+        :func:`prepare`) before the first is made.
+    backend : Backend
+        What makes the clips (see :func:`mvtimeline.generate.get_backend`).
+    cache_dir : Path
+        The cache folder (created if needed), e.g. ``WORK/clips``.
+    progress : callable(label, done, total), optional
+        ``label`` names the clip (``"segment 03 take 1"``); ``done``/``total`` count its
+        frames. A cached clip reports ``(label, n_frames, n_frames)`` once.
+
+    Returns
+    -------
+    list of ClipResult
+        One per request, in order. ``cached`` is True when the file was already there (nothing
+        was encoded); ``seconds`` is the time this call spent on the clip; ``meta`` holds the
+        backend's meta plus ``backend``, ``backend_version``, ``model_id`` and ``generate_s``
+        (seconds it took to make the clip originally).
+
+    Raises
+    ------
+    InputError
+        A bad request (before anything is made), or an unwritable cache folder.
+    RunError
+        The backend failed; clips finished before it stay in the cache.
+    """
+    cache_dir = ensure_dir(Path(cache_dir))
+    prepared = prepare(requests, backend=backend)
+    results: list[ClipResult] = []
+    for req in prepared:
+        t0 = time.perf_counter()
+        key = req.key(backend.name, backend.version, backend.model_id)
+        mp4, meta_path = clip_paths(cache_dir, key, req.take)
+        label = _label(req)
+        record = find_clip(cache_dir, key, req.take)
+        cached = record is not None
+        if record is None:
+            log.info("%s: generating %d frames with %s into %s", label, req.n_frames, backend.name, mp4)
+            cb = None if progress is None else (lambda done, total, _l=label: progress(_l, done, total))
+            with atomic_path(mp4) as tmp:
+                meta = backend.generate(req, tmp, cb)
+            took = time.perf_counter() - t0
+            record = {
+                "kind": "clip",
+                "schema": CLIP_SCHEMA,
+                "key": key,
+                "take": req.take,
+                "file": mp4.name,
+                "backend": {"name": backend.name, "version": backend.version, "model_id": backend.model_id},
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "seconds": round(took, 3),
+                "request": _request_dict(req),
+                "meta": meta,
+            }
+            write_json(meta_path, record)
+        else:
+            log.info("%s: cached %s", label, mp4)
+            if progress is not None:
+                progress(label, req.n_frames, req.n_frames)
+        info = dict(record.get("meta", {}))
+        info.update(
+            backend=record["backend"]["name"],
+            backend_version=record["backend"]["version"],
+            model_id=record["backend"]["model_id"],
+            generate_s=record.get("seconds"),
+        )
+        results.append(
+            ClipResult(
+                path=mp4,
+                key=key,
+                take=req.take,
+                n_frames=int(info.get("frames", req.n_frames)),
+                fps=Fraction(req.fps),
+                cached=cached,
+                seconds=time.perf_counter() - t0,
+                meta=info,
+            )
+        )
+    return results
