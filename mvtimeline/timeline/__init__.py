@@ -13,11 +13,16 @@ The OTIO timeline is the single source of truth; every writer reads only the tim
   per plan segment, back to back from frame 0 to ``n_frames``. A clip's ``source_range`` starts at its
   head-handle frame count and lasts the segment's frames; its ``media_reference`` is an
   ``ExternalReference`` (absolute path in ``target_url``, ``available_range`` = the whole file).
-  ``clip.metadata["mvtimeline"]``: ``segment``, ``take``, ``section``, ``image_prompt``,
-  ``motion_prompt``, ``seed``, ``backend``, ``key``. A ``Transition`` (``SMPTE_Dissolve``) between two
+  ``clip.metadata["mvtimeline"]``: ``segment``, ``take``, ``section``, ``section_kind`` (intro, verse,
+  pre-chorus, chorus, bridge, outro, instrumental...), ``label`` (``"03 Chorus – under the neon"``),
+  ``lines``, ``image_prompt``, ``motion_prompt``, ``seed``, ``backend``, ``key``, and ``takes``: every
+  generated take of the segment, ``[{"take": N, "path": absolute path, "n_frames": N, "key": ...}]``
+  (the chosen one included), for the editor's bin. A ``Transition`` (``SMPTE_Dissolve``) between two
   clips has ``in_offset`` = frames before the cut (taken from the incoming clip's head handle) and
   ``out_offset`` = frames after the cut (from the outgoing clip's tail handle).
 - ``timeline.tracks[1]``: audio track ``"A1"``: one clip ``"song"``, source range ``[0, n_frames)``.
 - ``timeline.tracks.markers``: guides. Each marker is 0 frames long at its frame, ``name`` and
-  ``comment`` are its text, ``metadata["mvtimeline"]["kind"]`` is ``"section"`` or ``"line"``.
+  ``comment`` are its text, ``metadata["mvtimeline"]["kind"]`` is ``"section"``, ``"line"`` or ``"beat"``
+  (downbeats, only when asked for); a section marker also has ``section_kind``, and when a lyric line
+  starts on the same frame its ``line``. Colours: section PURPLE, line CYAN, beat YELLOW.
 """
