@@ -104,7 +104,23 @@ def _config(ctx: click.Context, **opts) -> Config:
         changes["max_segment_s"] = float(opts["max_segment"])
     if opts.get("images"):
         changes["images"] = tuple(opts["images"])
+    if opts.get("takes") is not None and opts["takes"] < 1:
+        raise InputError(f"--takes {opts['takes']} must be at least 1")
+    if opts.get("beat_guides"):
+        changes["beat_guides"] = True
+    if opts.get("kdenlive_format") is not None:
+        changes["kdenlive_format"] = opts["kdenlive_format"]
     return cfg.replace(**changes)
+
+
+KDENLIVE_FORMATS = ("1.04", "1.1")
+
+
+def _print_outputs(con, paths, backups=()) -> None:
+    for p in paths:
+        con.print(f"  {p}")
+    for b in backups:
+        con.print(f"  [yellow]kept your edited file as {b}[/]")
 
 
 # -------------------------------------------------------------------------------------------- CLI
@@ -148,15 +164,20 @@ def _progress(ctx):
 @click.option("--size", type=SIZE, default=None, help="Frame size WxH, e.g. 1920x1080 or 1080x1920.")
 @click.option("--dissolve", type=float, default=None, help="Dissolve length in seconds (default 0.5).")
 @click.option("--max-segment", type=float, default=None, help="Longest segment in seconds (default: the backend's).")
+@click.option("--takes", type=int, default=None, help="Takes per segment, all in the project bin (default 1).")
+@click.option("--beat-guides", is_flag=True, default=None, help="Also put a guide on every downbeat.")
+@click.option("--kdenlive-format", type=click.Choice(KDENLIVE_FORMATS), default=None,
+              help="Kdenlive document version: 1.04 (Kdenlive 22.12+, default) or 1.1 (sequences, 23.04+).")
 @click.option("--render/--no-render", "do_render", default=False, help="Also render NAME.mp4 with melt.")
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        do_render):
+        takes, beat_guides, kdenlive_format, do_render):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render)."""
     from . import pipeline
 
     cfg = _config(ctx, fps=fps, size=size, style=style, backend=backend, dissolve=dissolve,
-                  max_segment=max_segment, images=images)
+                  max_segment=max_segment, images=images, takes=takes, beat_guides=beat_guides,
+                  kdenlive_format=kdenlive_format)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
     with _progress(ctx) as rep:
@@ -165,8 +186,7 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     con = _console(stderr=False)
     con.print(f"[bold]{len(result.plan.segments)} segments[/], {result.clips_made} clips made, "
               f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
-    for p in result.outputs + ([result.render] if result.render else []):
-        con.print(f"  {p}")
+    _print_outputs(con, result.outputs + ([result.render] if result.render else []), result.backups)
 
 
 @cli.command()
@@ -246,19 +266,27 @@ def generate(ctx, folder, segments, takes):
     analysis = Analysis.load(folder / "analysis.json")
     p = Plan.load(folder / "plan.json")
     with _progress(ctx) as rep:
-        clips = pipeline.generate_step(project, p, analysis, segments=segments or None,
-                                       takes=list(range(1, takes + 1)) if takes else None, progress=rep)
-    made = sum(1 for _, r in clips.values() if not r.cached)
-    _console(stderr=False).print(f"{made} clips made, {len(clips) - made} from the cache")
+        gen = pipeline.generate_step(project, p, analysis, segments=segments or None,
+                                     takes=list(range(1, takes + 1)) if takes else None, progress=rep)
+    con = _console(stderr=False)
+    con.print(f"{gen.made} clips made, {gen.cached} from the cache")
+    if project.path(".kdenlive").exists():  # new takes go into the project bin
+        from .types import Lyrics
+
+        aligned = Lyrics.load(folder / "aligned.json")
+        exported = pipeline.export_step(project, p, aligned, pipeline.chosen_clips(project, p, analysis),
+                                        formats=("kdenlive", "otio"), analysis=analysis)
+        _print_outputs(con, exported.written, exported.backups)
 
 
 @cli.command()
 @click.argument("folder", type=PathArg)
 @click.option("--format", "formats", multiple=True, default=None,
-              help="kdenlive, otio, srt or ass (repeatable; default: kdenlive, otio, srt).")
+              help="kdenlive, otio, fcp7, fcpx, edl, srt or ass (repeatable or comma-separated; "
+                   "default: kdenlive, otio, srt, ass).")
 @click.pass_context
 def export(ctx, folder, formats):
-    """Write the project of a work FOLDER as .kdenlive, .otio, .srt or .ass."""
+    """Write the project of a work FOLDER for Kdenlive, OTIO, FCP 7 XML, FCP X, EDL, or as .srt/.ass lyrics."""
     from . import pipeline
     from .types import Analysis, Lyrics, Plan
 
@@ -272,10 +300,25 @@ def export(ctx, folder, formats):
     analysis = Analysis.load(folder / "analysis.json")
     aligned = Lyrics.load(folder / "aligned.json")
     p = Plan.load(folder / "plan.json")
-    clips = pipeline._chosen_clips(project, p, analysis)
-    written = pipeline.export_step(project, p, aligned, clips, formats=fmts)
-    for path in written:
-        _console(stderr=False).print(f"  {path}")
+    clips = pipeline.chosen_clips(project, p, analysis)
+    exported = pipeline.export_step(project, p, aligned, clips, formats=fmts, analysis=analysis)
+    _print_outputs(_console(stderr=False), exported.written, exported.backups)
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.argument("segment", type=int)
+@click.argument("take", type=int)
+@click.pass_context
+def pick(ctx, folder, segment, take):
+    """Put TAKE of SEGMENT on the timeline (plan.json) and rewrite the project of a work FOLDER."""
+    from . import pipeline
+
+    project = pipeline.load_project(folder)
+    exported = pipeline.pick(project, segment, take)
+    con = _console(stderr=False)
+    con.print(f"segment {segment}: take {take} is on the timeline")
+    _print_outputs(con, exported.written, exported.backups)
 
 
 @cli.command()

@@ -32,6 +32,8 @@ class Config:
     max_segment_s: float | None = None  # None: the backend's max_seconds
     takes: int = 1
     images: tuple[Path, ...] = field(default_factory=tuple)
+    beat_guides: bool = False
+    kdenlive_format: str = "1.04"
 
     @property
     def handle_s(self) -> float:
@@ -59,7 +61,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-_TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes"}
+_TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

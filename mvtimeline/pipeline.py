@@ -30,6 +30,8 @@ from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 __all__ = [
     "Project",
     "RunResult",
+    "Generated",
+    "Exported",
     "run",
     "load_project",
     "analyze_step",
@@ -39,6 +41,9 @@ __all__ = [
     "export_step",
     "render_step",
     "clip_requests",
+    "chosen_clips",
+    "all_takes",
+    "pick",
     "EXPORT_FORMATS",
 ]
 
@@ -47,8 +52,16 @@ log = logging.getLogger(__name__)
 #: progress(stage, done, total): stage is "analyze", "align", "plan", "generate: <clip>", "export", "render"
 Progress = Callable[[str, float, float], None]
 
-EXPORT_FORMATS = ("kdenlive", "otio", "srt")
+EXPORT_FORMATS = ("kdenlive", "otio", "srt", "ass")
 _STATE = ".mvtimeline-state.json"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Files an export wrote, and the user-edited files it moved aside first."""
+
+    written: list[Path]
+    backups: list[Path]
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Project:
             "fps": f"{c.fps.numerator}/{c.fps.denominator}", "width": c.width, "height": c.height,
             "backend": c.backend, "style": c.style, "dissolve_s": c.dissolve_s, "max_segment_s": c.max_segment_s,
             "takes": c.takes, "images": [_rel(p, self.folder) for p in c.images],
+            "beat_guides": c.beat_guides, "kdenlive_format": c.kdenlive_format,
         }
 
     def save(self) -> Path:
@@ -105,6 +119,8 @@ def load_project(folder: Path) -> Project:
         cfg = Config(fps=Fraction(d["fps"]), width=int(d["width"]), height=int(d["height"]),
                      backend=d["backend"], style=d["style"], dissolve_s=float(d["dissolve_s"]),
                      max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
+                     beat_guides=bool(d.get("beat_guides", False)),
+                     kdenlive_format=str(d.get("kdenlive_format", "1.04")),
                      images=tuple(folder / p for p in d.get("images", [])))
         return Project(folder=folder, name=d["name"], song=folder / d["song"],
                        lyrics=folder / d["lyrics"] if d.get("lyrics") else None,
@@ -218,10 +234,18 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
     return out
 
 
+@dataclass(frozen=True)
+class Generated:
+    """What generate_step did: the chosen take of each segment, and how many clips were encoded."""
+
+    chosen: dict[int, tuple[ClipRequest, ClipResult]]
+    made: int
+    cached: int
+
+
 def generate_step(project: Project, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
-                  segments: Sequence[int] | None = None, progress: Progress = _noop
-                  ) -> dict[int, tuple[ClipRequest, ClipResult]]:
-    """Make (or reuse from the cache) the clips; returns the chosen take of each segment."""
+                  segments: Sequence[int] | None = None, progress: Progress = _noop) -> Generated:
+    """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take)."""
     from . import generate
 
     backend = generate.get_backend(project.config.backend)
@@ -233,20 +257,29 @@ def generate_step(project: Project, plan: Plan, analysis: Analysis, *, takes: Se
             raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
         reqs = [r for r in reqs if r.segment_index in set(segments)]
     total = len(reqs)
-    state = {"i": 0}
 
     def cb(label: str, done: int, n: int) -> None:
         progress(f"generate: {label}", done, n)
 
     results = generate.run(reqs, backend=backend, cache_dir=project.folder / "clips", progress=cb)
     progress("generate", total, total)
-    del state
+    made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
-    return {r.segment_index: (r, res) for r, res in zip(reqs, results) if r.take == chosen[r.segment_index]}
+    out = {r.segment_index: (r, res) for r, res in zip(reqs, results) if r.take == chosen[r.segment_index]}
+    missing = [s.index for s in plan.segments if s.index not in out and (not segments or s.index in segments)]
+    if missing:  # the chosen take was not among those asked for: it must be in the cache already
+        out.update({k: v for k, v in chosen_clips(project, plan, analysis).items() if k in missing})
+    return Generated(chosen=out, made=made, cached=len(results) - made)
 
 
-def _chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, tuple[ClipRequest, ClipResult]]:
-    """The cached clip of each segment's chosen take, without generating anything."""
+def chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, tuple[ClipRequest, ClipResult]]:
+    """The cached clip of each segment's chosen take, without generating anything.
+
+    Raises
+    ------
+    InputError
+        A chosen take has not been generated (the message says how to make it).
+    """
     from . import generate
 
     backend = generate.get_backend(project.config.backend)
@@ -255,17 +288,44 @@ def _chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int,
         key = req.key(backend.name, backend.version, backend.model_id)
         record = generate.find_clip(project.folder / "clips", key, req.take)
         if record is None:
-            raise InputError(f"segment {req.segment_index} take {req.take} has no generated clip; "
-                             f"run 'mvtimeline generate {project.folder}' first")
+            raise InputError(f"segment {req.segment_index} has no take {req.take}; make it with "
+                             f"'mvtimeline generate {project.folder} --segment {req.segment_index} --takes {req.take}'")
         mp4, _ = generate.clip_paths(project.folder / "clips", key, req.take)
         out[req.segment_index] = (req, ClipResult(path=mp4, key=key, take=req.take, n_frames=req.n_frames,
                                                   fps=req.fps, cached=True, seconds=0.0, meta=record))
     return out
 
 
+def all_takes(project: Project, clips: dict[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
+    """Every generated take in the cache of each segment (same key as its chosen take)."""
+    from . import generate
+
+    out: dict[int, list[ClipResult]] = {}
+    for index, (req, res) in clips.items():
+        folder = project.folder / "clips" / res.key
+        found = []
+        for meta in sorted(folder.glob("take-*.json")):
+            try:
+                take = int(meta.stem.split("-", 1)[1])
+            except ValueError:
+                continue
+            record = generate.find_clip(project.folder / "clips", res.key, take)
+            if record is None:
+                continue
+            mp4, _ = generate.clip_paths(project.folder / "clips", res.key, take)
+            found.append(ClipResult(path=mp4, key=res.key, take=take, n_frames=req.n_frames, fps=req.fps,
+                                    cached=True, seconds=0.0, meta=record))
+        out[index] = sorted(found, key=lambda r: r.take) or [res]
+    return out
+
+
 def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, tuple[ClipRequest, ClipResult]],
-                *, formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> list[Path]:
-    """Build the timeline and write it in each format. Returns the files written (and notes backups)."""
+                *, formats: Sequence[str] = EXPORT_FORMATS, analysis: Analysis | None = None,
+                progress: Progress = _noop) -> Exported:
+    """Build the timeline and write it in each format.
+
+    A file the user changed since mvtimeline wrote it is first moved to ``NAME.bak-<time>``.
+    """
     from .timeline import export
 
     unknown = [f for f in formats if f not in export.FORMATS]
@@ -274,22 +334,50 @@ def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, 
     from .timeline.build import build
 
     cfg = project.config
+    downbeats = analysis.downbeat_times_s if (analysis is not None and cfg.beat_guides) else ()
     tl = build(plan, clips, aligned=aligned, fps=cfg.fps, width=cfg.width, height=cfg.height,
-               audio_path=project.song, backend=cfg.backend, name=project.name)
-    written = []
+               audio_path=project.song, backend=cfg.backend, name=project.name,
+               takes=all_takes(project, clips), downbeats_s=downbeats)
+    written: list[Path] = []
+    backups: list[Path] = []
     for i, fmt in enumerate(formats):
         progress("export", i, len(formats))
         target = project.path(export.FORMATS[fmt])
         guarded = [target] + ([target.with_name(target.name + ".srt")] if fmt == "kdenlive" else [])
         for p in guarded:
-            _protect_user_edit(project.folder, p)
-        export.write(tl, target, format=fmt)
+            backup = _protect_user_edit(project.folder, p)
+            if backup is not None:
+                backups.append(backup)
+        export.write(tl, target, format=fmt, kdenlive_version=cfg.kdenlive_format)
         for p in guarded:
             if p.exists():
                 _remember(project.folder, p)
         written.append(target)
     progress("export", len(formats), len(formats))
-    return written
+    return Exported(written=written, backups=backups)
+
+
+def pick(project: Project, segment: int, take: int) -> Exported:
+    """Make ``take`` the chosen take of ``segment`` in plan.json and rewrite the project files.
+
+    Raises
+    ------
+    InputError
+        No such segment, or that take has not been generated.
+    """
+    from .plan import with_takes
+
+    plan = Plan.load(project.folder / "plan.json")
+    if segment not in {s.index for s in plan.segments}:
+        raise InputError(f"plan has no segment {segment}; segments are 1..{len(plan.segments)}")
+    if take < 1:
+        raise InputError(f"take {take} must be 1 or more")
+    analysis = Analysis.load(project.folder / "analysis.json")
+    aligned = Lyrics.load(project.folder / "aligned.json")
+    new_plan = with_takes(plan, {segment: take})
+    clips = chosen_clips(project, new_plan, analysis)  # raises before anything is written
+    new_plan.save(project.folder / "plan.json")
+    return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
 
 
 def render_step(project: Project, *, out: Path | None = None, progress: Progress = _noop) -> Path:
@@ -411,11 +499,12 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     project.save()
     aligned = align_step(project, analysis, progress=progress)
     plan = plan_step(project, analysis, aligned, progress=progress)
-    clips = generate_step(project, plan, analysis, progress=progress)
-    made = sum(1 for _, r in clips.values() if not r.cached)
-    outputs = export_step(project, plan, aligned, clips, formats=formats, progress=progress)
-    result = RunResult(project=project, plan=plan, outputs=outputs, clips_made=made,
-                       clips_cached=len(clips) - made)
+    takes = list(range(1, max(1, config.takes) + 1))
+    gen = generate_step(project, plan, analysis, takes=takes, progress=progress)
+    exported = export_step(project, plan, aligned, gen.chosen, formats=formats, analysis=analysis,
+                           progress=progress)
+    result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
+                       clips_cached=gen.cached, backups=exported.backups)
     if render:
         result.render = render_step(project, progress=progress)
     return result

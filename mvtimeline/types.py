@@ -4,12 +4,13 @@
 ``Plan`` (plan.json) ← plan.build; ``ClipRequest``/``ClipResult`` ← generate. Times are seconds on
 the audio; frames exist only where :mod:`mvtimeline.frames` makes them.
 
-Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, ClipResult.
+Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, ClipResult, section_kind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -29,9 +30,27 @@ __all__ = [
     "Plan",
     "ClipRequest",
     "ClipResult",
+    "section_kind",
 ]
 
 SCHEMA = 1
+
+
+_KIND_ALIASES = {"hook": "chorus", "refrain": "chorus", "prechorus": "pre-chorus", "pre chorus": "pre-chorus",
+                 "break": "bridge", "interlude": "instrumental", "solo": "instrumental", "end": "outro",
+                 "ending": "outro", "post-chorus": "chorus"}
+
+
+def section_kind(section: str) -> str:
+    """Normalise a section name: ``"Verse 2"`` → ``"verse"``, ``"Pre-Chorus"`` → ``"pre-chorus"``.
+
+    Examples
+    --------
+    >>> section_kind("Verse 2"), section_kind("Hook"), section_kind("Pre Chorus")
+    ('verse', 'chorus', 'pre-chorus')
+    """
+    s = re.sub(r"[\s_]*\d+$", "", section.strip().lower()).strip()
+    return _KIND_ALIASES.get(s, s or "verse")
 
 
 def _r(x: float, nd: int = 4) -> float:

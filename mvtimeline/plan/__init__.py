@@ -1,6 +1,6 @@
 """Plan stage: segments that cover the song exactly, with prompts and seeds.
 
-Public: build, validate, CutPolicy, load_style, list_styles.
+Public: build, validate, with_takes, CutPolicy, load_style, list_styles, section_kind.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..types import Analysis, Line, Lyrics, Plan, Segment
 from .prompts import list_styles, load_style, render_prompts, section_kind
 from .segment import CutPolicy, cut_points
 
-__all__ = ["build", "validate", "CutPolicy", "load_style", "list_styles", "section_kind"]
+__all__ = ["build", "validate", "with_takes", "CutPolicy", "load_style", "list_styles", "section_kind"]
 
 log = logging.getLogger(__name__)
 

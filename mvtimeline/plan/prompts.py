@@ -8,13 +8,13 @@ Public: Style, load_style, list_styles, render_prompts, section_kind, STYLES_DIR
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..types import section_kind
 
 __all__ = ["Style", "load_style", "list_styles", "render_prompts", "section_kind", "STYLES_DIR"]
 
@@ -22,9 +22,6 @@ STYLES_DIR = Path(__file__).resolve().parents[2] / "templates" / "styles"
 
 _CAMERAS = ("slow push in", "slow pull back", "pan left", "pan right", "crane up", "slow orbit", "tilt down",
             "handheld drift")
-_KIND_ALIASES = {"hook": "chorus", "refrain": "chorus", "prechorus": "pre-chorus", "pre chorus": "pre-chorus",
-                 "break": "bridge", "interlude": "instrumental", "solo": "instrumental", "end": "outro",
-                 "ending": "outro", "post-chorus": "chorus"}
 
 
 @dataclass(frozen=True)
@@ -78,18 +75,6 @@ def load_style(name_or_path: str | Path) -> Style:
     for key in ("image", "motion"):
         _compile(style, key)
     return style
-
-
-def section_kind(section: str) -> str:
-    """Normalise a section name: ``"Verse 2"`` → ``"verse"``, ``"Pre-Chorus"`` → ``"pre-chorus"``.
-
-    Examples
-    --------
-    >>> section_kind("Verse 2"), section_kind("Hook"), section_kind("Pre Chorus")
-    ('verse', 'chorus', 'pre-chorus')
-    """
-    s = re.sub(r"[\s_]*\d+$", "", section.strip().lower()).strip()
-    return _KIND_ALIASES.get(s, s or "verse")
 
 
 _ENV = None

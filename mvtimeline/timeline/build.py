@@ -6,14 +6,14 @@ Public: build, clip_request_frames, segment_frames.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
 from ..frames import frames_at_least, seconds_to_frame
-from ..types import ClipRequest, ClipResult, Lyrics, Plan
+from ..types import ClipRequest, ClipResult, Lyrics, Plan, section_kind
 
 __all__ = ["build", "segment_frames", "SegmentFrames"]
 
@@ -72,6 +72,8 @@ def build(
     audio_path: Path,
     backend: str,
     name: str | None = None,
+    takes: Mapping[int, Sequence[ClipResult]] | None = None,
+    downbeats_s: Sequence[float] = (),
 ):
     """Assemble the timeline.
 
@@ -87,6 +89,10 @@ def build(
         Project rate.
     audio_path : Path
         The song file placed on A1.
+    takes : mapping segment index → ClipResults, optional
+        Every generated take of each segment (for the editor's bin); default: just the chosen one.
+    downbeats_s : sequence of float
+        Downbeat times (seconds) to mark as ``beat`` guides; empty for none.
 
     Returns
     -------
@@ -142,10 +148,17 @@ def build(
             media_reference=ref,
             source_range=otio.opentime.TimeRange(rt(req.head_frames), rt(f.n_frames)),
         )
+        all_takes = sorted((takes or {}).get(seg.index, ()) or [res], key=lambda r: r.take)
+        if res.take not in {t.take for t in all_takes}:
+            all_takes = sorted([*all_takes, res], key=lambda r: r.take)
         clip.metadata["mvtimeline"] = {
             "segment": seg.index,
             "take": res.take,
+            "takes": [{"take": t.take, "path": str(Path(t.path).resolve()), "n_frames": t.n_frames, "key": t.key}
+                      for t in all_takes],
+            "label": seg.label,
             "section": seg.section,
+            "section_kind": section_kind(seg.section),
             "lines": list(seg.lines),
             "image_prompt": seg.image_prompt,
             "motion_prompt": seg.motion_prompt,
@@ -179,7 +192,7 @@ def build(
     audio.append(song)
     tl.tracks.append(audio)
 
-    for marker in _markers(plan, aligned, fps):
+    for marker in _markers(plan, aligned, fps, downbeats_s=downbeats_s):
         tl.tracks.markers.append(marker)
 
     subtitles = [
@@ -201,17 +214,23 @@ def build(
     return tl
 
 
-def _markers(plan: Plan, aligned: Lyrics, fps: Fraction) -> list:
-    """Section guides where the section changes, line guides at line starts; one marker per frame."""
+def _markers(plan: Plan, aligned: Lyrics, fps: Fraction, *, downbeats_s: Sequence[float] = ()) -> list:
+    """Section guides where the section changes, line guides at line starts, optional downbeat
+    guides; one marker per frame (a line starting on a section's frame is merged into it)."""
     import opentimelineio as otio
 
     rate = float(fps)
     by_frame: dict[int, dict] = {}
+    n_song = seconds_to_frame(plan.duration_s, fps)
+    for t in downbeats_s:
+        f = seconds_to_frame(t, fps)
+        if 0 <= f < n_song:
+            by_frame[f] = {"kind": "beat", "label": f"bar {len(by_frame) + 1}"}
     last_section = None
     for seg in plan.segments:
         if seg.section != last_section:
             f = seconds_to_frame(seg.start_s, fps)
-            by_frame[f] = {"kind": "section", "label": seg.section}
+            by_frame[f] = {"kind": "section", "label": seg.section, "section_kind": section_kind(seg.section)}
             last_section = seg.section
     for ln in aligned.lines:
         if not ln.is_timed:
@@ -225,7 +244,8 @@ def _markers(plan: Plan, aligned: Lyrics, fps: Fraction) -> list:
     out = []
     for f in sorted(by_frame):
         info = by_frame[f]
-        color = otio.schema.MarkerColor.PURPLE if info["kind"] == "section" else otio.schema.MarkerColor.CYAN
+        color = {"section": otio.schema.MarkerColor.PURPLE, "line": otio.schema.MarkerColor.CYAN,
+                 "beat": otio.schema.MarkerColor.YELLOW}[info["kind"]]
         m = otio.schema.Marker(
             name=info["label"],
             marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(f, rate),

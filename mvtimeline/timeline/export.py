@@ -21,9 +21,15 @@ log = logging.getLogger(__name__)
 FORMATS: dict[str, str] = {
     "kdenlive": ".kdenlive",
     "otio": ".otio",
+    "fcp7": ".xml",
+    "fcpx": ".fcpxml",
+    "edl": ".edl",
     "srt": ".srt",
     "ass": ".ass",
 }
+
+#: our format name → the OpenTimelineIO adapter that writes it
+ADAPTERS = {"fcp7": "fcp_xml", "fcpx": "fcpx_xml", "edl": "cmx_3600"}
 
 
 def format_for(path: Path) -> str:
@@ -41,8 +47,13 @@ def format_for(path: Path) -> str:
     raise InputError(f"{path}: unknown format {suffix!r}; known: {', '.join(FORMATS)}")
 
 
-def write(timeline, path: Path, *, format: str | None = None) -> Path:
-    """Write ``timeline`` to ``path`` in ``format`` (default: from the suffix), atomically."""
+def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: str = "1.04") -> Path:
+    """Write ``timeline`` to ``path`` in ``format`` (default: from the suffix), atomically.
+
+    ``.otio`` gets media paths relative to its folder (the folder can be moved or zipped; Kdenlive
+    25.04+ resolves them against the .otio file). FCP 7 XML and FCP X XML get ``file://`` URLs, as
+    Premiere, Resolve and Final Cut expect. The EDL holds the video track (CMX 3600 has one track).
+    """
     fmt = format or format_for(path)
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
@@ -50,17 +61,94 @@ def write(timeline, path: Path, *, format: str | None = None) -> Path:
     if fmt == "kdenlive":
         from .kdenlive import write_to_file
 
+        if kdenlive_version != "1.04":
+            return write_to_file(timeline, path, version=kdenlive_version)
         return write_to_file(timeline, path)
     if fmt == "otio":
         import opentimelineio as otio
 
+        local = _with_media_urls(timeline, relative_to=path.parent)
         with atomic_path(path) as tmp:
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
+            otio.adapters.write_to_file(local, str(tmp), adapter_name="otio_json")
         return path
+    if fmt in ADAPTERS:
+        return _write_adapter(timeline, path, fmt)
     if fmt in ("srt", "ass"):
         subs = subtitles_to_ssa(timeline, karaoke=fmt == "ass")
         return atomic_write(path, subs.to_string(fmt))
     raise AssertionError(fmt)
+
+
+def _with_media_urls(timeline, *, relative_to: Path | None):
+    """A copy of ``timeline`` whose media paths are relative to ``relative_to`` (where possible), or
+    ``file://`` URLs when ``relative_to`` is None."""
+    import opentimelineio as otio
+
+    copy = timeline.deepcopy()
+    for clip in copy.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+            ref.target_url = _media_url(ref.target_url, relative_to)
+        for take in clip.metadata.get("mvtimeline", {}).get("takes", []):
+            take["path"] = _media_url(take["path"], relative_to)
+    meta = copy.metadata.get("mvtimeline")
+    if meta and meta.get("audio_path"):
+        meta["audio_path"] = _media_url(meta["audio_path"], relative_to)
+    return copy
+
+
+def _media_url(target: str, relative_to: Path | None) -> str:
+    import os
+    from urllib.parse import unquote, urlparse
+
+    p = Path(unquote(urlparse(target).path)) if target.startswith("file://") else Path(target)
+    if relative_to is None:
+        return p.resolve().as_uri() if p.is_absolute() else p.as_posix()
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return Path(os.path.relpath(p, Path(relative_to).resolve())).as_posix()
+    except ValueError:  # another drive
+        return p.as_posix()
+
+
+def _markers_onto_clips(tl) -> None:
+    """Move the timeline's markers onto the video clip under each (clip-local time)."""
+    import opentimelineio as otio
+
+    video = tl.video_tracks()[0]
+    clips = [c for c in video if isinstance(c, otio.schema.Clip)]
+    for m in list(tl.tracks.markers):
+        t = m.marked_range.start_time
+        for c in clips:
+            r = c.range_in_parent()
+            if r.start_time <= t < r.end_time_exclusive():
+                local = c.source_range.start_time + (t - r.start_time)
+                clip_marker = m.deepcopy()
+                clip_marker.marked_range = otio.opentime.TimeRange(local, m.marked_range.duration)
+                c.markers.append(clip_marker)
+                break
+    tl.tracks.markers[:] = []
+
+
+def _write_adapter(timeline, path: Path, fmt: str) -> Path:
+    import opentimelineio as otio
+
+    tl = _with_media_urls(timeline, relative_to=None)
+    if fmt in ("edl", "fcpx"):
+        # these adapters drop timeline markers but keep clip markers (EDL: "* LOC:" lines)
+        _markers_onto_clips(tl)
+    if fmt == "edl":
+        edl = otio.schema.Timeline(name=tl.name, global_start_time=tl.global_start_time)
+        edl.tracks.append(tl.video_tracks()[0].deepcopy())
+        tl = edl
+    try:
+        text = otio.adapters.write_to_string(tl, adapter_name=ADAPTERS[fmt])
+    except Exception as exc:  # the adapters raise plain exceptions of many kinds
+        from ..errors import RunError
+
+        raise RunError(f"{path}: the {ADAPTERS[fmt]} adapter could not write the timeline ({exc})") from None
+    return atomic_write(path, text)
 
 
 def subtitles_to_ssa(timeline, *, karaoke: bool = False):
