@@ -105,7 +105,7 @@ def test_unknown_style_lists_the_known_ones(tmp_path, demo_song):
 
 def test_unknown_export_format_lists_the_known_ones(tmp_path):
     proc = run_cli(["export", tmp_path, "--format", "mov"])
-    assert_one_line_error(proc, "unknown format 'mov'", "known: kdenlive, otio, srt, ass")
+    assert_one_line_error(proc, "unknown format 'mov'", "known: kdenlive, otio, fcp7, fcpx, edl, srt, ass")
 
 
 def test_render_of_a_missing_project_is_one_line(tmp_path):
