@@ -71,6 +71,14 @@ class Reporter:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
+    def song(self, name: str, stage: str, done: float, total: float) -> None:
+        """Batch progress: one row per song (``name`` "" is the overall count of songs)."""
+        key = f"song:{name}"
+        label = f"{name}: {stage}" if name else "songs"
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label[:28], total=max(total, 1e-9))
+        self.progress.update(self.tasks[key], description=label[:28], completed=done, total=max(total, 1e-9))
+
     def __call__(self, stage: str, done: float, total: float) -> None:
         key = "generate" if stage.startswith("generate") else stage
         label = stage if key == "generate" and stage != "generate" else key
@@ -145,6 +153,52 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None
         ctx.default_map = {"run": defaults}
 
 
+_DIFFUSERS_OPTS = ("video_model", "keyframe_model", "chain", "character", "device", "dtype", "offload", "steps",
+                   "guidance", "negative_prompt")
+
+
+def _diffusers_options(f):
+    """The ``--backend diffusers`` options of ``run`` (stored in project.json under ``diffusers``)."""
+    opts = [
+        click.option("--video-model", default=None, metavar="PATH_OR_ID",
+                     help="diffusers: image-to-video model (Wan I2V/FLF2V/TI2V, LTX-Video, SVD), folder or cached hub id."),
+        click.option("--keyframe-model", default=None, metavar="PATH_OR_ID",
+                     help="diffusers: text-to-image model for keyframes (SD 1.5, SDXL, SD3, Flux)."),
+        click.option("--chain/--no-chain", default=None, help="diffusers: start each clip from the last frame of the one before."),
+        click.option("--character", type=PathArg, default=None, help="diffusers: reference image for every keyframe (img2img)."),
+        click.option("--device", type=click.Choice(("auto", "cuda", "mps", "cpu")), default=None, help="diffusers: device (default auto)."),
+        click.option("--dtype", type=click.Choice(("auto", "float32", "bfloat16", "float16")), default=None,
+                     help="diffusers: weights dtype (default: bfloat16 on cuda, float32 elsewhere)."),
+        click.option("--offload", type=click.Choice(("none", "model", "sequential", "group")), default=None,
+                     help="diffusers: CPU offload (needs a GPU; default none)."),
+        click.option("--steps", type=int, default=None, help="diffusers: denoising steps (default: the model's)."),
+        click.option("--guidance", type=float, default=None, help="diffusers: guidance scale (default: the model's)."),
+        click.option("--negative-prompt", default=None, help="diffusers: negative prompt for every clip."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _with_diffusers(cfg: Config, opts: dict) -> Config:
+    """Put the diffusers options that were given into ``cfg.diffusers``; they need ``--backend diffusers``."""
+    given = {k: v for k, v in opts.items() if k in _DIFFUSERS_OPTS and v is not None}
+    if "character" in given:
+        given["character"] = str(Path(given["character"]).resolve())
+    if given and cfg.backend != "diffusers":
+        name = "--" + sorted(given)[0].replace("_", "-")
+        raise InputError(f"{name} is a diffusers option; add --backend diffusers")
+    if cfg.backend == "diffusers":
+        if not given.get("video_model") and not cfg.diffusers.get("video_model"):
+            raise InputError("--backend diffusers needs --video-model PATH_OR_ID (a diffusers folder or a cached hub id)")
+        if given.get("video_model") and Path(given["video_model"]).exists():
+            given["video_model"] = str(Path(given["video_model"]).resolve())
+        if given.get("keyframe_model") and Path(given["keyframe_model"]).exists():
+            given["keyframe_model"] = str(Path(given["keyframe_model"]).resolve())
+        return cfg.replace(diffusers={**cfg.diffusers, **given})
+    return cfg
+
+
 def _progress(ctx):
     return Reporter(_console(), enabled=not ctx.obj.get("quiet"))
 
@@ -169,20 +223,33 @@ def _progress(ctx):
 @click.option("--kdenlive-format", type=click.Choice(KDENLIVE_FORMATS), default=None,
               help="Kdenlive document version: 1.04 (Kdenlive 22.12+, default) or 1.1 (sequences, 23.04+).")
 @click.option("--render/--no-render", "do_render", default=False, help="Also render NAME.mp4 with melt.")
+@click.option("--preset", default=None,
+              help="Render preset (youtube, shorts, square, 4k, preview, intermediate, or a .toml); "
+                   "also sets --size when the preset has one.")
+@click.option("--burn-subtitles", is_flag=True, help="Burn the lyrics into the rendered picture.")
+@_diffusers_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        takes, beat_guides, kdenlive_format, do_render):
+        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render)."""
     from . import pipeline
 
     cfg = _config(ctx, fps=fps, size=size, style=style, backend=backend, dissolve=dissolve,
                   max_segment=max_segment, images=images, takes=takes, beat_guides=beat_guides,
                   kdenlive_format=kdenlive_format)
+    cfg = _with_diffusers(cfg, diffusers_opts)
+    if preset:
+        from .render import load_preset
+
+        rp = load_preset(preset)
+        if size is None and rp.width and rp.height:
+            cfg = cfg.replace(width=rp.width, height=rp.height)
+        do_render = True
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
     with _progress(ctx) as rep:
         result = pipeline.run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, render=do_render,
-                              progress=rep)
+                              preset=preset, burn_subtitles=burn_subtitles, progress=rep)
     con = _console(stderr=False)
     con.print(f"[bold]{len(result.plan.segments)} segments[/], {result.clips_made} clips made, "
               f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
@@ -221,7 +288,7 @@ def align(ctx, song, lyrics, lyrics_format, out):
 
     read = lyr.read(lyrics, format=lyrics_format)
     a = do_analyze(song)
-    aligned = lyr.place(read, vocal_regions_s=a.vocal_regions_s, duration_s=a.duration_s)
+    aligned = lyr.align(read, song, a)
     lyr.write(aligned, out)
     _console(stderr=False).print(f"{len(aligned.lines)} lines timed → {out}")
 
@@ -324,15 +391,65 @@ def pick(ctx, folder, segment, take):
 @cli.command()
 @click.argument("project", type=PathArg)
 @click.option("-o", "--out", type=PathArg, default=None, help="Output video (default: PROJECT with .mp4).")
+@click.option("--preset", default=None,
+              help="Render preset: youtube, shorts, square, 4k, preview, intermediate, or a preset .toml file.")
+@click.option("--burn-subtitles", is_flag=True, help="Burn the lyrics (NAME.ass, else the subtitle track) in.")
 @click.pass_context
-def render(ctx, project, out):
-    """Render a .kdenlive PROJECT with melt (Kdenlive's engine) to an mp4 that lasts the song."""
+def render(ctx, project, out, preset, burn_subtitles):
+    """Render a .kdenlive PROJECT with melt (Kdenlive's engine) to a video that lasts the song."""
+    from .render import load_preset
     from .render import render as do_render
 
-    out = out or Path(project).with_suffix(".mp4")
+    rp = load_preset(preset) if preset else None
+    out = out or Path(project).with_suffix(rp.suffix if rp else ".mp4")
     with _progress(ctx) as rep:
-        result = do_render(project, out, progress=lambda f: rep("render", f, 1.0))
+        result = do_render(project, out, preset=rp, subtitles=burn_subtitles,
+                           progress=lambda f: rep("render", f, 1.0))
     _console(stderr=False).print(f"{result.path}: {result.n_frames} frames in {result.seconds:.1f} s")
+
+
+@cli.command()
+@click.argument("source", type=PathArg)
+@click.option("-o", "--out", "out_dir", type=PathArg, required=True, help="Folder for one work folder per song.")
+@click.option("--jobs", type=int, default=1, help="Songs made at once (bounded by the cores).")
+@click.option("--preset", default=None, help="Render preset for every song (a manifest entry may set its own).")
+@click.option("--style", default=None, help="Prompt style for every song.")
+@click.option("--fps", type=FPS, default=None, help="Frame rate for every song.")
+@click.option("--size", type=SIZE, default=None, help="Frame size WxH for every song.")
+@click.option("--burn-subtitles", is_flag=True, help="Burn the lyrics into every render.")
+@click.option("--force", is_flag=True, help="Redo songs that are up to date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome of every song as JSON on stdout.")
+@click.pass_context
+def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, force, as_json):
+    """Make and render many songs: SOURCE is a manifest .toml or a folder of NAME.mp3 + NAME.lrc (+ NAME.png)."""
+    import json as _json
+
+    from .batch import discover, run_batch
+
+    items = discover(source)
+    if preset:
+        from .render import load_preset
+
+        load_preset(preset)
+    cfg = _config(ctx, fps=fps, size=size, style=style)
+    with _progress(ctx) as rep:
+        outcomes = run_batch(items, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
+                             force=force, progress=rep.song)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if as_json:
+        click.echo(_json.dumps([o.__dict__ for o in outcomes], indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{len(outcomes)} songs: {len(outcomes) - len(failed)} ok, {len(failed)} failed")
+        for col in ("song", "status", "seconds", "output / error"):
+            table.add_column(col)
+        colour = {"done": "green", "skipped": "cyan", "failed": "red"}
+        for o in outcomes:
+            table.add_row(o.name, f"[{colour[o.status]}]{o.status}[/]", f"{o.seconds:.1f}", o.error or o.output or "")
+        _console(stderr=False).print(table)
+    if failed:
+        ctx.exit(1)
 
 
 @cli.command()
@@ -357,11 +474,34 @@ def demo(ctx, out_dir, do_render, size, fps):
         con.print(f"  {p}")
 
 
+@cli.command()
+@click.option("--model", "models", multiple=True, metavar="PATH_OR_ID",
+              help="Also check that this diffusers model folder (or cached hub id) loads (repeatable).")
+@click.pass_context
+def doctor(ctx, models):
+    """Check what is installed: torch, CUDA/MPS and VRAM, diffusers, ffmpeg, melt, and whether a model loads."""
+    from .generate.diffusers_doctor import diagnose
+
+    con = _console(stderr=False)
+    rows = diagnose(models=list(models))
+    bad = 0
+    for row in rows:
+        mark = {"ok": "[green]ok[/]", "missing": "[yellow]missing[/]", "error": "[red]error[/]"}[row.status]
+        bad += row.status == "error"
+        con.print(f"{mark:<20} {row.name:<14} {row.detail}")
+    if bad:
+        from .errors import RunError
+
+        raise RunError(f"doctor: {bad} check(s) failed (see above)")
+
+
 def main(argv=None) -> int:
     """Entry point: run the CLI, turning our errors into one line and an exit code."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="mvtimeline", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="mvtimeline", standalone_mode=False)
+        if isinstance(rv, int) and rv:  # ctx.exit(N) returns N when standalone_mode is off
+            return rv
     except MvtimelineError as exc:
         if verbose:
             traceback.print_exc()

@@ -86,6 +86,7 @@ class Project:
             "backend": c.backend, "style": c.style, "dissolve_s": c.dissolve_s, "max_segment_s": c.max_segment_s,
             "takes": c.takes, "images": [_rel(p, self.folder) for p in c.images],
             "beat_guides": c.beat_guides, "kdenlive_format": c.kdenlive_format,
+            "diffusers": dict(c.diffusers),
         }
 
     def save(self) -> Path:
@@ -121,6 +122,7 @@ def load_project(folder: Path) -> Project:
                      max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
                      beat_guides=bool(d.get("beat_guides", False)),
                      kdenlive_format=str(d.get("kdenlive_format", "1.04")),
+                     diffusers=dict(d.get("diffusers") or {}),
                      images=tuple(folder / p for p in d.get("images", [])))
         return Project(folder=folder, name=d["name"], song=folder / d["song"],
                        lyrics=folder / d["lyrics"] if d.get("lyrics") else None,
@@ -165,7 +167,7 @@ def align_step(project: Project, analysis: Analysis, *, progress: Progress = _no
         aligned = Lyrics(path="", format="none", lines=())
     else:
         read = lyr.read(project.lyrics, format=project.lyrics_format)
-        aligned = lyr.place(read, vocal_regions_s=analysis.vocal_regions_s, duration_s=analysis.duration_s)
+        aligned = lyr.align(read, project.song, analysis)
     aligned.save(project.folder / "aligned.json")
     progress("align", 1, 1)
     return aligned
@@ -174,7 +176,7 @@ def align_step(project: Project, analysis: Analysis, *, progress: Progress = _no
 def _max_segment_s(project: Project) -> float:
     from .generate import get_backend
 
-    backend = get_backend(project.config.backend)
+    backend = get_backend(project.config.backend, **project.config.backend_settings())
     limit = backend.max_seconds
     if project.config.max_segment_s:
         limit = min(limit, float(project.config.max_segment_s))
@@ -248,20 +250,27 @@ def generate_step(project: Project, plan: Plan, analysis: Analysis, *, takes: Se
     """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take)."""
     from . import generate
 
-    backend = generate.get_backend(project.config.backend)
+    backend = generate.get_backend(project.config.backend, **project.config.backend_settings())
     reqs = clip_requests(plan, analysis, project.config, takes=takes)
+    chain = bool(getattr(backend, "chain", False))
     if segments:
         known = {s.index for s in plan.segments}
         bad = [s for s in segments if s not in known]
         if bad:
             raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
-        reqs = [r for r in reqs if r.segment_index in set(segments)]
+        # a chained clip needs the clips before it: make (or reuse) those too
+        keep = set(segments) if not chain else {s.index for s in plan.segments if s.index <= max(segments)}
+        reqs = [r for r in reqs if r.segment_index in keep]
     total = len(reqs)
 
     def cb(label: str, done: int, n: int) -> None:
         progress(f"generate: {label}", done, n)
 
-    results = generate.run(reqs, backend=backend, cache_dir=project.folder / "clips", progress=cb)
+    if chain:
+        pairs = _chained(reqs, backend, project.folder / "clips", make=True, progress=cb)
+        reqs, results = [r for r, _ in pairs], [res for _, res in pairs]
+    else:
+        results = generate.run(reqs, backend=backend, cache_dir=project.folder / "clips", progress=cb)
     progress("generate", total, total)
     made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
@@ -282,9 +291,12 @@ def chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, 
     """
     from . import generate
 
-    backend = generate.get_backend(project.config.backend)
+    backend = generate.get_backend(project.config.backend, **project.config.backend_settings())
     out = {}
-    for req in clip_requests(plan, analysis, project.config):
+    reqs = clip_requests(plan, analysis, project.config)
+    if getattr(backend, "chain", False):
+        reqs = [r for r, _ in _chained(reqs, backend, project.folder / "clips", make=False)]
+    for req in reqs:
         key = req.key(backend.name, backend.version, backend.model_id)
         record = generate.find_clip(project.folder / "clips", key, req.take)
         if record is None:
@@ -294,6 +306,44 @@ def chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, 
         out[req.segment_index] = (req, ClipResult(path=mp4, key=key, take=req.take, n_frames=req.n_frames,
                                                   fps=req.fps, cached=True, seconds=0.0, meta=record))
     return out
+
+
+def _chained(reqs: Sequence[ClipRequest], backend: Any, cache_dir: Path, *, make: bool,
+             progress: Callable[[str, int, int], None] | None = None) -> list[tuple[ClipRequest, ClipResult | None]]:
+    """Requests in segment order per take, each with the previous clip's last frame as its image.
+
+    With ``make`` the clips are generated (or reused) one by one; else they are only looked up in
+    the cache (a missing one ends the chain: the requests after it keep their own image, and
+    ``chosen_clips`` reports the first missing clip). The last frame is kept as
+    ``clips/<key>/take-N.last.png``, so the next clip's key follows the previous clip's content.
+    """
+    from . import generate
+    from .generate.diffusers_common import last_frame_png
+
+    order = sorted(range(len(reqs)), key=lambda i: (reqs[i].take, reqs[i].segment_index))
+    out: dict[int, tuple[ClipRequest, ClipResult | None]] = {}
+    previous: dict[int, Path | None] = {}
+    for i in order:
+        req = reqs[i]
+        png = previous.get(req.take)
+        if png is not None:
+            req = dataclasses.replace(req, image=str(png), image_sha256=generate.image_sha256(png))
+        if make:
+            [res] = generate.run([req], backend=backend, cache_dir=cache_dir, progress=progress)
+            mp4: Path | None = res.path
+        else:
+            res = None
+            key = req.key(backend.name, backend.version, backend.model_id)
+            mp4 = generate.clip_paths(cache_dir, key, req.take)[0]
+            if generate.find_clip(cache_dir, key, req.take) is None:
+                mp4 = None
+        if mp4 is not None:
+            png = mp4.with_name(f"take-{req.take}.last.png")
+            if not png.is_file():
+                last_frame_png(mp4, png)
+        previous[req.take] = png if mp4 is not None else None
+        out[i] = (req, res)
+    return [out[i] for i in range(len(reqs))]
 
 
 def all_takes(project: Project, clips: dict[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
@@ -380,12 +430,15 @@ def pick(project: Project, segment: int, take: int) -> Exported:
     return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
 
 
-def render_step(project: Project, *, out: Path | None = None, progress: Progress = _noop) -> Path:
-    """Render the project's .kdenlive with melt to NAME.mp4 (or ``out``)."""
-    from .render import render
+def render_step(project: Project, *, out: Path | None = None, preset: str | None = None,
+                subtitles: bool = False, progress: Progress = _noop) -> Path:
+    """Render the project's .kdenlive with melt to NAME.mp4 (or ``out``), in a render preset."""
+    from .render import load_preset, render
 
-    target = out or project.path(".mp4")
-    render(project.path(".kdenlive"), target, progress=lambda f: progress("render", f, 1.0))
+    rp = load_preset(preset) if preset else None
+    target = out or project.path(rp.suffix if rp else ".mp4")
+    render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles,
+           progress=lambda f: progress("render", f, 1.0))
     return target
 
 
@@ -472,7 +525,8 @@ def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, 
 
 
 def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
-        render: bool = False, formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
+        render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
+        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
     """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
 
     Raises
@@ -485,10 +539,14 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     from . import lyrics as lyr
     from .generate import get_backend
 
-    get_backend(config.backend)  # an unknown backend fails before anything else
+    get_backend(config.backend, **config.backend_settings())  # an unknown backend fails before anything else
     from .plan import load_style
 
     load_style(config.style)
+    if preset:
+        from .render import load_preset
+
+        load_preset(preset)
     from . import audio
 
     audio.check(Path(song))
@@ -506,7 +564,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
                        clips_cached=gen.cached, backups=exported.backups)
     if render:
-        result.render = render_step(project, progress=progress)
+        result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress)
     return result
 
 

@@ -30,7 +30,7 @@ def rendered(request, tmp_path_factory: pytest.TempPathFactory):
     project = build_timeline(folder, fps=fps)
     path = write_to_file(project.timeline, folder / "song.kdenlive")
     seen: list[float] = []
-    result = render(path, folder / "song.mp4", progress=seen.append)
+    result = render(path, folder / "song.mp4", progress=seen.append, subtitles=True)
     with av.open(str(result.path)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     return project, path, result, frames, seen
@@ -96,6 +96,14 @@ def test_kdenlive_render_burns_in_the_subtitles(rendered):
     assert text_pixels(frames[silent]) == 0
 
 
+def test_kdenlive_render_leaves_the_lyrics_out_of_the_picture_unless_asked(rendered, tmp_path):
+    project, path, _, _, _ = rendered
+    result = render(path, tmp_path / "clean.mp4", x264_preset="ultrafast")
+    with av.open(str(result.path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert text_pixels(frames[round(0.9 * project.fps)]) == 0
+
+
 def test_kdenlive_render_of_a_moved_project_finds_media_and_subtitles(rendered, tmp_path):
     project, path, _, _, _ = rendered
     moved = tmp_path / "moved"
@@ -104,7 +112,7 @@ def test_kdenlive_render_of_a_moved_project_finds_media_and_subtitles(rendered, 
         assert (moved / "clips" / clip.name).exists()
     (path.parent / "song.kdenlive.srt").rename(path.parent / "song.kdenlive.srt.away")  # stale av.filename
     try:
-        result = render(moved / "song.kdenlive", tmp_path / "out.mkv")
+        result = render(moved / "song.kdenlive", tmp_path / "out.mkv", subtitles=True)
     finally:
         (path.parent / "song.kdenlive.srt.away").rename(path.parent / "song.kdenlive.srt")
     with av.open(str(result.path)) as container:
@@ -121,7 +129,7 @@ def test_kdenlive_render_without_its_subtitle_file_drops_the_filter_instead_of_g
     (path.parent / "song.kdenlive.srt").rename(path.parent / "song.kdenlive.srt.away")
     try:
         with caplog.at_level("WARNING", logger="mvtimeline.render.melt"):
-            result = render(moved / "song.kdenlive", tmp_path / "out.mp4", preset="ultrafast")
+            result = render(moved / "song.kdenlive", tmp_path / "out.mp4", x264_preset="ultrafast", subtitles=True)
     finally:
         (path.parent / "song.kdenlive.srt.away").rename(path.parent / "song.kdenlive.srt")
     assert "rendering without subtitles" in caplog.text
@@ -133,7 +141,7 @@ def test_kdenlive_render_without_its_subtitle_file_drops_the_filter_instead_of_g
 
 def test_kdenlive_render_to_another_size(rendered, tmp_path):
     _, path, _, _, _ = rendered
-    result = render(path, tmp_path / "small.mp4", width=160, height=90, preset="ultrafast")
+    result = render(path, tmp_path / "small.mp4", width=160, height=90, x264_preset="ultrafast")
     video = ffprobe(result.path)["video"]
     assert (video["width"], video["height"], int(video["nb_read_frames"])) == (160, 90, result.n_frames)
 
@@ -185,7 +193,7 @@ def test_render_options_are_checked(rendered, tmp_path):
     with pytest.raises(InputError, match="positive and even"):
         render(path, tmp_path / "out.mp4", width=321, height=180)
     with pytest.raises(InputError, match="preset 'warp' is unknown"):
-        render(path, tmp_path / "out.mp4", preset="warp")
+        render(path, tmp_path / "out.mp4", x264_preset="warp")
 
 
 def test_render_without_melt_names_the_package(rendered, tmp_path):

@@ -36,6 +36,7 @@ from lxml import etree
 
 from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
+from .presets import RenderPreset, load_preset
 
 __all__ = ["render", "RenderResult", "project_frames", "X264_PRESETS", "CONTAINERS"]
 
@@ -254,9 +255,19 @@ def _check_media(root: etree._Element, project: Path, base: Path) -> None:
                 ) from None
 
 
+def _drop_subtitles(root: etree._Element) -> None:
+    for flt in list(root.iter("filter")):
+        if _props(flt).get("mlt_service") in ("avfilter.subtitles", "avfilter.ass"):
+            flt.getparent().remove(flt)
+
+
 def _fix_subtitles(root: etree._Element, project: Path, base: Path) -> None:
-    """Point every subtitle filter at an existing file by absolute path, or drop it."""
-    sidecar = project.resolve().with_name(project.name + ".srt")
+    """Point every subtitle filter at an existing file by absolute path, or drop it.
+
+    ``NAME.ass`` beside ``NAME.kdenlive`` (mvtimeline's karaoke lyrics) wins over the sidecar srt.
+    """
+    ass = project.resolve().with_suffix(".ass")
+    sidecar = ass if ass.is_file() else project.resolve().with_name(project.name + ".srt")
     for flt in list(root.iter("filter")):
         pp = _props(flt)
         if pp.get("mlt_service") not in ("avfilter.subtitles", "avfilter.ass"):
@@ -287,8 +298,10 @@ def render(
     width: int | None = None,
     height: int | None = None,
     crf: int = 20,
-    preset: str = "veryfast",
+    x264_preset: str = "veryfast",
     audio_bitrate: str = "192k",
+    preset: RenderPreset | str | None = None,
+    subtitles: bool = False,
     melt: str = "melt",
 ) -> RenderResult:
     """Render a Kdenlive/MLT project to an H.264 + AAC file with melt, frame-exact.
@@ -307,10 +320,16 @@ def render(
         Output size in pixels (both even); default: the project's profile size.
     crf : int in [0, 51]
         x264 constant rate factor (lower is better quality, bigger file).
-    preset : str
+    x264_preset : str
         x264 speed preset, one of :data:`X264_PRESETS`.
     audio_bitrate : str
         AAC bitrate, e.g. ``"192k"``.
+    preset : RenderPreset or str, optional
+        A render preset (or its name, see :func:`~mvtimeline.render.presets.list_presets`); it sets
+        codec, quality and size, overriding ``crf``, ``x264_preset`` and ``audio_bitrate``.
+    subtitles : bool
+        Burn the lyrics into the picture: from ``NAME.ass`` beside the project (karaoke styling)
+        when there is one, else from the project's subtitle track. Off by default.
     melt : str
         The melt program (name on PATH or path).
 
@@ -331,6 +350,12 @@ def render(
     """
     project = Path(project)
     out = Path(out)
+    if isinstance(preset, str):
+        preset = load_preset(preset)
+    if preset is not None:
+        x264_preset = preset.x264_preset
+        crf = preset.crf if preset.crf is not None else crf
+        audio_bitrate = preset.audio_bitrate or audio_bitrate
     if out.suffix.lower() not in CONTAINERS:
         raise InputError(
             f"{out}: output suffix {out.suffix or '(none)'!r} is not supported; use one of {', '.join(CONTAINERS)}"
@@ -341,11 +366,16 @@ def render(
         raise InputError(f"output size {width}x{height} must be positive and even (H.264 yuv420p)")
     if not 0 <= crf <= 51:
         raise InputError(f"crf {crf} is out of range [0, 51]")
-    if preset not in X264_PRESETS:
-        raise InputError(f"x264 preset {preset!r} is unknown; known: {', '.join(X264_PRESETS)}")
+    if x264_preset not in X264_PRESETS:
+        raise InputError(f"x264 preset {x264_preset!r} is unknown; known: {', '.join(X264_PRESETS)}")
     tree = _parse(project)
     root = tree.getroot()
     fps = _fps(root, project)
+    if preset is not None and width is None:
+        prof = root.find("profile")
+        size = preset.size_for(int(prof.get("width")), int(prof.get("height")))
+        if size is not None:
+            width, height = size
     n_frames = _content_frames(root, fps)
     if n_frames <= 0:
         raise InputError(f"{project}: the project has no clips on its tracks; nothing to render")
@@ -357,7 +387,10 @@ def render(
 
     # The copy melt renders: absolute root and subtitle paths, no render consumer of its own.
     root.set("root", str(base))
-    _fix_subtitles(root, project, base)
+    if subtitles:
+        _fix_subtitles(root, project, base)
+    else:
+        _drop_subtitles(root)
     for consumer in root.findall("consumer"):
         root.remove(consumer)
 
@@ -365,17 +398,27 @@ def render(
     with tempfile.TemporaryDirectory(prefix="mvtimeline-melt-") as tmp_dir, atomic_path(out) as tmp_out:
         copy = Path(tmp_dir) / "project.mlt"
         tree.write(str(copy), xml_declaration=True, encoding="utf-8")
+        vcodec = preset.vcodec if preset else "libx264"
         cmd = [
             melt_path, "-progress", str(copy), "in=0", f"out={n_frames - 1}",
             "-consumer", f"avformat:{tmp_out}",
-            "vcodec=libx264", "pix_fmt=yuv420p", f"crf={crf}", f"preset={preset}",
-            "acodec=aac", f"ab={audio_bitrate}", "ar=48000", "channels=2",
+            f"vcodec={vcodec}", f"pix_fmt={preset.pix_fmt if preset else 'yuv420p'}",
+            f"acodec={preset.acodec if preset else 'aac'}", "ar=48000", "channels=2",
             "progressive=1", "real_time=-1", "terminate_on_pause=1",
         ]  # fmt: skip
+        if vcodec == "libx264":
+            cmd += [f"crf={crf}", f"preset={x264_preset}"]
+        if not (preset and preset.acodec.startswith("pcm")):
+            cmd.append(f"ab={audio_bitrate}")
+        if preset is not None:
+            cmd += [f"{k}={v}" for k, v in preset.extra.items()]
         if out.suffix.lower() in (".mp4", ".m4v", ".mov"):
             cmd.append("movflags=+faststart")
         if width is not None:
-            cmd += [f"width={width}", f"height={height}"]
+            # melt 7.12 drops the video stream (or falls back to 25 fps) when the consumer's size
+            # changes unless its frame rate is given with it
+            cmd += [f"width={width}", f"height={height}", f"frame_rate_num={fps.numerator}",
+                    f"frame_rate_den={fps.denominator}"]
         log.info("rendering %s (%d frames at %s fps) to %s", project, n_frames, fps, out)
         log.debug("melt command: %s", " ".join(cmd))
         last_error = _run(cmd, n_frames, progress)

@@ -1,0 +1,341 @@
+"""Batch: many songs, one project and render each, in parallel, skipping what is up to date.
+
+A batch comes from a manifest (TOML) or a folder:
+
+- manifest: an optional ``[defaults]`` table and one ``[[song]]`` table per song with ``song`` and
+  optionally ``name``, ``lyrics``, ``images`` (list), ``video``, ``style``, ``preset``, ``fps``,
+  ``size``, ``backend``, ``takes``, ``crop_bottom``, ``pingpong``; paths are relative to the
+  manifest;
+- folder: every audio file ``NAME.mp3`` (wav, flac, m4a, ogg...) with ``NAME.lrc``/``.json``/
+  ``.srt``/``.vtt``/``.txt`` lyrics and an optional ``NAME.png``/``.jpg`` still beside it.
+
+Each song gets its own work folder ``OUTDIR/NAME``; a song whose inputs and settings have not
+changed since its last successful render is skipped; a failed song does not stop the others.
+
+Public: BatchItem, Outcome, discover, run_batch.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, parse_size
+from .errors import InputError, MvtimelineError
+from .fileio import ensure_dir, write_json
+from .frames import parse_fps
+
+__all__ = ["BatchItem", "Outcome", "discover", "run_batch", "MANIFEST_KEYS"]
+
+log = logging.getLogger(__name__)
+
+_AUDIO = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".aiff", ".aif")
+_LYRICS = (".lrc", ".json", ".srt", ".vtt", ".txt")
+_IMAGES = (".png", ".jpg", ".jpeg", ".webp")
+MANIFEST_KEYS = {"name", "song", "lyrics", "images", "video", "style", "preset", "fps", "size", "backend",
+                 "takes", "crop_bottom", "pingpong"}
+_STAMP = "batch-stamp.json"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One song of a batch and its settings (None: the batch's default)."""
+
+    name: str
+    song: Path
+    lyrics: Path | None = None
+    images: tuple[Path, ...] = ()
+    video: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one song: ``status`` is ``"done"``, ``"skipped"`` (up to date) or ``"failed"``."""
+
+    name: str
+    status: str
+    output: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------ input
+def discover(source: Path) -> list[BatchItem]:
+    """The songs of a manifest file or a folder.
+
+    Raises
+    ------
+    InputError
+        Missing source, a malformed manifest (unknown key, missing song), or no songs found.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: no such manifest or folder")
+    items = _from_folder(source) if source.is_dir() else _from_manifest(source)
+    if not items:
+        raise InputError(f"{source}: no songs found (audio files: {', '.join(_AUDIO)})")
+    names = [i.name for i in items]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise InputError(f"{source}: two songs are named {dup!r}; give them distinct names")
+    return items
+
+
+def _first(base: Path, suffixes: Sequence[str]) -> Path | None:
+    for suf in suffixes:
+        for cand in (base.with_suffix(suf), base.with_suffix(suf.upper())):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _from_folder(folder: Path) -> list[BatchItem]:
+    items = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in _AUDIO:
+            image = _first(p, _IMAGES)
+            items.append(BatchItem(name=p.stem, song=p, lyrics=_first(p, _LYRICS),
+                                   images=(image,) if image else ()))
+    return items
+
+
+def _from_manifest(path: Path) -> list[BatchItem]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: not a valid batch manifest ({exc})") from None
+    base = path.parent
+    defaults = dict(data.get("defaults", {}))
+    extra = sorted(set(data) - {"defaults", "song"})
+    if extra:
+        raise InputError(f"{path}: unknown table {extra[0]!r}; a manifest has [defaults] and [[song]] entries")
+    items = []
+    for n, entry in enumerate(data.get("song", []), start=1):
+        merged = {**defaults, **entry}
+        unknown = sorted(set(merged) - MANIFEST_KEYS)
+        if unknown:
+            raise InputError(f"{path}: song {n}: unknown key {unknown[0]!r}; known: {', '.join(sorted(MANIFEST_KEYS))}")
+        if "song" not in merged:
+            raise InputError(f"{path}: song {n} has no 'song' file")
+
+        def rel(p: str | None) -> Path | None:
+            return None if p is None else (base / p)
+
+        song = rel(merged.pop("song"))
+        items.append(BatchItem(
+            name=str(merged.pop("name", song.stem)),
+            song=song,
+            lyrics=rel(merged.pop("lyrics", None)),
+            images=tuple(base / p for p in merged.pop("images", [])),
+            video=rel(merged.pop("video", None)),
+            settings=merged,
+        ))
+    return items
+
+
+# ------------------------------------------------------------------------------------------- runs
+def _config_for(item: BatchItem, base: Config, preset: str | None) -> tuple[Config, str | None]:
+    s = item.settings
+    cfg = base
+    changes: dict[str, Any] = {}
+    if "fps" in s:
+        changes["fps"] = parse_fps(str(s["fps"]))
+    if "size" in s:
+        changes["width"], changes["height"] = parse_size(str(s["size"]))
+    for key in ("style", "backend"):
+        if key in s:
+            changes[key] = str(s[key])
+    if "takes" in s:
+        changes["takes"] = int(s["takes"])
+    preset = s.get("preset", preset)
+    if preset and "size" not in s:
+        from .render import load_preset
+
+        rp = load_preset(preset)
+        if rp.width and rp.height:
+            changes["width"], changes["height"] = rp.width, rp.height
+    if item.images:
+        changes["images"] = item.images
+    if item.video is not None or "crop_bottom" in s or "pingpong" in s:
+        for key in ("video", "crop_bottom", "pingpong"):
+            if key in Config.__dataclass_fields__:
+                value = item.video if key == "video" else s.get(key)
+                if value is not None:
+                    changes[key] = value
+        if item.video is not None and "backend" not in s:
+            changes["backend"] = "loop"
+    return cfg.replace(**changes), preset
+
+
+def _sha(path: Path | None) -> str | None:
+    if path is None or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stamp(item: BatchItem, cfg: Config, preset: str | None, burn: bool) -> dict[str, Any]:
+    c = dataclasses.asdict(cfg)
+    c["fps"] = str(cfg.fps)
+    c["images"] = [_sha(p) for p in cfg.images]
+    for k, v in list(c.items()):
+        if isinstance(v, Path):
+            c[k] = _sha(v)
+    return {"version": __version__, "song": _sha(item.song), "lyrics": _sha(item.lyrics), "config": c,
+            "preset": preset, "burn_subtitles": burn}
+
+
+def _render_path(folder: Path, name: str, preset: str | None) -> Path:
+    suffix = ".mp4"
+    if preset:
+        from .render import load_preset
+
+        suffix = load_preset(preset).suffix
+    return folder / f"{Path(name).stem}{suffix}"
+
+
+def _work(item: BatchItem, out_dir: Path, base: Config, preset: str | None, burn: bool, force: bool,
+          events: Any) -> Outcome:
+    """Run one song (in a worker process). Never raises: a failure is an Outcome."""
+    from . import pipeline
+
+    t0 = time.perf_counter()
+    folder = out_dir / item.name
+
+    def progress(stage: str, done: float, total: float) -> None:
+        if events is not None:
+            events.put((item.name, stage, float(done), float(total)))
+
+    try:
+        cfg, preset = _config_for(item, base, preset)
+        stamp = _stamp(item, cfg, preset, burn)
+        stamp_path = folder / _STAMP
+        target = _render_path(folder, item.song.stem, preset)
+        if not force and stamp_path.is_file() and target.is_file():
+            try:
+                if json.loads(stamp_path.read_text()) == stamp:
+                    return Outcome(item.name, "skipped", str(target), seconds=time.perf_counter() - t0)
+            except ValueError:
+                pass
+        result = pipeline.run(item.song, item.lyrics, folder, cfg, render=True, preset=preset,
+                              burn_subtitles=burn, progress=progress)
+        write_json(stamp_path, stamp)
+        return Outcome(item.name, "done", str(result.render), seconds=time.perf_counter() - t0)
+    except MvtimelineError as exc:
+        return Outcome(item.name, "failed", error=str(exc), seconds=time.perf_counter() - t0)
+    except Exception as exc:  # one song's bug must not end the batch
+        log.exception("%s failed", item.name)
+        return Outcome(item.name, "failed", error=f"internal error: {exc.__class__.__name__}: {exc}",
+                       seconds=time.perf_counter() - t0)
+
+
+def run_batch(
+    items: Sequence[BatchItem],
+    out_dir: Path,
+    *,
+    config: Config,
+    preset: str | None = None,
+    burn_subtitles: bool = False,
+    jobs: int = 1,
+    force: bool = False,
+    progress: Callable[[str, str, float, float], None] | None = None,
+) -> list[Outcome]:
+    """Make and render every song; returns one Outcome per item, in order.
+
+    Parameters
+    ----------
+    items : sequence of BatchItem
+        From :func:`discover`.
+    out_dir : Path
+        Each song's work folder is ``out_dir / item.name``.
+    config : Config
+        Settings for every song (a manifest entry overrides its own).
+    jobs : int >= 1
+        Songs made at once, in worker processes; bounded by the machine's cores.
+    force : bool
+        Redo songs that are up to date.
+    progress : callable(song, stage, done, total), optional
+        Per-song stage progress; ``song`` is ``""`` for the overall count (stage ``"songs"``).
+
+    Raises
+    ------
+    InputError
+        ``jobs`` < 1 or an unwritable ``out_dir`` (before any song starts).
+    """
+    if jobs < 1:
+        raise InputError(f"--jobs {jobs} must be at least 1")
+    out_dir = ensure_dir(Path(out_dir))
+    jobs = min(jobs, os.cpu_count() or 1, len(items))
+    report = progress or (lambda *a: None)
+    outcomes: dict[str, Outcome] = {}
+    report("", "songs", 0, len(items))
+    if jobs <= 1:
+        direct = _Direct(report)
+        for item in items:
+            outcome = _work(item, out_dir, config, preset, burn_subtitles, force, direct)
+            outcomes[item.name] = outcome
+            report(item.name, outcome.status, 1, 1)
+            report("", "songs", len(outcomes), len(items))
+        return [outcomes[i.name] for i in items]
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        events = manager.Queue()
+        stop = threading.Event()
+        pump = threading.Thread(target=_pump, args=(events, report, stop), daemon=True)
+        pump.start()
+        try:
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {pool.submit(_work, item, out_dir, config, preset, burn_subtitles, force, events): item
+                           for item in items}
+                for fut in cf.as_completed(futures):
+                    item = futures[fut]
+                    try:
+                        outcome = fut.result()
+                    except Exception as exc:  # a worker that died (killed, out of memory)
+                        outcome = Outcome(item.name, "failed", error=f"worker died: {exc}")
+                    outcomes[item.name] = outcome
+                    report(item.name, outcome.status, 1, 1)
+                    report("", "songs", len(outcomes), len(items))
+        finally:
+            stop.set()
+            pump.join(timeout=2)
+    return [outcomes[i.name] for i in items]
+
+
+class _Direct:
+    """A queue stand-in for the in-process run: ``put`` reports at once."""
+
+    def __init__(self, report: Callable) -> None:
+        self.report = report
+
+    def put(self, event: tuple) -> None:
+        self.report(*event)
+
+
+def _pump(events: Any, report: Callable, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            report(*events.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
