@@ -6,6 +6,7 @@ Errors meant for the user (``MvtimelineError``) become one line on stderr and th
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -507,6 +508,14 @@ def main(argv=None) -> int:
             traceback.print_exc()
         click.echo(f"mvtimeline: error: {exc}", err=True)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a folder that became read-only mid-run...
+        if verbose:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        hint = "; free some space and run the same command again to resume" if exc.errno in (
+            errno.ENOSPC, errno.EDQUOT) else ""
+        click.echo(f"mvtimeline: error: {where}{exc.strerror or exc}{hint}", err=True)
+        return 1
     except click.exceptions.Abort:
         click.echo("mvtimeline: interrupted; run the same command again to resume", err=True)
         return 130

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import InputError
-from .fileio import atomic_write, backup_path, ensure_dir, read_json, write_json
+from .errors import InputError, RunError
+from .fileio import atomic_path, atomic_write, backup_path, ensure_dir, read_json, write_json
 from .frames import seconds_to_frame
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 
@@ -510,9 +510,12 @@ def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, 
     local_song = out_dir / f"{name}{song.suffix.lower()}"
     if not local_song.exists() or not local_song.samefile(song):
         if not local_song.exists() or _sha256(local_song) != _sha256(song):
-            with_tmp = local_song.with_name(f".{local_song.name}.part")
-            shutil.copyfile(song, with_tmp)
-            with_tmp.replace(local_song)
+            with atomic_path(local_song) as tmp:
+                try:
+                    shutil.copyfile(song, tmp)
+                except OSError as exc:
+                    raise RunError(f"{out_dir}: cannot copy the song into the work folder "
+                                   f"({exc.strerror or exc})") from None
     local_lyrics = None
     if lyrics is not None:
         local_lyrics = out_dir / f"{name}.lyrics{lyrics.suffix.lower()}"

@@ -79,8 +79,9 @@ def clip_paths(cache_dir: Path, key: str, take: int) -> tuple[Path, Path]:
 def find_clip(cache_dir: Path, key: str, take: int) -> dict[str, Any] | None:
     """The record of a complete clip in the cache, or None.
 
-    A clip is complete when its MP4 is a non-empty file and its JSON record is readable, has
-    the current schema and names the same key and take.
+    A clip is complete when its MP4 is a non-empty file of the size its JSON record gives (a clip
+    truncated after it was made is made again) and the record is readable, has the current schema
+    and names the same key and take.
     """
     mp4, meta = clip_paths(cache_dir, key, take)
     if not (meta.is_file() and mp4.is_file()):
@@ -92,6 +93,11 @@ def find_clip(cache_dir: Path, key: str, take: int) -> dict[str, Any] | None:
         return None
     if record.get("key") != key or record.get("take") != take or mp4.stat().st_size == 0:
         log.warning("%s: the record does not match its clip; making it again", meta)
+        return None
+    size = record.get("size_bytes")
+    if size is not None and mp4.stat().st_size != size:
+        log.warning("%s: the clip is %d bytes, its record says %d (truncated or damaged); making it again",
+                    mp4, mp4.stat().st_size, size)
         return None
     return record
 
@@ -201,6 +207,7 @@ def run(
                 "key": key,
                 "take": req.take,
                 "file": mp4.name,
+                "size_bytes": mp4.stat().st_size,
                 "backend": {"name": backend.name, "version": backend.version, "model_id": backend.model_id},
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "seconds": round(took, 3),

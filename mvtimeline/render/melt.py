@@ -467,5 +467,8 @@ def _run(cmd: list[str], n_frames: int, progress: Callable[[float], None] | None
     errors = [line for line in tail if _ERRORISH.search(line)]
     last_error = errors[-1] if errors else (tail[-1] if tail else "")
     if rc != 0:
+        if re.search(r"error writing .*: -28\b", last_error):  # AVERROR(ENOSPC)
+            raise RenderFailed(f"no space left on device while rendering (melt: {last_error}); "
+                               "free some space and run the render again")
         raise RenderFailed(f"melt exited with code {rc}: {last_error or 'no error message'}")
     return last_error
