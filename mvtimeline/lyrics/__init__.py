@@ -6,20 +6,24 @@
   one-line :class:`~mvtimeline.errors.LyricsFormatError` naming the file and line.
 - :func:`write` ``(lyrics, path, *, format=None) -> Path``: ``.lrc``, ``.elrc``, ``.srt``, ``.vtt``,
   ``.ass`` (karaoke), ``.json`` (aligned.json), ``.txt``, and ``format="suno"``; atomic.
+- :func:`align` ``(lyrics, audio_path, analysis, *, progress=None) -> Lyrics``: every line and word
+  timed offline: file times kept (after a global offset check), untimed lines found by espeak-ng
+  speech + DTW on the voice, low-confidence lines left at their interim place (:mod:`.align`).
 - :func:`place` ``(lyrics, *, vocal_regions_s, duration_s) -> Lyrics``: interim times for untimed
   lines over the vocal regions, weighted by syllables, anchored on timed lines.
 - :data:`FORMATS`: every format by name, with its suffixes and whether it is read and/or written.
 - :func:`split_words`, :func:`count_syllables`: how a line splits into words and how long they are.
 
-Import the functions from this package (``from mvtimeline.lyrics import read, write, place``):
-the names ``write`` and ``place`` here are the functions, not their modules.
+Import the functions from this package (``from mvtimeline.lyrics import read, write, align, place``):
+the names ``write``, ``align`` and ``place`` here are the functions, not their modules.
 """
 
 from __future__ import annotations
 
+from .align import align
 from .formats import FORMATS, Format, read
 from .place import place
 from .words import count_syllables, split_words
 from .write import write
 
-__all__ = ["read", "write", "place", "FORMATS", "Format", "split_words", "count_syllables"]
+__all__ = ["read", "write", "align", "place", "FORMATS", "Format", "split_words", "count_syllables"]
