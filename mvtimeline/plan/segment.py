@@ -60,8 +60,9 @@ def _vocal_at(analysis: Analysis, t: float, half_window_s: float = 0.12) -> floa
 def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy) -> list[float]:
     """Choose the inner cut times (seconds) for the song.
 
-    Candidates are the beats; each gets a cost for vocal activity and for sitting inside a timed
-    lyric line, a bonus on downbeats and just before a line starts. The intro (before the first sung
+    Candidates are the beats, plus the joins between timed lines sung back to back with no beat
+    between them (off-beat, at a penalty); each gets a cost for vocal activity and for sitting
+    inside a timed lyric line, a bonus on downbeats and just before a line starts. The intro (before the first sung
     line) and the outro (after the last) are cut off as segments of their own when long enough. A
     dynamic programme then picks the cheapest cuts so that every segment is between ``min_s`` and
     ``max_s`` and near ``target_s``. When the beats alone cannot satisfy ``max_s`` (no beat, very slow
@@ -114,20 +115,31 @@ def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy) 
         if after.size and (not anchors or after[0] - anchors[-1] >= policy.min_s):
             anchors.append(float(after[0]))
 
+    # where lines are sung back to back with no beat between them, the boundary itself is the best
+    # place left for a cut: an off-beat candidate, dearer than a beat but far cheaper than mid-line
+    timed = sorted((ln for ln in lines if ln.is_timed), key=lambda ln: ln.start_s)
+    joins = []
+    for cur, nxt in zip(timed[:-1], timed[1:]):
+        g0, g1 = cur.end_s, max(cur.end_s, nxt.start_s)
+        if not np.any((beats >= g0) & (beats <= g1)) and 0 < g0 and g1 < duration:
+            joins.append((g0 + g1) / 2)
     bounds = [0.0, *anchors, duration]
     cuts: list[float] = []
     for a, b in zip(bounds[:-1], bounds[1:]):
-        cuts += _dp(a, b, beats, cost, policy)
+        cuts += _dp(a, b, beats, cost, policy, extra=joins)
         if b < duration:
             cuts.append(b)
     return cuts
 
 
-def _dp(a: float, b: float, beats: np.ndarray, cost, policy: CutPolicy) -> list[float]:
-    """Cheapest inner cuts of [a, b] (exclusive) under the length limits."""
+def _dp(a: float, b: float, beats: np.ndarray, cost, policy: CutPolicy, *, extra: Sequence[float] = ()
+        ) -> list[float]:
+    """Cheapest inner cuts of [a, b] (exclusive) under the length limits; ``extra`` are off-beat
+    candidates (line joins)."""
     if b - a <= policy.max_s:
         return []
     cands = [(float(t), False) for t in beats if a + policy.min_s <= t <= b - policy.min_s]
+    cands = sorted(cands + [(float(t), True) for t in extra if a + policy.min_s <= t <= b - policy.min_s])
     result = _solve(a, b, cands, cost, policy)
     if result is None:  # beats cannot do it: allow a fine off-beat grid too
         grid = np.arange(a + policy.min_s, b - policy.min_s + 1e-9, max(0.1, policy.min_s / 4))
