@@ -34,6 +34,11 @@ class Config:
     images: tuple[Path, ...] = field(default_factory=tuple)
     beat_guides: bool = False
     kdenlive_format: str = "1.04"
+    diffusers: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the diffusers backend
+
+    def backend_settings(self) -> dict[str, Any]:
+        """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` dict for that backend."""
+        return dict(self.diffusers) if self.backend == "diffusers" else {}
 
     @property
     def handle_s(self) -> float:

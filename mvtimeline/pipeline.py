@@ -328,6 +328,8 @@ def _chained(reqs: Sequence[ClipRequest], backend: Any, cache_dir: Path, *, make
         png = previous.get(req.take)
         if png is not None:
             req = dataclasses.replace(req, image=str(png), image_sha256=generate.image_sha256(png))
+        elif req.image is not None and req.image_sha256 is None:
+            req = dataclasses.replace(req, image_sha256=generate.image_sha256(req.image))
         if make:
             [res] = generate.run([req], backend=backend, cache_dir=cache_dir, progress=progress)
             mp4: Path | None = res.path
