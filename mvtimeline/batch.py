@@ -176,7 +176,7 @@ def _config_for(item: BatchItem, base: Config, preset: str | None) -> tuple[Conf
             if key in Config.__dataclass_fields__:
                 value = item.video if key == "video" else s.get(key)
                 if value is not None:
-                    changes[key] = value
+                    changes[key] = float(value) / 100 if key == "crop_bottom" else value  # percent, as on the CLI
         if item.video is not None and "backend" not in s:
             changes["backend"] = "loop"
     return cfg.replace(**changes), preset

@@ -228,16 +228,33 @@ def _progress(ctx):
               help="Render preset (youtube, shorts, square, 4k, preview, intermediate, or a .toml); "
                    "also sets --size when the preset has one.")
 @click.option("--burn-subtitles", is_flag=True, help="Burn the lyrics into the rendered picture.")
+@click.option("--video", type=PathArg, default=None,
+              help="The loop job: a clip looped over the whole song (uses the loop backend).")
+@click.option("--pingpong", is_flag=True, default=None, help="Loop the --video forward then backward.")
+@click.option("--crop-bottom", type=float, default=None,
+              help="Cut this percentage (0-50) off the bottom of --video/--image, e.g. a watermark strip.")
 @_diffusers_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, **diffusers_opts):
-    """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render)."""
+        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom,
+        **diffusers_opts):
+    """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
+
+    Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
+    is the loop job: the clip loops over the whole song.
+    """
     from . import pipeline
 
+    if video is not None:
+        if backend not in (None, "loop"):
+            raise InputError(f"--video needs the loop backend, not --backend {backend}")
+        backend = "loop"
+    if crop_bottom is not None and not 0 <= crop_bottom < 50:
+        raise InputError(f"--crop-bottom {crop_bottom} must be a percentage from 0 up to (not including) 50")
     cfg = _config(ctx, fps=fps, size=size, style=style, backend=backend, dissolve=dissolve,
                   max_segment=max_segment, images=images, takes=takes, beat_guides=beat_guides,
                   kdenlive_format=kdenlive_format)
+    cfg = cfg.replace(video=video, pingpong=bool(pingpong), crop_bottom=(crop_bottom or 0.0) / 100)
     cfg = _with_diffusers(cfg, diffusers_opts)
     if preset:
         from .render import load_preset
@@ -371,6 +388,21 @@ def export(ctx, folder, formats):
     clips = pipeline.chosen_clips(project, p, analysis)
     exported = pipeline.export_step(project, p, aligned, clips, formats=fmts, analysis=analysis)
     _print_outputs(_console(stderr=False), exported.written, exported.backups)
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.option("-o", "--out", type=PathArg, required=True,
+              help="storyboard.png (one tile per segment) or storyboard.html (every take side by side).")
+@click.option("--columns", type=int, default=None, help="Tiles per row in the PNG (default: fits the count).")
+@click.option("--tile-width", type=int, default=360, help="Tile width in pixels (PNG).")
+@click.pass_context
+def storyboard(ctx, folder, out, columns, tile_width):
+    """Draw the plan of a work FOLDER: a frame per segment with its time, section, lyric line and prompt."""
+    from .storyboard import storyboard as draw
+
+    path = draw(folder, out, tile_width=tile_width, columns=columns)
+    _console(stderr=False).print(f"  {path}")
 
 
 @cli.command()

@@ -34,6 +34,9 @@ class Config:
     images: tuple[Path, ...] = field(default_factory=tuple)
     beat_guides: bool = False
     kdenlive_format: str = "1.04"
+    video: Path | None = None  # the loop job: a clip looped over the whole song
+    pingpong: bool = False
+    crop_bottom: float = 0.0  # fraction of the height cut off the bottom of the user's image/video
     diffusers: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the diffusers backend
 
     def backend_settings(self) -> dict[str, Any]:

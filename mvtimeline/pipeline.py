@@ -86,6 +86,8 @@ class Project:
             "backend": c.backend, "style": c.style, "dissolve_s": c.dissolve_s, "max_segment_s": c.max_segment_s,
             "takes": c.takes, "images": [_rel(p, self.folder) for p in c.images],
             "beat_guides": c.beat_guides, "kdenlive_format": c.kdenlive_format,
+            "video": _rel(c.video, self.folder) if c.video else None, "pingpong": c.pingpong,
+            "crop_bottom": c.crop_bottom,
             "diffusers": dict(c.diffusers),
         }
 
@@ -122,6 +124,8 @@ def load_project(folder: Path) -> Project:
                      max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
                      beat_guides=bool(d.get("beat_guides", False)),
                      kdenlive_format=str(d.get("kdenlive_format", "1.04")),
+                     video=folder / d["video"] if d.get("video") else None,
+                     pingpong=bool(d.get("pingpong", False)), crop_bottom=float(d.get("crop_bottom", 0.0)),
                      diffusers=dict(d.get("diffusers") or {}),
                      images=tuple(folder / p for p in d.get("images", [])))
         return Project(folder=folder, name=d["name"], song=folder / d["song"],
@@ -155,7 +159,7 @@ def analyze_step(project: Project, *, progress: Progress = _noop) -> Analysis:
     d["audio_sha256"] = digest
     write_json(out, d)
     progress("analyze", len(steps), len(steps))
-    return a
+    return Analysis.from_dict(d)  # exactly what later steps load from analysis.json (same cache keys)
 
 
 def align_step(project: Project, analysis: Analysis, *, progress: Progress = _noop) -> Lyrics:
@@ -233,6 +237,10 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
                 loudness=loud, image=str(image) if image else None,
                 image_sha256=hashes[image] if image else None,
             ))
+    if config.video is not None or config.crop_bottom or config.pingpong:
+        from .generate.loop import with_source
+
+        out = with_source(out, video=config.video, pingpong=config.pingpong, crop_bottom=config.crop_bottom)
     return out
 
 
@@ -507,6 +515,8 @@ def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, 
     for img in config.images:
         if not Path(img).is_file():
             raise InputError(f"{img}: no such image file")
+    if config.video is not None and not Path(config.video).is_file():
+        raise InputError(f"{config.video}: no such video file")
     out_dir = ensure_dir(Path(out_dir))
     name = song.stem
     local_song = out_dir / f"{name}{song.suffix.lower()}"
@@ -523,7 +533,8 @@ def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, 
         local_lyrics = out_dir / f"{name}.lyrics{lyrics.suffix.lower()}"
         if not local_lyrics.exists() or not local_lyrics.samefile(lyrics):
             atomic_write(local_lyrics, lyrics.read_bytes())
-    cfg = dataclasses.replace(config, images=tuple(Path(p).resolve() for p in config.images))
+    cfg = dataclasses.replace(config, images=tuple(Path(p).resolve() for p in config.images),
+                              video=Path(config.video).resolve() if config.video else None)
     project = Project(folder=out_dir, name=name, song=local_song, lyrics=local_lyrics,
                       lyrics_format=lyrics_format, config=cfg)
     return project

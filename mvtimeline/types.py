@@ -273,6 +273,10 @@ class ClipRequest:
     (the frames before and after the segment are handles for dissolves). ``clip_start_s`` is the song
     time of frame 0. ``loudness`` has one value per frame (0..1); ``downbeats_s`` are relative to
     frame 0. ``image`` is the user's still (or None) and ``image_sha256`` its content hash.
+    ``crop_bottom`` (0 <= x < 0.5) is the fraction of the source's height cut off its bottom before
+    it is fitted (a caption or watermark strip). ``video`` is the user's video (or None) for the
+    ``loop`` backend, ``video_sha256`` its content hash, and ``pingpong`` plays it forward then
+    backward instead of wrapping around.
     """
 
     segment_index: int
@@ -295,12 +299,23 @@ class ClipRequest:
     loudness: tuple[float, ...] = ()
     image: str | None = None
     image_sha256: str | None = None
+    crop_bottom: float = 0.0
+    video: str | None = None
+    video_sha256: str | None = None
+    pingpong: bool = False
 
     def key(self, backend: str, backend_version: str, model_id: str = "") -> str:
         """Content hash of everything that determines the clip (paths excluded, hashes included)."""
         d = dataclasses.asdict(self)
         d.pop("image")
+        d.pop("video")
         d.pop("take")  # the take is the file name inside the key's folder
+        # fields added later count only when set, so the keys of existing caches stay valid
+        for name, default in (("crop_bottom", 0.0), ("video_sha256", None), ("pingpong", False)):
+            if d[name] == default:
+                d.pop(name)
+        if "crop_bottom" in d:
+            d["crop_bottom"] = round(float(d["crop_bottom"]), 4)
         d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
         d["loudness"] = [round(v, 3) for v in self.loudness]
         d["downbeats_s"] = [round(v, 4) for v in self.downbeats_s]

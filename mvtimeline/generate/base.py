@@ -73,15 +73,29 @@ def _procedural(**settings: Any) -> Backend:
     return ProceduralBackend(**settings)
 
 
+def _loop(**settings: Any) -> Backend:
+    from .loop import LoopBackend
+
+    return LoopBackend(**settings)
+
+
 def _diffusers(**settings: Any) -> Backend:
-    raise InputError(
-        "the diffusers backend is not available yet; use --backend procedural"
-    )
+    from .diffusers_backend import DiffusersBackend
+
+    return DiffusersBackend(**settings)
+
+
+_DIFFUSERS_SETTINGS = (
+    "video_model", "keyframe_model", "chain", "character", "character_strength", "device", "dtype", "offload",
+    "vae_tiling", "vae_slicing", "steps", "keyframe_steps", "guidance", "negative_prompt", "max_area",
+    "max_frames", "max_seconds",
+)
 
 
 _REGISTRY: dict[str, tuple[Callable[..., Backend], tuple[str, ...]]] = {
     "procedural": (_procedural, ("crf", "preset", "keyint_s")),
-    "diffusers": (_diffusers, ()),
+    "loop": (_loop, ("crf", "preset", "keyint_s", "memory_mb")),
+    "diffusers": (_diffusers, _DIFFUSERS_SETTINGS),
 }
 
 
@@ -91,7 +105,7 @@ def known_backends() -> tuple[str, ...]:
     Examples
     --------
     >>> known_backends()
-    ('procedural', 'diffusers')
+    ('procedural', 'loop', 'diffusers')
     """
     return tuple(_REGISTRY)
 
@@ -105,7 +119,10 @@ def get_backend(name: str, **settings: Any) -> Backend:
         One of :func:`known_backends`.
     **settings
         Backend options; for ``procedural``: ``crf`` (int 0..51), ``preset`` (x264 preset),
-        ``keyint_s`` (seconds between keyframes).
+        ``keyint_s`` (seconds between keyframes); for ``loop``: the same plus ``memory_mb``
+        (MiB of decoded video kept in memory before streaming); for ``diffusers``:
+        ``video_model`` (required) and the other fields of
+        :class:`~mvtimeline.generate.diffusers_common.DiffusersSettings`.
 
     Returns
     -------

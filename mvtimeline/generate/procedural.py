@@ -206,9 +206,12 @@ def camera_path(request: ClipRequest) -> CameraPath:
     return CameraPath(move=move, zoom=zoom, center_x=cx, center_y=cy, pulse=pulse)
 
 
-def _cover_fit(path: Path, width: int, height: int, max_zoom: float) -> Any:
+def _cover_fit(path: Path, width: int, height: int, max_zoom: float, crop_bottom: float = 0.0) -> Any:
     """The still cropped to the output aspect (centred) and scaled so a zoom of ``max_zoom``
-    still has about one source pixel per output pixel (never enlarged beyond the source)."""
+    still has about one source pixel per output pixel (never enlarged beyond the source).
+
+    ``crop_bottom`` (0 <= x < 0.5) of the still's height is cut off its bottom first (a caption or
+    watermark strip), so the fit is centred on what is left."""
     from PIL import Image, ImageOps
 
     try:
@@ -217,6 +220,7 @@ def _cover_fit(path: Path, width: int, height: int, max_zoom: float) -> Any:
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: cannot read the image ({exc})") from None
     sw, sh = img.size
+    sh = sh * (1.0 - crop_bottom)  # the box below stays inside the rows that are kept
     aspect = width / height
     if sw / sh > aspect:
         cw, ch = sh * aspect, float(sh)
@@ -236,7 +240,8 @@ def image_frames(
     Parameters
     ----------
     request : ClipRequest
-        With ``image`` set to a readable still.
+        With ``image`` set to a readable still; ``crop_bottom`` of its height is cut off its
+        bottom before it is fitted.
     path : CameraPath, optional
         The view per frame; defaults to :func:`camera_path` of the request.
     workers : int >= 1, optional
@@ -258,7 +263,7 @@ def image_frames(
         raise InputError(f"segment {request.segment_index}: image mode needs request.image")
     cam = path or camera_path(request)
     W, H = request.width, request.height
-    work = _cover_fit(Path(request.image), W, H, float(cam.zoom.max()))
+    work = _cover_fit(Path(request.image), W, H, float(cam.zoom.max()), crop_bottom=request.crop_bottom)
     ww, wh = work.size
 
     def render(i: int) -> np.ndarray:
@@ -463,10 +468,16 @@ class ProceduralBackend:
         Raises
         ------
         InputError
-            Anything :func:`mvtimeline.generate.base.check_request` rejects, or an image PIL
-            cannot identify.
+            Anything :func:`mvtimeline.generate.base.check_request` rejects, a ``crop_bottom``
+            outside [0, 0.5), or an image PIL cannot identify.
         """
         check_request(request)
+        crop = request.crop_bottom
+        if not isinstance(crop, (int, float)) or not math.isfinite(crop) or not 0.0 <= crop < 0.5:
+            raise InputError(
+                f"segment {request.segment_index}: crop_bottom {crop!r} must be a fraction of the height "
+                "in [0, 0.5), e.g. 0.1 to remove the bottom tenth"
+            )
         if request.image is not None:
             from PIL import Image
 

@@ -1,0 +1,152 @@
+"""Storyboards of a work folder: a PNG grid of the chosen takes, an HTML page of every take."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mvtimeline import pipeline
+from mvtimeline.config import Config
+from mvtimeline.errors import InputError
+from mvtimeline.storyboard import grid_layout, middle_frame, storyboard
+from mvtimeline.types import Analysis, Plan
+
+CONFIG = Config(fps=Fraction(12), width=160, height=90, dissolve_s=0.4, takes=2)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    """A work folder of a short synthesized song, procedural clips, 2 takes of each segment."""
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (make deps)")
+    from mvtimeline.demo import synthesize
+
+    song = synthesize(tmp_path_factory.mktemp("sb-song"), stanzas=1, intro_bars=1, outro_bars=1)
+    result = pipeline.run(song.audio_path, song.lyrics_path, tmp_path_factory.mktemp("sb-work"), CONFIG)
+    folder = result.project.folder
+    # what 'mvtimeline generate DIR --takes 1,2' does; a no-op once analyze_step returns the analysis
+    # as saved (today a fresh run keys its clips on unrounded downbeats, analysis.json has them rounded)
+    pipeline.generate_step(result.project, Plan.load(folder / "plan.json"),
+                           Analysis.load(folder / "analysis.json"), takes=[1, 2])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plan(work) -> Plan:
+    return Plan.load(work / "plan.json")
+
+
+@pytest.fixture(scope="module")
+def board_png(work, tmp_path_factory) -> Path:
+    return storyboard(work, tmp_path_factory.mktemp("sb-png") / "board.png")
+
+
+@pytest.fixture(scope="module")
+def board_html(work, tmp_path_factory) -> str:
+    out = storyboard(work, tmp_path_factory.mktemp("sb-html") / "board.html")
+    return out.read_text(encoding="utf-8")
+
+
+def _thumbs(path: Path, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    from PIL import Image
+
+    sheet = np.asarray(Image.open(path).convert("RGB"))
+    layout = grid_layout(n, aspect=CONFIG.width / CONFIG.height)
+    tw, th = layout.thumb_size
+    return sheet, [sheet[y:y + th, x:x + tw] for x, y in layout.thumbs]
+
+
+def test_png_has_one_tile_per_segment_in_a_grid(board_png, plan):
+    from PIL import Image
+
+    n = len(plan.segments)
+    assert n >= 2
+    layout = grid_layout(n, aspect=CONFIG.width / CONFIG.height)
+    with Image.open(board_png) as im:
+        assert im.format == "PNG"
+        assert im.size == layout.size
+    assert layout.columns * layout.rows >= n > layout.columns * (layout.rows - 1)
+
+
+def test_png_tiles_show_the_middle_of_each_segment_and_differ(board_png, work, plan):
+    from PIL import Image
+
+    _, thumbs = _thumbs(board_png, len(plan.segments))
+    project = pipeline.load_project(work)
+    clips = pipeline.chosen_clips(project, plan, Analysis.load(work / "analysis.json"))
+    for seg, thumb in zip(plan.segments, thumbs):
+        req, res = clips[seg.index]
+        want = np.asarray(Image.fromarray(middle_frame(req, res.path)).resize(thumb.shape[1::-1]))
+        assert np.abs(thumb.astype(int) - want.astype(int)).mean() < 6, seg.index
+    for i in range(len(thumbs)):
+        for j in range(i + 1, len(thumbs)):
+            assert np.abs(thumbs[i].astype(int) - thumbs[j].astype(int)).mean() > 3, (i + 1, j + 1)
+
+
+def test_png_tiles_carry_text_under_the_picture(board_png, plan):
+    sheet, _ = _thumbs(board_png, len(plan.segments))
+    layout = grid_layout(len(plan.segments), aspect=CONFIG.width / CONFIG.height)
+    tw, th = layout.thumb_size
+    for x, y in layout.thumbs:
+        text = sheet[y + th: y + layout.tile_size[1], x: x + tw]
+        assert (text.max(axis=2) > 200).sum() > 200  # bright glyphs on the dark tile
+
+
+def test_html_shows_every_take_of_every_segment(board_html, plan):
+    sections = re.findall(r'<section class="seg" id="segment-(\d+)">(.*?)</section>', board_html, re.S)
+    assert [int(i) for i, _ in sections] == [s.index for s in plan.segments]
+    for (_, body), seg in zip(sections, plan.segments):
+        assert body.count("<img ") == 2
+        assert body.count('class="take chosen"') == 1
+        assert f'data-take="{seg.take}"' in body
+        assert f"seed {seg.seed}" in body
+        assert re.search(r"\d\d:\d\d–\d\d:\d\d", body)
+    assert board_html.count("<img ") == 2 * len(plan.segments)
+
+
+def test_html_is_self_contained_with_jpeg_thumbnails(board_html):
+    from PIL import Image
+
+    srcs = re.findall(r'<img src="([^"]+)"', board_html)
+    assert srcs and all(s.startswith("data:image/jpeg;base64,") for s in srcs)
+    with Image.open(io.BytesIO(base64.b64decode(srcs[0].split(",", 1)[1]))) as im:
+        assert im.format == "JPEG" and im.size[0] == 320
+    assert "http://" not in board_html and "https://" not in board_html
+
+
+def test_html_escapes_lyrics(work, tmp_path):
+    folder = tmp_path / "work"
+    shutil.copytree(work, folder)
+    d = json.loads((folder / "plan.json").read_text())
+    d["segments"][0]["lines"] = ["rock <&> roll", "<b>bold</b>"]
+    (folder / "plan.json").write_text(json.dumps(d))
+    page = storyboard(folder, tmp_path / "board.html").read_text(encoding="utf-8")
+    assert "rock &lt;&amp;&gt; roll" in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<&>" not in page and "<b>" not in page
+    storyboard(folder, tmp_path / "board.png")  # drawn as text, not a problem
+
+
+def test_unknown_suffix_lists_the_formats(work, tmp_path):
+    with pytest.raises(InputError, match=r"unknown storyboard format '\.jpg'; known: \.png, \.html"):
+        storyboard(work, tmp_path / "board.jpg")
+    assert not (tmp_path / "board.jpg").exists()
+
+
+def test_folder_without_clips_says_to_generate_first(work, tmp_path):
+    folder = tmp_path / "work"
+    shutil.copytree(work, folder, ignore=shutil.ignore_patterns("clips"))
+    with pytest.raises(InputError, match=r"no clips generated yet; run 'mvtimeline generate .*' first"):
+        storyboard(folder, tmp_path / "board.png")
+
+
+def test_not_a_work_folder_is_rejected(tmp_path):
+    with pytest.raises(InputError, match="not an mvtimeline work folder"):
+        storyboard(tmp_path, tmp_path / "board.png")
