@@ -34,7 +34,7 @@ def main() -> None:
         analysis = pipeline.analyze_step(project)
         aligned = pipeline.align_step(project, analysis)
         plan = pipeline.plan_step(project, analysis, aligned)
-        clips = pipeline.generate_step(project, plan, analysis)
+        clips = pipeline.generate_step(project, plan, analysis).chosen
         rows: dict[str, list[float]] = {k: [] for k in ("analyze", "lyrics", "plan", "timeline+export", "total")}
         for _ in range(args.runs):
             (project.folder / "analysis.json").unlink()
