@@ -35,8 +35,13 @@ test: deps
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 bench: deps
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_encode.py
+	$(BIN)/python bench/bench_align.py
+	$(BIN)/python bench/bench_peers.py
+	$(BIN)/python bench/bench_diffusers.py
+	$(BIN)/python bench/bench_batch.py
 
 clean:
 	rm -rf demo-out .pytest_cache

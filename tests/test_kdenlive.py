@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -16,9 +17,17 @@ from conftest_kdenlive import build_timeline, needs_ffmpeg
 from lxml import etree
 
 from mvtimeline.errors import InputError
-from mvtimeline.frames import fps_label, seconds_to_frame
+from mvtimeline.frames import KNOWN_FPS, fps_label, seconds_to_frame
 from mvtimeline.timeline import kdenlive
-from mvtimeline.timeline.kdenlive import profile_for, read_summary, subtitles_path, write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive import (
+    GUIDE_CATEGORIES,
+    guide_category,
+    profile_for,
+    read_summary,
+    subtitles_path,
+    write_to_file,
+    write_to_string,
+)
 
 pytestmark = needs_ffmpeg
 
@@ -107,16 +116,74 @@ def test_kdenlive_document_is_a_22_12_project(written):
                 assert el.get(attr).isdigit(), (el.tag, attr, el.get(attr))
 
 
+def category(name: str) -> int:
+    return [c[1] for c in GUIDE_CATEGORIES].index(name)
+
+
 def test_kdenlive_guides_merge_labels_on_one_frame_and_use_categories(written):
     _, _, summary = written
     assert summary["guides"] == [
-        {"pos": 0, "comment": "Intro", "type": 0},
-        {"pos": 10, "comment": "first line", "type": 1},
-        {"pos": 40, "comment": "Chorus / chorus line", "type": 0},
+        {"pos": 0, "comment": "Intro", "type": category("Intro")},
+        {"pos": 10, "comment": "first line", "type": category("Lyric line")},
+        {"pos": 40, "comment": "Chorus / chorus line", "type": category("Chorus")},  # section wins, both texts
     ]
-    categories = {c["index"]: c["comment"] for c in summary["guide_categories"]}
-    assert categories[0] == "Section" and categories[1] == "Lyric line"
-    assert len({c["color"] for c in summary["guide_categories"]}) == len(summary["guide_categories"])
+
+
+def test_kdenlive_guide_categories_have_one_colour_per_section_kind_lines_and_beats(written):
+    _, _, summary = written
+    categories = summary["guide_categories"]
+    assert [c["index"] for c in categories] == list(range(len(categories)))
+    assert [c["comment"] for c in categories] == [
+        "Intro", "Verse", "Pre-chorus", "Chorus", "Bridge", "Outro", "Other section", "Lyric line", "Downbeat",
+    ]  # fmt: skip
+    colours = [c["color"] for c in categories]
+    assert len(set(colours)) == len(colours) and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [("Intro", "Intro"), ("Verse 2", "Verse"), ("Pre Chorus", "Pre-chorus"), ("pre-chorus", "Pre-chorus"),
+     ("Hook", "Chorus"), ("Bridge", "Bridge"), ("Outro", "Outro"), ("instrumental", "Other section"),
+     ("Solo", "Other section"), ("A", "Other section"), ("", "Other section")],
+)  # fmt: skip
+def test_kdenlive_section_guides_take_the_category_of_their_kind(section, expected):
+    assert guide_category("section", section) == category(expected)
+
+
+def test_kdenlive_downbeat_guides_exist_only_for_beat_markers(tmp_path):
+    markers = [(0.0, "section", "Intro"), (0.4, "line", "first line"), (1.6, "section", "Bridge")]
+    plain = build_timeline(tmp_path / "plain", markers=markers, make_media=False)
+    guides = read_summary(write_to_file(plain.timeline, tmp_path / "plain" / "song.kdenlive"))["guides"]
+    assert category("Downbeat") not in {g["type"] for g in guides}
+
+    beats = build_timeline(tmp_path / "beats", markers=markers, beats_s=(0.0, 0.4, 0.8, 1.2), make_media=False)
+    guides = read_summary(write_to_file(beats.timeline, tmp_path / "beats" / "song.kdenlive"))["guides"]
+    assert guides == [
+        {"pos": 0, "comment": "Intro", "type": category("Intro")},  # a downbeat under a section: the section's
+        {"pos": 10, "comment": "first line", "type": category("Lyric line")},  # ... and under a line: the line's
+        {"pos": 20, "comment": "bar 3", "type": category("Downbeat")},
+        {"pos": 30, "comment": "bar 4", "type": category("Downbeat")},
+        {"pos": 40, "comment": "Bridge", "type": category("Bridge")},
+    ]
+
+
+def test_kdenlive_section_marker_carrying_its_line_shows_both_texts(tmp_path):
+    project = build_timeline(tmp_path, markers=[], make_media=False)
+    rate = float(project.fps)
+    for name, md in (
+        ("Chorus: under the neon", {"kind": "section", "section_kind": "chorus", "line": "under the neon"}),
+        ("Bridge", {"kind": "section", "section_kind": "bridge", "line": "falling down"}),
+    ):
+        frame = 40 if name.startswith("Chorus") else 70
+        m = otio.schema.Marker(name=name, marked_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(frame, rate), otio.opentime.RationalTime(0, rate)))
+        m.metadata["mvtimeline"] = md
+        project.timeline.tracks.markers.append(m)
+    guides = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))["guides"]
+    assert guides == [
+        {"pos": 40, "comment": "Chorus: under the neon", "type": category("Chorus")},
+        {"pos": 70, "comment": "Bridge / falling down", "type": category("Bridge")},
+    ]
 
 
 def test_kdenlive_subtitles_are_a_sidecar_srt_and_a_filter(written):
@@ -219,6 +286,85 @@ def test_kdenlive_profile_names_match_mlt_stock_profiles():
             assert Fraction(int(text["frame_rate_num"]), int(text["frame_rate_den"])) == fps
 
 
+# ------------------------------------------------------------------------------------------- takes
+@pytest.fixture(scope="module")
+def with_takes(tmp_path_factory: pytest.TempPathFactory):
+    """Three segments with three takes each; the timeline uses take 2."""
+    folder = tmp_path_factory.mktemp("takes")
+    project = build_timeline(folder, takes=3, chosen_take=2, make_media=False)
+    path = write_to_file(project.timeline, folder / "song.kdenlive")
+    return project, path, read_summary(path)
+
+
+def test_kdenlive_every_take_is_a_bin_clip_in_a_folder_named_by_its_segment(with_takes):
+    project, _, summary = with_takes
+    assert sorted(summary["folders"].values()) == sorted(project.labels)
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for b in summary["bin"]:
+        if b["folderid"] != "-1":
+            by_folder.setdefault(summary["folders"][int(b["folderid"])], []).append((b["name"], b["resource"]))
+    for k, (label, takes) in enumerate(zip(project.labels, project.take_paths), start=1):
+        # named "NN take T": Kdenlive labels the timeline clip with it, so the segment stays visible
+        assert by_folder[label] == [(f"{k:02d} take {t}", f"clips/{p.name}") for t, p in enumerate(takes, start=1)]
+    (song,) = [b for b in summary["bin"] if b["folderid"] == "-1"]  # only the song stays at the bin root
+    assert song["resource"] == "song.wav"
+    assert summary["expanded_folders"] == sorted(summary["folders"])  # every take in view
+
+
+def test_kdenlive_timeline_uses_the_chosen_take(with_takes):
+    project, _, summary = with_takes
+    bin_ids = {b["resource"]: b["kdenlive_id"] for b in summary["bin"]}
+    clips = video_clips(summary)
+    assert [c["resource"] for c in clips] == [f"clips/{p.name}" for p in project.clip_paths]
+    assert all("take2" in c["resource"] for c in clips)
+    assert [c["kdenlive_id"] for c in clips] == [bin_ids[c["resource"]] for c in clips]
+    # Same cuts and dissolves as a project without takes.
+    assert [(m["in_frame"], m["out_frame"]) for m in summary["mixes"]] == [
+        (cut - project.pre, cut + project.post) for cut in project.cuts
+    ]
+
+
+def test_kdenlive_folder_ids_share_the_bin_clip_id_space(with_takes):
+    _, path, summary = with_takes
+    ids = [b["kdenlive_id"] for b in summary["bin"]] + list(summary["folders"])
+    assert len(ids) == len(set(ids)) == 1 + 3 * 3 + 3 and min(ids) == 2
+    root = etree.parse(str(path)).getroot()
+    folder_props = [p.get("name") for p in root.find("playlist[@id='main_bin']").findall("property")
+                    if p.get("name").startswith("kdenlive:folder.")]  # fmt: skip
+    assert folder_props == [f"kdenlive:folder.-1.{fid}" for fid in sorted(summary["folders"])]
+
+
+def test_kdenlive_project_without_takes_keeps_one_bin_clip_per_file_at_the_root(written):
+    _, _, summary = written
+    assert summary["folders"] == {} and summary["expanded_folders"] == []
+    assert [b["name"] for b in summary["bin"]] == ["song", "01 red", "02 blue", "03 lime"]
+
+
+def test_kdenlive_chosen_file_missing_from_its_takes_is_added_with_a_warning(tmp_path, caplog):
+    project = build_timeline(tmp_path, takes=2, make_media=False)
+    first = project.timeline.tracks[0][0]
+    md = first.metadata["mvtimeline"]
+    md["takes"] = [t for t in md["takes"] if t["take"] != 2]  # the chosen take 2 is no longer listed
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+        summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
+    assert "not among its takes" in caplog.text
+    folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])
+    assert sorted(b["name"] for b in summary["bin"] if b["folderid"] == str(folder)) == ["01 take 1", "01 take 2"]
+    assert video_clips(summary)[0]["resource"] == f"clips/{project.clip_paths[0].name}"
+
+
+def test_kdenlive_takes_without_a_path_are_left_out_with_a_warning(tmp_path, caplog):
+    project = build_timeline(tmp_path, takes=2, make_media=False)
+    md = project.timeline.tracks[0][0].metadata["mvtimeline"]
+    md["takes"] = [{"take": 1, "n_frames": 10}, *[t for t in md["takes"] if t["take"] == 2]]
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+        summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
+    assert "has no path" in caplog.text
+    folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])
+    assert [b["name"] for b in summary["bin"] if b["folderid"] == str(folder)] == ["01 take 2"]
+
+
+# ------------------------------------------------------------------------------------------ errors
 def test_kdenlive_timeline_without_frame_size_is_rejected(written):
     project, _, _ = written
     timeline = otio.schema.Timeline.from_json_string(project.timeline.to_json_string())
@@ -242,28 +388,106 @@ def test_kdenlive_summary_of_a_non_project_is_rejected(tmp_path):
         read_summary(bad)
 
 
+def test_kdenlive_unknown_document_version_is_rejected_listing_the_known_ones(written, tmp_path):
+    project, _, _ = written
+    with pytest.raises(InputError, match=r"unknown Kdenlive document version '1\.2'; known: 1\.04, 1\.1"):
+        write_to_file(project.timeline, tmp_path / "song.kdenlive", version="1.2")
+    with pytest.raises(InputError, match="known: 1.04, 1.1"):
+        write_to_string(project.timeline, version="22.12")
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the subtitles
+
+
 # ------------------------------------------------------------------------------------ real Kdenlive
-@pytest.mark.kdenlive
-@pytest.mark.parametrize("fps", [Fraction(25), Fraction(30000, 1001)], ids=["25", "29.97"])
-def test_kdenlive_opens_the_project_with_no_dialog(tmp_path, fps):
+TRICKY_SUBS = [
+    {"start_s": 0.3, "end_s": 1.4, "text": "first line"},
+    {"start_s": 1.7, "end_s": 2.7, "text": "chorus <&> 🔥 夜空"},
+    {"start_s": 2.9, "end_s": 3.9, "text": "שלום / مرحبا"},
+]
+
+
+def open_clean(project_path: Path, out_dir: Path, shot_name: str):
+    """Open in real Kdenlive (skip when it is not installed); keep the screenshot if asked to."""
     from kdenlive_open import missing_tools, open_in_kdenlive
 
     missing = missing_tools()
     if missing:
         pytest.skip(f"needs apt-get install -y {' '.join(missing)}")
-    subs = [
-        {"start_s": 0.3, "end_s": 1.4, "text": "first line"},
-        {"start_s": 1.7, "end_s": 2.7, "text": "chorus <&> 🔥 夜空"},
-        {"start_s": 2.9, "end_s": 3.9, "text": "שלום / مرحبا"},
-    ]
-    project = build_timeline(tmp_path, fps=fps, subtitles=subs)
-    path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
-    result = open_in_kdenlive(path, tmp_path / "kdenlive-open")
+    result = open_in_kdenlive(project_path, out_dir)
     shots = os.environ.get("MVTIMELINE_SHOTS")  # a folder where a person wants the screenshots
     if shots and result.screenshot is not None:
         Path(shots).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result.screenshot, Path(shots) / f"kdenlive-open-{fps_label(fps)}.png")
+        shutil.copyfile(result.screenshot, Path(shots) / f"{shot_name}.png")
     assert result.clean, f"Kdenlive showed {result.dialogs or 'no main window'}; see {result.screenshot}, {result.log}"
-    assert result.windows == ("song / 320x180 " + ("25" if fps == 25 else "29.97") + " fps — Kdenlive",)
+    return result
+
+
+def loaded_clip_starts(log_path: Path) -> dict[str, list[int]]:
+    """Where Kdenlive placed each timeline clip, from its log ("loaded clip: <frame> , ... TYPE: AV")."""
+    starts: dict[str, list[int]] = {}
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    for m in re.finditer(r"loaded clip:\s+(\d+)\s*,.*TYPE:\s*(\w+)", text):
+        starts.setdefault(m.group(2), []).append(int(m.group(1)))
+    return {kind: sorted(set(frames)) for kind, frames in starts.items()}
+
+
+@pytest.mark.kdenlive
+@pytest.mark.parametrize(
+    ("size", "fps"),
+    [((1920, 1080), Fraction(25)), ((1080, 1920), Fraction(30000, 1001))],
+    ids=["16x9-25", "9x16-29.97"],
+)
+def test_kdenlive_opens_the_project_with_takes_guides_and_subtitles_with_no_dialog(tmp_path, size, fps):
+    project = build_timeline(tmp_path, fps=fps, size=size, takes=2, subtitles=TRICKY_SUBS, beats_s=(0.8, 2.4))
+    path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
+    summary = read_summary(path)
+    result = open_clean(path, tmp_path / "kdenlive-open", f"kdenlive-open-{size[0]}x{size[1]}-{fps_label(fps)}")
+    assert result.windows == (f"song / {profile_for(*size, fps).description} — Kdenlive",)
+    starts = loaded_clip_starts(result.log)  # the three chosen takes and the song reached the timeline
+    assert starts["AV"] == [c["start_frame"] for c in video_clips(summary)]
+    assert starts["Audio"] == [0]
+
+
+@pytest.mark.kdenlive
+def test_kdenlive_opens_a_moved_project_folder_with_no_missing_clip(tmp_path):
+    made = tmp_path / "made"
+    project = build_timeline(made, takes=2, subtitles=TRICKY_SUBS)
+    write_to_file(project.timeline, made / "song.kdenlive")
+    moved = tmp_path / "elsewhere" / "moved"
+    shutil.copytree(made, moved)
+    made.rename(tmp_path / "gone")  # nothing is left where the project was written
+    result = open_clean(moved / "song.kdenlive", tmp_path / "kdenlive-open", "kdenlive-open-moved")
     log = result.log.read_text(encoding="utf-8", errors="replace")
-    assert log.count("loaded clip:") >= 4  # three video clips and the song reached the timeline
+    assert len(loaded_clip_starts(result.log)["AV"]) == 3
+    assert "srt/vtt/sbv file import" in log  # the subtitles came from the sidecar beside the moved project
+
+
+SIZES = ((1920, 1080), (1080, 1920), (1080, 1080), (3840, 2160))
+
+
+@pytest.mark.kdenlive
+@pytest.mark.skipif(not os.environ.get("MVTIMELINE_KDENLIVE_SWEEP"), reason="set MVTIMELINE_KDENLIVE_SWEEP=1 (~3 min)")
+def test_kdenlive_opens_every_size_and_rate_with_no_dialog(tmp_path):
+    """16:9, 9:16, 1:1 and 4K at each of the eight rates: 32 projects, four Kdenlives at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kdenlive_open import missing_tools, open_in_kdenlive
+
+    if missing_tools():
+        pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")
+    jobs = []
+    for fps in KNOWN_FPS.values():
+        project = build_timeline(tmp_path / fps_label(fps), fps=fps, seconds=2.0, cut_s=(0.8, 1.4), takes=2)
+        for w, h in SIZES:
+            project.timeline.metadata["mvtimeline"].update(width=w, height=h)
+            jobs.append((w, h, fps, write_to_file(project.timeline, tmp_path / fps_label(fps) / f"{w}x{h}.kdenlive")))
+
+    def open_one(job):
+        w, h, fps, path = job
+        result = open_in_kdenlive(path, path.with_suffix(".open"))
+        want = f"{path.stem} / {profile_for(w, h, fps).description} — Kdenlive"
+        return f"{w}x{h}@{fps_label(fps)}", result.windows, want
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(open_one, jobs))
+    bad = [(name, windows) for name, windows, want in results if windows != (want,)]
+    assert not bad, bad

@@ -1,20 +1,32 @@
-"""Kdenlive writer: one OTIO timeline → a ``.kdenlive`` project (MLT XML, document version 1.04).
+"""Kdenlive writer: one OTIO timeline → a ``.kdenlive`` project (MLT XML).
 
-The file is what Kdenlive 22.12 (Debian 12) saves and opens natively; newer Kdenlive upgrades it.
+Two document versions (``kdenlive:docproperties.version``):
+
+- **1.04** (default): what Kdenlive 21.12 - 22.12 (Debian 12) save and open natively; newer
+  Kdenlive upgrades it on open.
+- **1.1**: the sequence layout of Kdenlive 23.04 and later (written by
+  :mod:`mvtimeline.timeline.kdenlive11`); Kdenlive 22.12 refuses it by design.
+
 Every position is an integer frame at the exact project rate. The layout (see
 ``/work/shared/KDENLIVE-FORMAT.md``):
 
-- a ``<profile>`` from the timeline's width, height and exact fps (an MLT profile name when one
-  matches, e.g. ``atsc_1080p_2997``);
-- one bin producer per media file (the song, each clip file), listed in the ``main_bin`` playlist
-  that also carries the document properties (version 1.04, document id, guides, categories);
+- a ``<profile>`` from the timeline's width, height and exact fps (the stock MLT profile name when
+  one matches, e.g. ``atsc_1080p_2997`` or ``vertical_hd_30``, else a custom profile that Kdenlive
+  adopts silently);
+- the bin: the song at the root, and one folder per segment (named by the clip's ``label``) holding
+  every take of the segment as ``take 1``, ``take 2``...; the timeline uses the chosen take (the
+  clip's ``media_reference``), so swapping a take is a drag from the bin. A clip without
+  ``takes`` metadata gets one bin clip at the root;
+- the ``main_bin`` playlist with the document properties: version, document id, guides, guide
+  categories (one per section kind, lyric lines, downbeats), bin folders;
 - an audio track (A1: the song from frame 0) and a video track (V1): the clips alternate between
   the track's two playlists and really overlap for each dissolve, which is a same-track ``luma``
   mix carrying ``kdenlive:mixcut``;
 - the main tractor last: black track, audio, video, the internal ``mix`` / ``frei0r.cairoblend``
   transitions, and the ``avfilter.subtitles`` filter that shows the sidecar ``<project>.srt``.
 
-Public: write_to_string, write_to_file, read_summary, subtitles_path, profile_for.
+Public: write_to_string, write_to_file, read_summary, subtitles_path, profile_for,
+guide_category, MltProfile, GUIDE_CATEGORIES, DOCUMENT_VERSION, DOCUMENT_VERSIONS.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import os
 import re
 import time
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -37,6 +50,7 @@ from lxml import etree
 from ..errors import InputError
 from ..fileio import atomic_write
 from ..frames import fps_label, parse_fps, seconds_to_frame
+from ..types import section_kind
 
 __all__ = [
     "write_to_string",
@@ -44,14 +58,19 @@ __all__ = [
     "read_summary",
     "subtitles_path",
     "profile_for",
+    "guide_category",
     "MltProfile",
+    "GUIDE_CATEGORIES",
     "DOCUMENT_VERSION",
+    "DOCUMENT_VERSIONS",
 ]
 
 log = logging.getLogger(__name__)
 
-#: ``kdenlive:docproperties.version`` of Kdenlive 21.12 - 22.12 documents.
+#: ``kdenlive:docproperties.version`` of Kdenlive 21.12 - 22.12 documents (the default).
 DOCUMENT_VERSION = "1.04"
+#: The document versions :func:`write_to_file` writes: 1.04 (Kdenlive 22.12) and 1.1 (23.04+).
+DOCUMENT_VERSIONS = ("1.04", "1.1")
 #: The Kdenlive release whose files we imitate.
 KDENLIVE_VERSION = "22.12.3"
 #: MLT version written on the root element (Debian 12 ships 7.12).
@@ -59,20 +78,23 @@ MLT_VERSION = "7.12.0"
 #: Marks Kdenlive's internal (rebuilt on load) transitions and filters.
 INTERNAL_ADDED = "237"
 
-#: Guide categories (``kdenlive:docproperties.guidesCategories``): Kdenlive's nine default
-#: colours, the first two renamed for the guides we write.
-GUIDE_CATEGORIES: tuple[tuple[int, str, str], ...] = (
-    (0, "Section", "#f39c1f"),
-    (1, "Lyric line", "#3daee9"),
-    (2, "Category 3", "#1abc9c"),
-    (3, "Category 4", "#1cdc9a"),
-    (4, "Category 5", "#c9ce3b"),
-    (5, "Category 6", "#fdbc4b"),
-    (6, "Category 7", "#9b59b6"),
-    (7, "Category 8", "#f47750"),
-    (8, "Category 9", "#da4453"),
+#: Guide categories (``kdenlive:docproperties.guidesCategories``), in index order:
+#: ``(key, name, colour)``. One per section kind, a fallback for other sections (instrumental,
+#: solo...), lyric lines, downbeats. The index of an entry is its Kdenlive category number.
+GUIDE_CATEGORIES: tuple[tuple[str, str, str], ...] = (
+    ("intro", "Intro", "#1abc9c"),
+    ("verse", "Verse", "#3daee9"),
+    ("pre-chorus", "Pre-chorus", "#f47750"),
+    ("chorus", "Chorus", "#da4453"),
+    ("bridge", "Bridge", "#9b59b6"),
+    ("outro", "Outro", "#27ae60"),
+    ("section", "Other section", "#7f8c8d"),
+    ("line", "Lyric line", "#eff0f1"),
+    ("beat", "Downbeat", "#f1c40f"),
 )
-_GUIDE_TYPE = {"section": 0, "line": 1}
+_CATEGORY_INDEX = {key: i for i, (key, _, _) in enumerate(GUIDE_CATEGORIES)}
+#: Merge order of markers on one frame: the first kind present gives the guide its category.
+_KIND_RANK = {"section": 0, "line": 1, "beat": 2}
 
 # Stock MLT progressive square-pixel profiles (/usr/share/mlt-7/profiles): name, width, height, fps.
 _RATES = (
@@ -109,9 +131,11 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 class MltProfile:
     """An MLT video profile: frame size in pixels, exact rate, and its name if MLT ships it.
 
-    ``name`` is the stock MLT profile name (``atsc_1080p_2997``) or, for a size/rate MLT does not
-    ship, ``custom_<w>x<h>_<fps>`` (Kdenlive then matches the ``<profile>`` element and keeps it as a
-    custom profile).
+    ``name`` is the stock MLT profile name (``atsc_1080p_2997``, ``vertical_hd_30``) or, for a
+    size/rate MLT does not ship, ``custom_<w>x<h>_<fps>`` with a description such as
+    ``"Vertical 1080x1920 29.97 fps"`` (Kdenlive 22.12 then matches the ``<profile>`` element, keeps
+    it as a custom profile without asking, and shows the description in its title bar; checked for
+    16:9, 9:16, 1:1 and 4K at 23.976, 24, 25, 29.97, 30, 50, 59.94 and 60 fps).
     """
 
     name: str
@@ -152,6 +176,8 @@ def profile_for(width: int, height: int, fps: Fraction) -> MltProfile:
     'atsc_1080p_2997'
     >>> profile_for(320, 180, Fraction(25)).name
     'custom_320x180_25'
+    >>> p = profile_for(1080, 1920, Fraction(30000, 1001)); (p.name, p.description, p.display_aspect)
+    ('custom_1080x1920_2997', 'Vertical 1080x1920 29.97 fps', (9, 16))
     """
     if width <= 0 or height <= 0:
         raise InputError(f"frame size {width}x{height} is not a size; width and height must be > 0")
@@ -161,9 +187,43 @@ def profile_for(width: int, height: int, fps: Fraction) -> MltProfile:
             return MltProfile(name, desc, width, height, fps, True)
     label = fps_label(fps)
     slug = label.replace(".", "")
+    shape = "Vertical " if height > width else "Square " if height == width else ""
     return MltProfile(
-        f"custom_{width}x{height}_{slug}", f"{width}x{height} {label} fps", width, height, fps, False
+        f"custom_{width}x{height}_{slug}", f"{shape}{width}x{height} {label} fps", width, height, fps, False
     )
+
+
+def guide_category(kind: str, section: str | None = None) -> int:
+    """The guide category index (into :data:`GUIDE_CATEGORIES`) of a marker.
+
+    Parameters
+    ----------
+    kind : str
+        The marker's ``metadata["mvtimeline"]["kind"]``: ``"section"``, ``"line"`` or ``"beat"``;
+        anything else counts as a lyric line.
+    section : str, optional
+        For a section marker: its ``section_kind`` or section name (``"Chorus 2"``, ``"Pre Chorus"``
+        are understood); kinds without their own category (instrumental, solo...) share
+        "Other section".
+
+    Returns
+    -------
+    int
+        The Kdenlive guide type.
+
+    Examples
+    --------
+    >>> GUIDE_CATEGORIES[guide_category("section", "Pre Chorus")][1]
+    'Pre-chorus'
+    >>> GUIDE_CATEGORIES[guide_category("section", "instrumental")][1]
+    'Other section'
+    >>> GUIDE_CATEGORIES[guide_category("beat")][1]
+    'Downbeat'
+    """
+    if kind == "section":
+        key = section_kind(section) if section and section.strip() else "section"
+        return _CATEGORY_INDEX.get(key, _CATEGORY_INDEX["section"])
+    return _CATEGORY_INDEX["beat" if kind == "beat" else "line"]
 
 
 # ----------------------------------------------------------------------------------------- layout
@@ -175,6 +235,13 @@ class _BinClip:
     n_frames: int
     is_song: bool = False
     description: str = ""
+    folder: int = -1  # kdenlive:folderid; -1 is the bin root
+
+
+@dataclass(frozen=True)
+class _Folder:
+    kid: int  # folder ids share the bin clip id space
+    name: str
 
 
 @dataclass
@@ -197,14 +264,17 @@ class _Mix:
 
 @dataclass
 class _Layout:
+    name: str
     profile: MltProfile
     n_frames: int
     song: _Placed
     bins: list[_BinClip]
+    folders: list[_Folder]
     clips: list[_Placed]
     mixes: list[_Mix]
     guides: list[dict[str, Any]]
     cues: list[tuple[int, int, str]] = field(default_factory=list)  # start, end (exclusive), text
+    next_id: int = 2  # first kdenlive:id not used by a bin clip or folder
 
 
 def _frames(rt: otio.opentime.RationalTime, rate: float) -> int:
@@ -273,28 +343,75 @@ def _layout(timeline: otio.schema.Timeline) -> _Layout:
     if n_frames <= 0:
         raise InputError(f"timeline lasts {n_frames} frames; nothing to write")
 
-    bins: dict[str, _BinClip] = {}
+    bins: dict[str, _BinClip] = {}  # absolute path → bin clip (one bin clip per file)
+    folders: list[_Folder] = []
+    next_id = 2  # Kdenlive's first bin clip id
 
-    def bin_for(clip: otio.schema.Clip, *, is_song: bool, name: str) -> _BinClip:
+    def new_id() -> int:
+        nonlocal next_id
+        next_id += 1
+        return next_id - 1
+
+    def file_of(clip: otio.schema.Clip) -> tuple[str, int]:
+        """A clip's file (absolute) and its length in frames."""
         ref = clip.media_reference
         if not isinstance(ref, otio.schema.ExternalReference) or not ref.target_url:
             raise InputError(f"clip {clip.name!r} has no file reference (ExternalReference with target_url)")
-        path = _url_path(ref.target_url)
-        key = os.path.abspath(path)
-        if key not in bins:
-            if ref.available_range is not None:
-                avail = ref.available_range
-                length = _frames(avail.start_time, rate) + _frames(avail.duration, rate)
-            else:
-                length = _frames(clip.source_range.end_time_exclusive(), rate)
-            md = _mvt(clip)
-            desc = str(md.get("image_prompt") or "")
-            bins[key] = _BinClip(len(bins) + 2, Path(key), name, max(length, 1), is_song, desc)
-        return bins[key]
+        if ref.available_range is not None:
+            avail = ref.available_range
+            length = _frames(avail.start_time, rate) + _frames(avail.duration, rate)
+        else:
+            length = _frames(clip.source_range.end_time_exclusive(), rate)
+        return os.path.abspath(_url_path(ref.target_url)), max(length, 1)
+
+    def add_bin(
+        path: str, name: str, length: int, *, is_song: bool = False, desc: str = "", folder: int = -1
+    ) -> _BinClip:
+        if path in bins:  # a file used twice keeps its first bin clip
+            bins[path].n_frames = max(bins[path].n_frames, length)
+            return bins[path]
+        bins[path] = _BinClip(new_id(), Path(path), name, max(length, 1), is_song, desc, folder)
+        return bins[path]
+
+    def bin_clips_of(clip: otio.schema.Clip) -> None:
+        """The bin clips of a V1 clip: every take in a folder named by its label, or just its file."""
+        chosen, chosen_len = file_of(clip)
+        md = _mvt(clip)
+        desc = str(md.get("image_prompt") or "")
+        takes = md.get("takes")  # OTIO gives an AnyVector of AnyDictionary: check the ABCs
+        if not takes or isinstance(takes, (str, bytes)) or not isinstance(takes, Sequence):
+            add_bin(chosen, clip.name or Path(chosen).stem, chosen_len, desc=desc)
+            return
+        label = str(md.get("label") or clip.name or f"segment {md.get('segment', len(folders) + 1)}")
+        segment = md.get("segment")
+        # Kdenlive labels a timeline clip with its bin name: keep the segment number in it
+        prefix = f"{int(segment):02d} " if isinstance(segment, int) or str(segment or "").isdigit() else ""
+        folder = _Folder(new_id(), label)
+        folders.append(folder)
+        entries = []
+        for k, take in enumerate(takes):
+            if not isinstance(take, Mapping) or not take.get("path"):
+                log.warning("clip %r: take %r has no path; left out of the bin", clip.name, take)
+                continue
+            entries.append((int(take.get("take") or k + 1), os.path.abspath(_url_path(str(take["path"]))), take))
+        for number, path, take in sorted(entries, key=lambda e: e[0]):
+            length = int(take.get("n_frames") or 0)
+            if path == chosen:
+                length = max(length, chosen_len)
+            elif length <= 0:
+                log.debug("take %d of %r has no n_frames; assuming %d like the chosen take", number, label, chosen_len)
+                length = chosen_len
+            add_bin(path, f"{prefix}take {number}", length, desc=desc, folder=folder.kid)
+        if chosen not in bins:
+            number = md.get("take")
+            log.warning("clip %r: its file %s is not among its takes; added to the bin as well", clip.name, chosen)
+            add_bin(chosen, f"{prefix}take {number}" if number else Path(chosen).stem, chosen_len, desc=desc,
+                    folder=folder.kid)
 
     # The song (A1), from frame 0, as long as the timeline.
     song_name = song_clip.name or Path(song_clip.media_reference.target_url).name
-    song_bin = bin_for(song_clip, is_song=True, name=song_name)
+    song_path, song_len = file_of(song_clip)
+    song_bin = add_bin(song_path, song_name, song_len, is_song=True)
     song_in = _frames(song_clip.source_range.start_time, rate)
     song_bin.n_frames = max(song_bin.n_frames, song_in + n_frames)
     song = _Placed(song_bin, 0, 0, n_frames, song_in, song_name)
@@ -313,6 +430,7 @@ def _layout(timeline: otio.schema.Timeline) -> _Layout:
             log.warning("%s %r lasts %d frames; left out", type(child).__name__, child.name, dur)
             continue
         if isinstance(child, otio.schema.Clip):
+            bin_clips_of(child)
             if pending is not None:
                 if items and items[-1][0] == "clip":
                     trans_before[len(items)] = pending
@@ -366,7 +484,7 @@ def _layout(timeline: otio.schema.Timeline) -> _Layout:
             playlist = 1 - playlist
         src_in = _frames(item.source_range.start_time, rate)
         name = item.name or Path(item.media_reference.target_url).stem
-        bin_clip = bin_for(item, is_song=False, name=name)
+        bin_clip = bins[file_of(item)[0]]
         clips.append(_Placed(bin_clip, playlist, start - pre[i], end + post[i], src_in - pre[i], name))
         if mixed:
             mixes.append(
@@ -374,14 +492,17 @@ def _layout(timeline: otio.schema.Timeline) -> _Layout:
             )
 
     return _Layout(
+        name=timeline.name or Path(song_path).stem,
         profile=profile,
         n_frames=n_frames,
         song=song,
         bins=list(bins.values()),
+        folders=folders,
         clips=clips,
         mixes=mixes,
         guides=_guides(timeline, rate, n_frames),
         cues=_cues(meta.get("subtitles") or [], fps, n_frames),
+        next_id=next_id,
     )
 
 
@@ -401,19 +522,37 @@ def _tail_handle(clip: otio.schema.Clip, rate: float) -> int:
 
 
 def _guides(timeline: otio.schema.Timeline, rate: float, n_frames: int) -> list[dict[str, Any]]:
-    """Markers → Kdenlive guides, one per frame (labels on the same frame are merged)."""
-    by_frame: dict[int, list[tuple[int, str]]] = {}
+    """Markers → Kdenlive guides, one per frame, each in its category (:func:`guide_category`).
+
+    Markers on one frame are merged: the section's category wins over a lyric line's, a line's
+    over a downbeat's, and the text shows the section and the line (a downbeat's text only when it
+    is alone).
+    """
+    by_frame: dict[int, list[tuple[int, int, str]]] = {}  # frame → (rank, category, text)
     for marker in timeline.tracks.markers:
         frame = _frames(marker.marked_range.start_time, rate)
         frame = min(max(frame, 0), n_frames - 1)
-        kind = _mvt(marker).get("kind", "line")
-        text = (marker.comment or marker.name or "").strip()
-        by_frame.setdefault(frame, []).append((_GUIDE_TYPE.get(kind, 1), text))
+        md = _mvt(marker)
+        kind = md.get("kind", "line")
+        kind = kind if kind in _KIND_RANK else "line"
+        text = _text((marker.comment or marker.name or "").strip())
+        if kind == "section":
+            line = _text(str(md.get("line") or "").strip())
+            if line and line not in text:
+                text = f"{text} / {line}" if text else line
+            section = md.get("section_kind") or md.get("section") or text.split(":")[0]
+            category = guide_category("section", str(section))
+        else:
+            category = guide_category(kind)
+        by_frame.setdefault(frame, []).append((_KIND_RANK[kind], category, text))
     guides = []
     for frame in sorted(by_frame):
-        labels = sorted(by_frame[frame], key=lambda t: t[0])  # sections first
-        texts = [t for _, t in labels if t]
-        guides.append({"pos": frame, "comment": _text(" / ".join(texts)), "type": labels[0][0]})
+        labels = sorted(by_frame[frame], key=lambda t: t[0])  # sections first, downbeats last
+        texts: list[str] = []
+        for rank, _, text in labels:
+            if text and (rank < _KIND_RANK["beat"] or not texts) and not any(text in t for t in texts):
+                texts.append(text)
+        guides.append({"pos": frame, "comment": " / ".join(texts), "type": labels[0][1]})
     return guides
 
 
@@ -478,11 +617,11 @@ def _zoom_for(n_frames: int) -> int:
     return len(_ZOOM_SCALE) - 1
 
 
-def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | None, document_id: int) -> str:
-    prof = layout.profile
-    n = layout.n_frames
-    last = n - 1
-    root = etree.Element("mlt", LC_NUMERIC="C", producer="main_bin", version=MLT_VERSION)
+def _root() -> etree._Element:
+    return etree.Element("mlt", LC_NUMERIC="C", producer="main_bin", version=MLT_VERSION)
+
+
+def _profile_element(root: etree._Element, prof: MltProfile) -> None:
     dar = prof.display_aspect
     etree.SubElement(
         root,
@@ -500,10 +639,12 @@ def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | Non
         colorspace=str(prof.colorspace),
     )
 
-    # Bin producers.
+
+def _bin_producers(root: etree._Element, layout: _Layout, base_dir: Path | None) -> dict[int, str]:
+    """One ``<producer>`` per bin clip; returns kdenlive id → producer id."""
     pid: dict[int, str] = {}
-    for b in layout.bins:
-        pid[b.kid] = f"producer{b.kid - 2}"
+    for k, b in enumerate(layout.bins):
+        pid[b.kid] = f"producer{k}"
         p = etree.SubElement(root, "producer", id=pid[b.kid], **{"in": "0", "out": str(b.n_frames - 1)})
         _prop(p, "length", b.n_frames)
         _prop(p, "eof", "pause")
@@ -515,53 +656,47 @@ def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | Non
         _prop(p, "kdenlive:clipname", b.name)
         if b.description:
             _prop(p, "kdenlive:description", b.description)
-        _prop(p, "kdenlive:folderid", -1)
+        _prop(p, "kdenlive:folderid", b.folder)
         _prop(p, "kdenlive:id", b.kid)
+    return pid
 
-    # main_bin: document properties and one entry per bin clip.
-    main_bin = etree.SubElement(root, "playlist", id="main_bin")
-    categories = [{"color": c, "comment": name, "index": i} for i, name, c in GUIDE_CATEGORIES]
-    docprops: list[tuple[str, Any]] = [
-        ("activeTrack", 1),
-        ("audioChannels", 2),
-        ("audioTarget", 0),
-        ("compositing", 1),
-        ("disablepreview", 0),
-        ("documentid", document_id),
-        ("enableTimelineZone", 0),
-        ("enableproxy", 0),
-        ("generateimageproxy", 0),
-        ("generateproxy", 0),
-        ("groups", "[]"),
-        ("guides", json.dumps(layout.guides, ensure_ascii=False, indent=1)),
-        ("guidesCategories", json.dumps(categories, indent=1)),
-        ("kdenliveversion", KDENLIVE_VERSION),
-        ("position", 0),
-        ("profile", prof.name),
-        ("scrollPos", 0),
-        ("version", DOCUMENT_VERSION),
-        ("verticalzoom", 1),
-        ("videoTarget", 1),
-        ("zonein", 0),
-        ("zoneout", last),
-        ("zoom", _zoom_for(n)),
-    ]
-    for key, value in docprops:
-        _prop(main_bin, f"kdenlive:docproperties.{key}", value)
-    _prop(main_bin, "kdenlive:documentnotes", "")
-    _prop(main_bin, "xml_retain", 1)
-    for b in layout.bins:
-        etree.SubElement(main_bin, "entry", producer=pid[b.kid], **{"in": "0", "out": str(b.n_frames - 1)})
 
-    # Black track (Kdenlive replaces it with its own; for melt it is the background).
-    black = etree.SubElement(root, "producer", id="black_track", **{"in": "0", "out": str(last)})
+def _guide_categories_json() -> str:
+    return json.dumps(
+        [{"color": colour, "comment": name, "index": i} for i, (_, name, colour) in enumerate(GUIDE_CATEGORIES)],
+        indent=1,
+    )
+
+
+def _guides_json(layout: _Layout) -> str:
+    return json.dumps(layout.guides, ensure_ascii=False, indent=1)
+
+
+def _folder_properties(main_bin: etree._Element, layout: _Layout, extra: tuple[_Folder, ...] = ()) -> None:
+    """Bin folders (``kdenlive:folder.<parent>.<id>``), all expanded so every take is in view."""
+    folders = [*layout.folders, *extra]
+    for folder in folders:
+        _prop(main_bin, f"kdenlive:folder.-1.{folder.kid}", folder.name)
+    _prop(main_bin, "kdenlive:expandedFolders", ";".join(str(f.kid) for f in layout.folders))
+
+
+def _black_producer(root: etree._Element, last: int, *, producer_id: str = "black_track") -> None:
+    """Kdenlive replaces it with its own; for melt it is the background."""
+    black = etree.SubElement(root, "producer", id=producer_id, **{"in": "0", "out": str(last)})
     _prop(black, "length", 2147483647)
     _prop(black, "eof", "continue")
     _prop(black, "resource", "black")
     _prop(black, "aspect_ratio", 1)
     _prop(black, "mlt_service", "color")
+    if producer_id != "black_track":
+        _prop(black, "kdenlive:playlistid", "black_track")
     _prop(black, "mlt_image_format", "rgba")
     _prop(black, "set.test_audio", 0)
+
+
+def _tracks(root: etree._Element, layout: _Layout, pid: dict[int, str]) -> tuple[str, str]:
+    """A1 and V1, each a tractor of two playlists; returns their tractor ids."""
+    last = layout.n_frames - 1
 
     def entry(parent: etree._Element, placed: _Placed) -> None:
         e = etree.SubElement(
@@ -620,12 +755,16 @@ def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | Non
         _prop(t, "softness", 0)
         _prop(t, "alpha_over", 1)
         _prop(t, "invert", 0)
+    return "tractor0", "tractor1"
 
-    # Main tractor, last: black, A1, V1; internal compositing; subtitles.
-    main = etree.SubElement(root, "tractor", id="tractor2", **{"in": "0", "out": str(last)})
-    for tr_id in ("black_track", "tractor0", "tractor1"):
-        etree.SubElement(main, "track", producer=tr_id)
-    t = etree.SubElement(main, "transition", id="transition0")
+
+def _timeline_services(
+    tractor: etree._Element, layout: _Layout, black_id: str, tracks: tuple[str, str], subtitles_file: Path | None
+) -> None:
+    """A timeline tractor's tracks (black, A1, V1), internal compositing, and the subtitle filter."""
+    for tr_id in (black_id, *tracks):
+        etree.SubElement(tractor, "track", producer=tr_id)
+    t = etree.SubElement(tractor, "transition", id="transition0")
     for key, value in (
         ("a_track", 0),
         ("b_track", 1),
@@ -637,7 +776,7 @@ def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | Non
         ("sum", 1),
     ):
         _prop(t, key, value)
-    t = etree.SubElement(main, "transition", id="transition1")
+    t = etree.SubElement(tractor, "transition", id="transition1")
     for key, value in (
         ("a_track", 0),
         ("b_track", 2),
@@ -648,13 +787,82 @@ def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | Non
     ):
         _prop(t, key, value)
     if subtitles_file is not None and layout.cues:
-        f = etree.SubElement(main, "filter", id="filter0")
+        f = etree.SubElement(tractor, "filter", id="filter0")
         _prop(f, "mlt_service", "avfilter.subtitles")
         _prop(f, "internal_added", INTERNAL_ADDED)
         _prop(f, "av.filename", os.path.abspath(subtitles_file))
         _prop(f, "disable", 0)
 
+
+def _xml(root: etree._Element) -> str:
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="utf-8").decode("utf-8")
+
+
+def _build(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | None, document_id: int) -> str:
+    """The document version 1.04 (Kdenlive 22.12) XML."""
+    prof = layout.profile
+    last = layout.n_frames - 1
+    root = _root()
+    _profile_element(root, prof)
+    pid = _bin_producers(root, layout, base_dir)
+
+    # main_bin: document properties, bin folders, one entry per bin clip.
+    main_bin = etree.SubElement(root, "playlist", id="main_bin")
+    docprops: list[tuple[str, Any]] = [
+        ("activeTrack", 1),
+        ("audioChannels", 2),
+        ("audioTarget", 0),
+        ("compositing", 1),
+        ("disablepreview", 0),
+        ("documentid", document_id),
+        ("enableTimelineZone", 0),
+        ("enableproxy", 0),
+        ("generateimageproxy", 0),
+        ("generateproxy", 0),
+        ("groups", "[]"),
+        ("guides", _guides_json(layout)),
+        ("guidesCategories", _guide_categories_json()),
+        ("kdenliveversion", KDENLIVE_VERSION),
+        ("position", 0),
+        ("profile", prof.name),
+        ("scrollPos", 0),
+        ("version", DOCUMENT_VERSION),
+        ("verticalzoom", 1),
+        ("videoTarget", 1),
+        ("zonein", 0),
+        ("zoneout", last),
+        ("zoom", _zoom_for(layout.n_frames)),
+    ]
+    _folder_properties(main_bin, layout)
+    for key, value in docprops:
+        _prop(main_bin, f"kdenlive:docproperties.{key}", value)
+    _prop(main_bin, "kdenlive:documentnotes", "")
+    _prop(main_bin, "xml_retain", 1)
+    for b in layout.bins:
+        etree.SubElement(main_bin, "entry", producer=pid[b.kid], **{"in": "0", "out": str(b.n_frames - 1)})
+
+    _black_producer(root, last)
+    tracks = _tracks(root, layout, pid)
+    # Main tractor, last: black, A1, V1; internal compositing; subtitles.
+    main = etree.SubElement(root, "tractor", id="tractor2", **{"in": "0", "out": str(last)})
+    _timeline_services(main, layout, "black_track", tracks, subtitles_file)
+    return _xml(root)
+
+
+def _check_version(version: str) -> str:
+    if version not in DOCUMENT_VERSIONS:
+        raise InputError(f"unknown Kdenlive document version {version!r}; known: {', '.join(DOCUMENT_VERSIONS)}")
+    return version
+
+
+def _render(
+    layout: _Layout, *, version: str, base_dir: Path | None, subtitles_file: Path | None, document_id: int
+) -> str:
+    if version == "1.1":
+        from .kdenlive11 import build_document
+
+        return build_document(layout, base_dir=base_dir, subtitles_file=subtitles_file, document_id=document_id)
+    return _build(layout, base_dir=base_dir, subtitles_file=subtitles_file, document_id=document_id)
 
 
 # ---------------------------------------------------------------------------------------- public
@@ -671,22 +879,29 @@ def subtitles_path(project: Path) -> Path:
 
 
 def write_to_string(
-    timeline: otio.schema.Timeline, *, project_path: Path | None = None, document_id: int | None = None
+    timeline: otio.schema.Timeline,
+    *,
+    project_path: Path | None = None,
+    document_id: int | None = None,
+    version: str = DOCUMENT_VERSION,
 ) -> str:
-    """The Kdenlive 22.12 (document 1.04) project for a timeline, as XML text.
+    """The Kdenlive project for a timeline, as XML text.
 
     Parameters
     ----------
     timeline : opentimelineio.schema.Timeline
         The timeline described in :mod:`mvtimeline.timeline` (V1 clips + dissolves, A1 song,
-        markers, ``metadata["mvtimeline"]``).
+        markers, ``metadata["mvtimeline"]``; clips' ``takes`` go to the bin).
     project_path : Path, optional
         Where the project will be saved. Media inside its folder get relative paths and the
         subtitle filter points at ``subtitles_path(project_path)`` (absolute). Without it, media
         paths are absolute and no subtitle filter is written.
     document_id : int, optional
         ``kdenlive:docproperties.documentid`` (a millisecond timestamp); default: now. Pass one
-        for byte-identical output.
+        for byte-identical output (version 1.1 derives its sequence uuid from it too).
+    version : {"1.04", "1.1"}
+        Document version: ``"1.04"`` opens natively in Kdenlive 22.12 (and is upgraded by newer
+        releases); ``"1.1"`` is the sequence layout of Kdenlive 23.04+, which 22.12 refuses.
 
     Returns
     -------
@@ -696,21 +911,29 @@ def write_to_string(
     Raises
     ------
     InputError
-        The timeline lacks what the contract requires (fps, size, V1, A1 with the song).
+        An unknown ``version`` (the message lists the known ones), or the timeline lacks what the
+        contract requires (fps, size, V1, A1 with the song).
 
     Notes
     -----
     A dissolve longer than the handles of its clips (or than the clips themselves) is shortened
     with a logged warning, never written invalid.
     """
+    _check_version(version)
     layout = _layout(timeline)
     base_dir = Path(project_path).parent if project_path is not None else None
     subs = subtitles_path(Path(project_path)) if project_path is not None else None
     doc_id = int(time.time() * 1000) if document_id is None else int(document_id)
-    return _build(layout, base_dir=base_dir, subtitles_file=subs, document_id=doc_id)
+    return _render(layout, version=version, base_dir=base_dir, subtitles_file=subs, document_id=doc_id)
 
 
-def write_to_file(timeline: otio.schema.Timeline, path: Path, *, document_id: int | None = None) -> Path:
+def write_to_file(
+    timeline: otio.schema.Timeline,
+    path: Path,
+    *,
+    document_id: int | None = None,
+    version: str = DOCUMENT_VERSION,
+) -> Path:
     """Write a timeline as a Kdenlive project, plus its subtitle sidecar ``<path>.srt``.
 
     Parameters
@@ -721,6 +944,8 @@ def write_to_file(timeline: otio.schema.Timeline, path: Path, *, document_id: in
         The ``.kdenlive`` file to write (atomically; its folder is created).
     document_id : int, optional
         See :func:`write_to_string`.
+    version : {"1.04", "1.1"}
+        See :func:`write_to_string`.
 
     Returns
     -------
@@ -730,17 +955,25 @@ def write_to_file(timeline: otio.schema.Timeline, path: Path, *, document_id: in
     Raises
     ------
     InputError
-        The timeline lacks what the contract requires.
+        An unknown ``version``, or the timeline lacks what the contract requires.
     OutputError
         The file or its folder cannot be written.
+
+    Examples
+    --------
+    >>> write_to_file(otio.schema.Timeline(), Path("x.kdenlive"), version="2.0")
+    Traceback (most recent call last):
+    ...
+    mvtimeline.errors.InputError: unknown Kdenlive document version '2.0'; known: 1.04, 1.1
     """
+    _check_version(version)
     path = Path(path)
     layout = _layout(timeline)
     subs = subtitles_path(path)
     if layout.cues:
         atomic_write(subs, _srt(layout))
     doc_id = int(time.time() * 1000) if document_id is None else int(document_id)
-    xml = _build(layout, base_dir=path.parent, subtitles_file=subs, document_id=doc_id)
+    xml = _render(layout, version=version, base_dir=path.parent, subtitles_file=subs, document_id=doc_id)
     return atomic_write(path, xml)
 
 
@@ -786,27 +1019,33 @@ def _props(el: etree._Element) -> dict[str, str]:
 def read_summary(path: Path) -> dict[str, Any]:
     """What a ``.kdenlive`` file holds, read back with lxml (for tests and ``doctor``-style checks).
 
-    Works on our files and on files Kdenlive 21.12-22.12 saved (clock-string times are parsed the
-    way MLT parses them).
+    Works on our files (versions 1.04 and 1.1) and on files Kdenlive 21.12 - 24.x saved
+    (clock-string times are parsed the way MLT parses them). For a 1.1 document the timeline is the
+    sequence the project tractor plays.
 
     Parameters
     ----------
     path : Path
-        A Kdenlive 1.04 project.
+        A Kdenlive project.
 
     Returns
     -------
     dict
-        ``version``, ``document_id``, ``profile`` (``name``, ``width``, ``height``, ``fps``
-        Fraction), ``n_frames`` (end of the last track item, black track excluded), ``bin`` (list
-        of ``kdenlive_id``, ``producer``, ``resource``, ``name``, ``length``), ``tracks`` (list of
-        ``id``, ``name``, ``audio``), ``clips`` (list of ``track``, ``playlist`` 0/1, ``producer``,
+        ``version``, ``document_id``, ``profile`` (``name``, ``description``, ``width``,
+        ``height``, ``fps`` Fraction, ``display_aspect`` (num, den)), ``n_frames`` (end of the last
+        track item, black track excluded), ``bin`` (list of ``kdenlive_id``, ``producer``,
+        ``resource``, ``name``, ``folderid``, ``length``, ``file_hash``), ``folders`` (folder id →
+        name), ``expanded_folders`` (ids), ``tracks`` (list of ``id``, ``name``, ``audio``,
+        ``playlists``), ``clips`` (list of ``track``, ``playlist`` 0/1, ``producer``,
         ``kdenlive_id``, ``resource``, ``name``, ``start_frame``, ``end_frame`` exclusive,
         ``in_frame``, ``out_frame`` inclusive, sorted by track then start), ``mixes`` (list of
-        ``track``, ``in_frame``, ``out_frame``, ``mixcut``, ``reverse``, ``service``),
-        ``guides`` (list of ``pos``, ``comment``, ``type``), ``guide_categories``,
-        ``main_tracks`` (producer ids), ``main_transitions`` (``service``, ``a_track``,
-        ``b_track``), ``subtitle_filter`` (its properties, or None).
+        ``track``, ``in_frame``, ``out_frame``, ``mixcut``, ``reverse``, ``service``), ``guides``
+        (list of ``pos``, ``comment``, ``type``), ``guide_categories``, ``main_tracks`` (producer
+        ids), ``main_transitions`` (``service``, ``a_track``, ``b_track``), ``subtitle_filter``
+        (its properties, or None), ``sequences`` (list of ``id``, ``uuid``, ``kdenlive_id``,
+        ``name``, ``folderid``, ``properties``: the ``kdenlive:sequenceproperties.*`` without the
+        prefix), ``uuid``, ``active_timeline``, ``project_tractor`` (bool: the last tractor is a
+        1.1 project tractor), ``docproperties`` (all ``kdenlive:docproperties.*``).
 
     Raises
     ------
@@ -827,18 +1066,39 @@ def read_summary(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: no <profile> element")
     fps = Fraction(int(prof_el.get("frame_rate_num")), int(prof_el.get("frame_rate_den")))
     main_bin = root.find("playlist[@id='main_bin']")
-    doc = {}
-    if main_bin is not None:
-        doc = {k.split(".", 1)[1]: v for k, v in _props(main_bin).items() if k.startswith("kdenlive:docproperties.")}
+    bin_props = _props(main_bin) if main_bin is not None else {}
+    doc = {k.split(".", 1)[1]: v for k, v in bin_props.items() if k.startswith("kdenlive:docproperties.")}
+    folders = {}
+    for key, value in bin_props.items():
+        m = re.fullmatch(r"kdenlive:folder\.(-?\d+)\.(\d+)", key)
+        if m:
+            folders[int(m.group(2))] = value
+    expanded = [int(x) for x in bin_props.get("kdenlive:expandedFolders", "").split(";") if x.strip().isdigit()]
 
+    by_id = {el.get("id"): el for el in root if el.get("id")}
     producers = {el.get("id"): el for el in root if el.tag in ("producer", "chain")}
-    bin_list = []
+    bin_list, sequences = [], []
     if main_bin is not None:
         for e in main_bin.findall("entry"):
-            p = producers.get(e.get("producer"))
+            p = by_id.get(e.get("producer"))
             if p is None:
                 continue
             pp = _props(p)
+            if p.tag == "tractor":
+                sequences.append(
+                    {
+                        "id": p.get("id"),
+                        "uuid": pp.get("kdenlive:uuid"),
+                        "kdenlive_id": int(pp.get("kdenlive:id", "-1")),
+                        "name": pp.get("kdenlive:clipname", ""),
+                        "folderid": pp.get("kdenlive:folderid"),
+                        "producer_type": pp.get("kdenlive:producer_type"),
+                        "properties": {
+                            k.split(".", 1)[1]: v for k, v in pp.items() if k.startswith("kdenlive:sequenceproperties.")
+                        },
+                    }
+                )
+                continue
             bin_list.append(
                 {
                     "producer": p.get("id"),
@@ -853,10 +1113,21 @@ def read_summary(path: Path) -> dict[str, Any]:
     playlists = {el.get("id"): el for el in root if el.tag == "playlist"}
     tractors = [el for el in root if el.tag == "tractor"]
     main = tractors[-1] if tractors else None
+    project_tractor = main is not None and _props(main).get("kdenlive:projectTractor") == "1"
+    if project_tractor:
+        first = main.find("track")
+        main = by_id.get(first.get("producer")) if first is not None else None
+
+    track_tractors = []
+    if main is not None:
+        for t in main.findall("track"):
+            el = by_id.get(t.get("producer"))
+            if el is not None and el.tag == "tractor":
+                track_tractors.append(el)
 
     tracks, clips, mixes = [], [], []
     n_frames = 0
-    for tr in tractors[:-1]:
+    for tr in track_tractors:
         tp = _props(tr)
         subs = [t.get("producer") for t in tr.findall("track")]
         audio = tp.get("kdenlive:audio_track") == "1"
@@ -909,6 +1180,7 @@ def read_summary(path: Path) -> dict[str, Any]:
     mixes.sort(key=lambda m: (m["track"], m["in_frame"]))
 
     main_tracks, main_transitions, subtitle_filter = [], [], None
+    guides_json = doc.get("guides")
     if main is not None:
         main_tracks = [t.get("producer") for t in main.findall("track")]
         for t in main.findall("transition"):
@@ -924,6 +1196,7 @@ def read_summary(path: Path) -> dict[str, Any]:
             fp = _props(f)
             if fp.get("mlt_service") == "avfilter.subtitles":
                 subtitle_filter = fp
+        guides_json = _props(main).get("kdenlive:sequenceproperties.guides", guides_json)
     return {
         "version": doc.get("version"),
         "document_id": doc.get("documentid"),
@@ -933,15 +1206,23 @@ def read_summary(path: Path) -> dict[str, Any]:
             "width": int(prof_el.get("width")),
             "height": int(prof_el.get("height")),
             "fps": fps,
+            "display_aspect": (int(prof_el.get("display_aspect_num")), int(prof_el.get("display_aspect_den"))),
         },
         "n_frames": n_frames,
         "bin": bin_list,
+        "folders": folders,
+        "expanded_folders": expanded,
         "tracks": tracks,
         "clips": clips,
         "mixes": mixes,
-        "guides": json.loads(doc["guides"]) if doc.get("guides") else [],
+        "guides": json.loads(guides_json) if guides_json and guides_json.strip() else [],
         "guide_categories": json.loads(doc["guidesCategories"]) if doc.get("guidesCategories") else [],
         "main_tracks": main_tracks,
         "main_transitions": main_transitions,
         "subtitle_filter": subtitle_filter,
+        "sequences": sequences,
+        "uuid": doc.get("uuid"),
+        "active_timeline": doc.get("activetimeline"),
+        "project_tractor": project_tractor,
+        "docproperties": doc,
     }
