@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from .errors import InputError
 
-__all__ = ["seconds_to_frame", "frame_to_seconds", "frames_at_least", "parse_fps", "fps_label", "KNOWN_FPS"]
+__all__ = ["seconds_to_frame", "frame_to_seconds", "frames_at_least", "mlt_time_to_frames", "parse_fps", "fps_label", "KNOWN_FPS"]
 
 #: Frame rates users pick, by the name they use for them.
 KNOWN_FPS: dict[str, Fraction] = {
@@ -127,3 +127,33 @@ def frames_at_least(t_s: float, fps: Fraction) -> int:
     13
     """
     return int(math.ceil(Fraction(t_s) * fps - Fraction(1, 10**6))) if t_s > 0 else 0
+
+
+def mlt_time_to_frames(value: str | None, fps: Fraction) -> int:
+    """An MLT time property → frames, as ``mlt_property_atoi`` parses it (MLT 7.12).
+
+    Examples
+    --------
+    >>> mlt_time_to_frames("00:00:04.960", Fraction(25))
+    124
+    >>> mlt_time_to_frames("99", Fraction(25))
+    99
+    """
+    if value is None or value == "":
+        return 0
+    s = value.strip()
+    f = float(fps)
+    if ":" not in s:
+        return int(float(s))
+    if "." in s or "," in s:
+        parts = s.replace(",", ".").split(":")
+        secs = float(parts[-1])
+        mins = int(parts[-2]) if len(parts) >= 2 else 0
+        hours = int(parts[-3]) if len(parts) >= 3 else 0
+        return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + round(f * secs)
+    parts = s.replace(";", ":").split(":")
+    frames = int(parts[-1])
+    secs = int(parts[-2]) if len(parts) >= 2 else 0
+    mins = int(parts[-3]) if len(parts) >= 3 else 0
+    hours = int(parts[-4]) if len(parts) >= 4 else 0
+    return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + math.ceil(f * secs) + frames

@@ -10,7 +10,6 @@ Public: Backend, get_backend, known_backends, check_request.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from fractions import Fraction

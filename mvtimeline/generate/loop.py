@@ -28,7 +28,6 @@ import collections
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..errors import InputError, RunError
 from ..types import ClipRequest
 from .base import check_request
 from .encode import EncodeSettings, encode_video
+from .procedural import _default_workers, _ordered_map
 
 __all__ = [
     "LoopBackend",
@@ -475,34 +475,6 @@ def still_frames(request: ClipRequest, *, workers: int | None = None) -> Iterato
         return np.asarray(work.resize((W, H), resample=Image.Resampling.BILINEAR, box=box))
 
     yield from _ordered_map(render, request.n_frames, workers=workers or _default_workers())
-
-
-# Copied from mvtimeline.generate.procedural._default_workers
-def _default_workers() -> int:
-    return max(1, min(6, (os.cpu_count() or 2) // 2))
-
-
-# Copied from mvtimeline.generate.procedural._ordered_map
-def _ordered_map(fn: Callable[[int], np.ndarray], n: int, *, workers: int) -> Iterator[np.ndarray]:
-    """``fn(0) ... fn(n - 1)`` in order, computed by ``workers`` threads a few items ahead."""
-    if workers <= 1:
-        for i in range(n):
-            yield fn(i)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mvtimeline-loop") as pool:
-        pending: collections.deque[Any] = collections.deque()
-        next_i = 0
-        try:
-            while next_i < n or pending:
-                while next_i < n and len(pending) < 2 * workers:
-                    pending.append(pool.submit(fn, next_i))
-                    next_i += 1
-                yield pending.popleft().result()
-        finally:
-            for fut in pending:
-                fut.cancel()
 
 
 # ----------------------------------------------------------------------------------------- requests

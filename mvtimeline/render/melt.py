@@ -19,7 +19,6 @@ Public: render, RenderResult, project_frames.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from lxml import etree
 
 from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
+from ..frames import mlt_time_to_frames as _mlt_time_to_frames
 from .presets import RenderPreset, load_preset
 
 __all__ = ["render", "RenderResult", "project_frames", "X264_PRESETS", "CONTAINERS"]
@@ -76,36 +76,6 @@ class RenderResult:
 
 # ------------------------------------------------------------------------------------ project XML
 # Copied from mvtimeline.timeline.kdenlive._mlt_time_to_frames
-def _mlt_time_to_frames(value: str | None, fps: Fraction) -> int:
-    """An MLT time property → frames, as ``mlt_property_atoi`` parses it (MLT 7.12).
-
-    Examples
-    --------
-    >>> _mlt_time_to_frames("00:00:04.960", Fraction(25))
-    124
-    >>> _mlt_time_to_frames("99", Fraction(25))
-    99
-    """
-    if value is None or value == "":
-        return 0
-    s = value.strip()
-    f = float(fps)
-    if ":" not in s:
-        return int(float(s))
-    if "." in s or "," in s:
-        parts = s.replace(",", ".").split(":")
-        secs = float(parts[-1])
-        mins = int(parts[-2]) if len(parts) >= 2 else 0
-        hours = int(parts[-3]) if len(parts) >= 3 else 0
-        return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + round(f * secs)
-    parts = s.replace(";", ":").split(":")
-    frames = int(parts[-1])
-    secs = int(parts[-2]) if len(parts) >= 2 else 0
-    mins = int(parts[-3]) if len(parts) >= 3 else 0
-    hours = int(parts[-4]) if len(parts) >= 4 else 0
-    return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + math.ceil(f * secs) + frames
-
-
 def _props(el: etree._Element) -> dict[str, str]:
     return {p.get("name"): (p.text or "") for p in el.findall("property")}
 

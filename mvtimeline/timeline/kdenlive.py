@@ -50,6 +50,7 @@ from lxml import etree
 from ..errors import InputError
 from ..fileio import atomic_write
 from ..frames import fps_label, parse_fps, seconds_to_frame
+from ..frames import mlt_time_to_frames as _mlt_time_to_frames
 from ..types import section_kind
 
 __all__ = [
@@ -978,40 +979,6 @@ def write_to_file(
 
 
 # ---------------------------------------------------------------------------------------- reader
-def _mlt_time_to_frames(value: str | None, fps: Fraction) -> int:
-    """An MLT time property → frames, as ``mlt_property_atoi`` parses it (MLT 7.12).
-
-    Plain integers are frames; ``HH:MM:SS.mmm`` is a clock time; ``HH:MM:SS:FF`` is SMPTE.
-
-    Examples
-    --------
-    >>> _mlt_time_to_frames("00:00:04.960", Fraction(25))
-    124
-    >>> _mlt_time_to_frames("00:00:05:00", Fraction(25))
-    125
-    >>> _mlt_time_to_frames("42", Fraction(25))
-    42
-    """
-    if value is None or value == "":
-        return 0
-    s = value.strip()
-    f = float(fps)
-    if ":" not in s:
-        return int(float(s))
-    if "." in s or "," in s:
-        parts = s.replace(",", ".").split(":")
-        secs = float(parts[-1])
-        mins = int(parts[-2]) if len(parts) >= 2 else 0
-        hours = int(parts[-3]) if len(parts) >= 3 else 0
-        return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + round(f * secs)
-    parts = s.replace(";", ":").split(":")
-    frames = int(parts[-1])
-    secs = int(parts[-2]) if len(parts) >= 2 else 0
-    mins = int(parts[-3]) if len(parts) >= 3 else 0
-    hours = int(parts[-4]) if len(parts) >= 4 else 0
-    return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + math.ceil(f * secs) + frames
-
-
 def _props(el: etree._Element) -> dict[str, str]:
     return {p.get("name"): (p.text or "") for p in el.findall("property")}
 
