@@ -296,6 +296,9 @@ def run_batch(
             report("", "songs", len(outcomes), len(items))
         return [outcomes[i.name] for i in items]
 
+    from .warmup import warm_up
+
+    warm_up()  # the workers must not all compile (and cache) numba's code at once
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         events = manager.Queue()

@@ -9,6 +9,23 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config):
+    """Compile numba's code once before the test processes use it: xdist workers (and the CLI
+    subprocesses the tests start) compiling the same function at once can corrupt numba's cache."""
+    import fcntl
+    import tempfile
+
+    lock = Path(tempfile.gettempdir()) / "mvtimeline-numba-warmup.lock"
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            from mvtimeline.warmup import warm_up
+
+            warm_up()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def pytest_collection_modifyitems(config, items):
     # the slow end-to-end and real-Kdenlive tests share xdist groups so two heavy ones never run at once
     for item in items:
