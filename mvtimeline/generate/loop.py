@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError, RunError
 from ..types import ClipRequest
-from .base import check_request
+from .base import check_image, check_request
 from .encode import EncodeSettings, encode_video
 from .procedural import _default_workers, _ordered_map
 
@@ -602,15 +602,7 @@ class LoopBackend:
                     "fill it with mvtimeline.generate.loop.with_source"
                 )
         elif request.image is not None:
-            from PIL import Image
-
-            try:
-                with Image.open(request.image) as im:
-                    w, h = im.size
-            except (OSError, ValueError, Image.DecompressionBombError) as exc:
-                raise InputError(f"{where}: image {request.image} is not a readable image ({exc})") from None
-            if w < 2 or h < 2:
-                raise InputError(f"{where}: image {request.image} is only {w}x{h} px")
+            check_image(request.image, where=where)
         else:
             raise InputError(
                 f"{where}: the loop backend needs a video (--video FILE) or an image (--image FILE)"

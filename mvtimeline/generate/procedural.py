@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import ClipRequest
-from .base import check_request
+from .base import check_image, check_request
 from .encode import EncodeSettings, encode_video
 
 __all__ = [
@@ -479,17 +479,7 @@ class ProceduralBackend:
                 "in [0, 0.5), e.g. 0.1 to remove the bottom tenth"
             )
         if request.image is not None:
-            from PIL import Image
-
-            try:
-                with Image.open(request.image) as im:
-                    w, h = im.size
-            except (OSError, ValueError, Image.DecompressionBombError) as exc:
-                raise InputError(
-                    f"segment {request.segment_index}: image {request.image} is not a readable image ({exc})"
-                ) from None
-            if w < 2 or h < 2:
-                raise InputError(f"segment {request.segment_index}: image {request.image} is only {w}x{h} px")
+            check_image(request.image, where=f"segment {request.segment_index}")
 
     def generate(
         self,

@@ -502,3 +502,26 @@ def finite_seconds(value: object) -> float | None:
     if not math.isfinite(v) or v < 0:
         return None
     return v
+
+
+def untimed_runs(lines: Sequence[Line]) -> list[tuple[int, int]]:
+    """``(i, j)`` for each maximal run ``lines[i:j]`` of untimed lines (timed lines are anchors).
+
+    Examples
+    --------
+    >>> timed, free = Line("a", start_s=0.0, end_s=1.0), Line("b")
+    >>> untimed_runs([free, timed, free, free, timed])
+    [(0, 1), (2, 4)]
+    """
+    runs = []
+    i, n = 0, len(lines)
+    while i < n:
+        if lines[i].is_timed:
+            i += 1
+            continue
+        j = i
+        while j < n and not lines[j].is_timed:
+            j += 1
+        runs.append((i, j))
+        i = j
+    return runs

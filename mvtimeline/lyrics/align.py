@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Analysis, Line, Lyrics, Word
+from ._common import untimed_runs
 from .place import place
 from .words import count_syllables, line_syllables, split_words
 
@@ -436,22 +437,14 @@ def align(
 
     step("warp")
     result: dict[int, tuple[float, float, list[float], float]] = {}
-    i = 0
     n = len(lines)
-    while i < n:
-        if lines[i].is_timed:
-            i += 1
-            continue
-        j = i
-        while j < n and not lines[j].is_timed:
-            j += 1
+    for i, j in untimed_runs(lines):
         lo_s = interim.lines[i - 1].end_s if i > 0 else 0.0
         hi_s = interim.lines[j].start_s if j < n else duration
         run = _align_run(lines[i:j], list(interim.lines[i:j]), lo_s, hi_s, feats,
                          [tpl_of[k] for k in range(i, j)], voice)
         for k, r in enumerate(run):
             result[i + k] = r
-        i = j
 
     out = list(lines)
     low = []

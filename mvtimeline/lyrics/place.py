@@ -37,7 +37,7 @@ from collections.abc import Sequence
 
 from ..errors import InputError, LyricsFormatError
 from ..types import Line, Lyrics, Word
-from ._common import display_name, fill_word_times
+from ._common import display_name, fill_word_times, untimed_runs
 from .words import count_syllables, line_syllables, split_words
 
 __all__ = ["place", "INTERIM_CONFIDENCE"]
@@ -321,18 +321,10 @@ def place(lyrics: Lyrics, *, vocal_regions_s: Sequence[tuple[float, float]], dur
     for i in anchors:
         lines[i] = _with_words(lines[i])
 
-    i = 0
-    while i < n:
-        if lines[i].is_timed:
-            i += 1
-            continue
-        j = i
-        while j < n and not lines[j].is_timed:
-            j += 1
+    for i, j in untimed_runs(lines):  # each run sits between two anchors (or a song end)
         lo = lines[i - 1].end_s if i > 0 else 0.0
         hi = lines[j].start_s if j < n else duration
         lines[i:j] = _place_run(lines[i:j], lo, max(lo, hi), regions)
-        i = j
     return dataclasses.replace(lyrics, lines=tuple(lines))
 
 
