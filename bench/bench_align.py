@@ -34,7 +34,7 @@ from mvtimeline import plan
 from mvtimeline.audio import analyze
 from mvtimeline.demo import synthesize
 from mvtimeline.lyrics import align, place, read
-from mvtimeline.types import Line, Lyrics
+from mvtimeline.types import Lyrics
 
 DEV = Path("/work/shared/data/alignment-dev")
 GERMAN = """[Strophe]

@@ -44,9 +44,16 @@ class Config:
         return dict(self.diffusers) if self.backend == "diffusers" else {}
 
     @property
-    def handle_s(self) -> float:
-        """Extra seconds generated at each end of a clip, so a dissolve never eats the segment."""
-        return self.dissolve_s / 2 + 2 / float(self.fps)
+    def head_s(self) -> float:
+        """Extra seconds generated before a segment's first frame: none, since dissolves start at
+        the cut (the incoming clip shows its own first frame at the cut)."""
+        return 0.0
+
+    @property
+    def tail_s(self) -> float:
+        """Extra seconds generated after a segment's last frame: the dissolve into the next segment
+        plus two frames, so the outgoing clip can run on under the whole dissolve."""
+        return self.dissolve_s + 2 / float(self.fps)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

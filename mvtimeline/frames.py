@@ -3,17 +3,35 @@
 Every frame index is computed from an absolute time on the song by rounding, never by summing
 durations, so a five-minute song does not drift at 29.97 fps.
 
-Public: seconds_to_frame, frame_to_seconds, parse_fps, fps_label.
+Public: seconds_to_frame, frame_to_seconds, frames_at_least, segment_frames, SegmentFrames,
+mlt_time_to_frames, parse_fps, fps_label, KNOWN_FPS.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 
-__all__ = ["seconds_to_frame", "frame_to_seconds", "frames_at_least", "mlt_time_to_frames", "parse_fps", "fps_label", "KNOWN_FPS"]
+if TYPE_CHECKING:
+    from .types import Plan
+
+__all__ = [
+    "seconds_to_frame",
+    "frame_to_seconds",
+    "frames_at_least",
+    "segment_frames",
+    "SegmentFrames",
+    "mlt_time_to_frames",
+    "parse_fps",
+    "fps_label",
+    "profile_rate",
+    "exact_rate",
+    "KNOWN_FPS",
+]
 
 #: Frame rates users pick, by the name they use for them.
 KNOWN_FPS: dict[str, Fraction] = {
@@ -104,6 +122,47 @@ def parse_fps(text: str | float | Fraction) -> Fraction:
     return value
 
 
+#: The NTSC rates written as their two-decimal labels over 100 (``29.97`` = 2997/100), as a
+#: Kdenlive profile file may hold them.
+_NTSC = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
+_NTSC_LABELS = {Fraction(round(float(r) * 100), 100): r for r in _NTSC}
+
+
+def profile_rate(fps: Fraction) -> tuple[int, int]:
+    """``(frame_rate_num, frame_rate_den)`` for an MLT profile that is not one of MLT's own.
+
+    An NTSC rate is written as its two-decimal label over 100 (``2997/100``): Kdenlive 23.x -
+    26.08 accept a fractional rate of a custom profile only when it equals 23.98, 29.97 or 59.94
+    as a double (``ProfileInfo::hasValidFps``), and show an error box for ``30000/1001``. The
+    difference is 1e-6 of the rate for 29.97 and 59.94 (0.3 ms over five minutes) and 1.7e-4 for
+    23.976 (one frame over about five minutes). :func:`exact_rate` reads it back exactly. Other
+    rates are written as they are.
+
+    Examples
+    --------
+    >>> profile_rate(Fraction(30000, 1001)), profile_rate(Fraction(25))
+    ((2997, 100), (25, 1))
+    """
+    fps = Fraction(fps)
+    if fps in _NTSC:
+        label = Fraction(round(float(fps) * 100), 100)
+        return label.numerator * (100 // label.denominator), 100
+    return fps.numerator, fps.denominator
+
+
+def exact_rate(num: int, den: int) -> Fraction:
+    """The rate an MLT profile's ``frame_rate_num``/``frame_rate_den`` stand for: an NTSC label
+    over 100 (:func:`profile_rate`) is the NTSC rate.
+
+    Examples
+    --------
+    >>> exact_rate(2997, 100), exact_rate(30000, 1001), exact_rate(25, 1)
+    (Fraction(30000, 1001), Fraction(30000, 1001), Fraction(25, 1))
+    """
+    rate = Fraction(int(num), int(den))
+    return _NTSC_LABELS.get(rate, rate)
+
+
 def fps_label(fps: Fraction) -> str:
     """Short human name of a rate: ``29.97``, ``25``.
 
@@ -157,3 +216,57 @@ def mlt_time_to_frames(value: str | None, fps: Fraction) -> int:
     mins = int(parts[-3]) if len(parts) >= 3 else 0
     hours = int(parts[-4]) if len(parts) >= 4 else 0
     return math.floor(f * hours * 3600) + math.floor(f * mins * 60) + math.ceil(f * secs) + frames
+
+
+@dataclass(frozen=True)
+class SegmentFrames:
+    """A segment on the frame grid: ``[start_frame, end_frame)``, with its clip's handle frames."""
+
+    start_frame: int
+    end_frame: int
+    head_frames: int
+    tail_frames: int
+
+    @property
+    def n_frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+    @property
+    def clip_frames(self) -> int:
+        """Frames the generated clip must have: the segment plus both handles."""
+        return self.n_frames + self.head_frames + self.tail_frames
+
+
+def segment_frames(plan: Plan, fps: Fraction, *, head_s: float = 0.0, tail_s: float = 0.0) -> list[SegmentFrames]:
+    """Each segment's frames, from absolute times (no accumulated durations, so nothing drifts).
+
+    Parameters
+    ----------
+    plan : Plan
+        The segments, covering the song in order.
+    fps : Fraction > 0
+        Project rate.
+    head_s, tail_s : float >= 0
+        Seconds of extra frames the clip of every segment carries before its first frame and
+        after its last (handles for dissolves), each rounded up to whole frames.
+
+    Returns
+    -------
+    list of SegmentFrames
+        The first segment starts at frame 0 and the last ends at the song's last frame; every
+        boundary is ``seconds_to_frame`` of its time.
+
+    Raises
+    ------
+    InputError
+        A segment shorter than one frame at this rate.
+    """
+    head, tail = frames_at_least(head_s, fps), frames_at_least(tail_s, fps)
+    out = []
+    for seg in plan.segments:
+        a, b = seconds_to_frame(seg.start_s, fps), seconds_to_frame(seg.end_s, fps)
+        if b <= a:
+            raise InputError(f"plan segment {seg.index} ({seg.start_s:.3f}–{seg.end_s:.3f} s) is shorter than "
+                             f"one frame at {float(fps):.3f} fps")
+        out.append(SegmentFrames(a, b, head, tail))
+    return out

@@ -208,10 +208,10 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
                   ) -> list[ClipRequest]:
     """One request per segment (and per take in ``takes``; default: the segment's chosen take)."""
     from .generate import image_sha256
-    from .timeline.build import segment_frames
+    from .frames import segment_frames
 
     fps = config.fps
-    frames = segment_frames(plan, fps, handle_s=config.handle_s)
+    frames = segment_frames(plan, fps, head_s=config.head_s, tail_s=config.tail_s)
     sections: list[str] = []
     images = list(config.images)
     hashes = {p: image_sha256(p) for p in images}
@@ -387,6 +387,7 @@ def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, 
     A file the user changed since mvtimeline wrote it is first moved to ``NAME.bak-<time>``.
     """
     from .timeline import export
+    from .timeline.kdenlive import subtitles_paths
 
     unknown = [f for f in formats if f not in export.FORMATS]
     if unknown:
@@ -403,7 +404,7 @@ def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, 
     for i, fmt in enumerate(formats):
         progress("export", i, len(formats))
         target = project.path(export.FORMATS[fmt])
-        guarded = [target] + ([target.with_name(target.name + ".srt")] if fmt == "kdenlive" else [])
+        guarded = [target] + (list(subtitles_paths(target)) if fmt == "kdenlive" else [])
         for p in guarded:
             backup = _protect_user_edit(project.folder, p)
             if backup is not None:
@@ -418,14 +419,21 @@ def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, 
 
 
 def pick(project: Project, segment: int, take: int) -> Exported:
-    """Make ``take`` the chosen take of ``segment`` in plan.json and rewrite the project files.
+    """Make ``take`` the chosen take of ``segment`` in plan.json and put it on the timeline.
+
+    A ``NAME.kdenlive`` mvtimeline wrote (unchanged since) is written again. One the user edited
+    (in Kdenlive, say) is first copied to ``NAME.kdenlive.bak-<time>`` and then changed in place:
+    only the segment's clip shows the new take, every other edit stays. The ``.otio`` is written
+    again (an edited one moved aside first).
 
     Raises
     ------
     InputError
-        No such segment, or that take has not been generated.
+        No such segment, that take has not been generated, or the edited project no longer has
+        the segment's clip (nothing is changed then).
     """
     from .plan import with_takes
+    from .timeline.kdenlive_read import swap_take
 
     plan = Plan.load(project.folder / "plan.json")
     if segment not in {s.index for s in plan.segments}:
@@ -436,8 +444,26 @@ def pick(project: Project, segment: int, take: int) -> Exported:
     aligned = Lyrics.load(project.folder / "aligned.json")
     new_plan = with_takes(plan, {segment: take})
     clips = chosen_clips(project, new_plan, analysis)  # raises before anything is written
+    kdenlive = project.path(".kdenlive")
+    if not (kdenlive.exists() and _is_user_edit(project.folder, kdenlive)):
+        new_plan.save(project.folder / "plan.json")
+        return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
+
+    old_clip = chosen_clips(project, plan, analysis)[segment][1].path
+    new_clip = clips[segment][1].path
+    backup = backup_path(kdenlive)
+    shutil.copy2(kdenlive, backup)
+    try:
+        swapped = swap_take(kdenlive, old_file=old_clip, new_file=new_clip, new_name=f"{segment:02d} take {take}")
+    except InputError:
+        backup.unlink(missing_ok=True)
+        raise
+    log.warning("%s was edited since mvtimeline wrote it: changed in place (%d clip(s) of segment %d now show "
+                "take %d; a copy of it as it was is %s)", kdenlive.name, swapped, segment, take, backup.name)
+    _remember(project.folder, kdenlive)
     new_plan.save(project.folder / "plan.json")
-    return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
+    exported = export_step(project, new_plan, aligned, clips, formats=("otio",), analysis=analysis)
+    return Exported(written=[kdenlive, *exported.written], backups=[backup, *exported.backups])
 
 
 def render_step(project: Project, *, out: Path | None = None, preset: str | None = None,
@@ -474,11 +500,14 @@ def _remember(folder: Path, path: Path) -> None:
     atomic_write(folder / _STATE, json.dumps(state, indent=1))
 
 
+def _is_user_edit(folder: Path, path: Path) -> bool:
+    """``path`` differs from what mvtimeline last wrote there."""
+    return _state(folder).get(path.name) != _sha256(path)
+
+
 def _protect_user_edit(folder: Path, path: Path) -> Path | None:
     """If ``path`` differs from what mvtimeline last wrote there, move it to a backup name first."""
-    if not path.exists():
-        return None
-    if _state(folder).get(path.name) == _sha256(path):
+    if not path.exists() or not _is_user_edit(folder, path):
         return None
     backup = backup_path(path)
     path.replace(backup)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from mvtimeline.errors import InputError
-from mvtimeline.frames import KNOWN_FPS, frame_to_seconds, parse_fps, seconds_to_frame
-from mvtimeline.timeline.build import segment_frames
+from mvtimeline.frames import KNOWN_FPS, frame_to_seconds, parse_fps, seconds_to_frame, segment_frames
 from mvtimeline.types import Plan, Segment
 
 RATES = list(KNOWN_FPS.values())
@@ -22,7 +21,7 @@ def test_segments_tile_the_song_frame_exactly_at_every_rate(fps, rng):
     cuts = list(np.cumsum(rng.uniform(0.5, 9.0, size=60)))  # irregular segments over ~5 minutes
     duration = cuts[-1] + 3.123456
     edges = [0.0, *cuts, duration]
-    frames = segment_frames(_plan(edges), fps, handle_s=0.3)
+    frames = segment_frames(_plan(edges), fps, head_s=0.3, tail_s=0.3)
     assert frames[0].start_frame == 0
     for a, b in zip(frames[:-1], frames[1:]):
         assert a.end_frame == b.start_frame  # no gap, no overlap
@@ -36,7 +35,7 @@ def test_segments_tile_the_song_frame_exactly_at_every_rate(fps, rng):
 def test_summed_durations_would_drift_but_absolute_rounding_does_not(fps):
     # 300 segments of 1.001 s: rounding each duration and summing drifts; rounding absolute times does not
     edges = [i * 1.001 for i in range(301)]
-    frames = segment_frames(_plan(edges), fps, handle_s=0.0)
+    frames = segment_frames(_plan(edges), fps)
     assert frames[-1].end_frame == seconds_to_frame(edges[-1], fps)
     assert abs(frames[-1].end_frame / fps - Fraction(edges[-1])) <= Fraction(1, 2) / fps
 

@@ -18,16 +18,10 @@ from lxml import etree
 
 from mvtimeline.errors import InputError
 from mvtimeline.frames import KNOWN_FPS, fps_label, seconds_to_frame
-from mvtimeline.timeline import kdenlive
-from mvtimeline.timeline.kdenlive import (
-    GUIDE_CATEGORIES,
-    guide_category,
-    profile_for,
-    read_summary,
-    subtitles_path,
-    write_to_file,
-    write_to_string,
-)
+from mvtimeline.timeline import mlt
+from mvtimeline.timeline.kdenlive import subtitles_path, write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive_read import read_summary
+from mvtimeline.timeline.mlt import GUIDE_CATEGORIES, guide_category, profile_for
 
 pytestmark = needs_ffmpeg
 
@@ -134,8 +128,8 @@ def test_kdenlive_guide_categories_have_one_colour_per_section_kind_lines_and_be
     categories = summary["guide_categories"]
     assert [c["index"] for c in categories] == list(range(len(categories)))
     assert [c["comment"] for c in categories] == [
-        "Intro", "Verse", "Pre-chorus", "Chorus", "Bridge", "Outro", "Other section", "Lyric line", "Downbeat",
-    ]  # fmt: skip
+        "Bridge", "Verse", "Intro", "Outro", "Downbeat", "Lyric line", "Other section", "Pre-chorus", "Chorus",
+    ]  # fmt: skip  (the order of Kdenlive's default categories of the same colours)
     colours = [c["color"] for c in categories]
     assert len(set(colours)) == len(colours) and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
 
@@ -279,7 +273,7 @@ def test_kdenlive_profile_names_match_mlt_stock_profiles():
     assert profile_for(1280, 720, Fraction(25)).name == "atsc_720p_25"
     assert profile_for(1080, 1920, Fraction(30)).name == "vertical_hd_30"
     mlt_dir = Path("/usr/share/mlt-7/profiles")
-    for name, w, h, fps, _ in kdenlive._STOCK:
+    for name, w, h, fps, _ in mlt.STOCK_PROFILES:
         if (mlt_dir / name).exists():
             text = dict(line.split("=", 1) for line in (mlt_dir / name).read_text().splitlines() if "=" in line)
             assert (int(text["width"]), int(text["height"])) == (w, h)

@@ -19,7 +19,9 @@ from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
 from mvtimeline.render import render
-from mvtimeline.timeline.kdenlive import read_summary, write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive import write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive_read import read_summary
+from mvtimeline.timeline.mlt import guide_category
 from mvtimeline.timeline.kdenlive11 import sequence_uuid
 
 pytestmark = needs_ffmpeg
@@ -106,9 +108,9 @@ def test_kdenlive11_holds_the_same_timeline_bin_and_guides_as_1_04(both):
         assert new[key] == old[key], key
     sequences_folder = int(new["sequences"][0]["folderid"])
     assert {k: v for k, v in new["folders"].items() if k != sequences_folder} == old["folders"]
-    assert any(g["type"] == 8 for g in new["guides"])  # downbeats made it into the sequence's guides
-    # Each points at its own sidecar: <project>.srt.
-    assert new["subtitle_filter"]["av.filename"] == str(new_path.resolve()) + ".srt"
+    assert any(g["type"] == guide_category("beat") for g in new["guides"])  # downbeats are in the sequence's guides
+    # Each points at the sidecar its Kdenlive reads: <project>.srt (22.12), <project>.ass (24.12+).
+    assert new["subtitle_filter"]["av.filename"] == str(new_path.resolve()) + ".ass"
     assert old["subtitle_filter"]["av.filename"] == str(old_path.resolve()) + ".srt"
 
 

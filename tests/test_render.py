@@ -15,7 +15,8 @@ from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 
 from mvtimeline.errors import InputError, RenderFailed, ToolMissing
 from mvtimeline.render import project_frames, render
-from mvtimeline.timeline.kdenlive import read_summary, write_to_file
+from mvtimeline.timeline.kdenlive import write_to_file
+from mvtimeline.timeline.kdenlive_read import read_summary
 
 pytestmark = [needs_ffmpeg, needs_melt]
 

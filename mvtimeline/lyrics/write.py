@@ -51,6 +51,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _cue_line(text: str) -> str:
+    """A subtitle cue's text on one line: line breaks become spaces, other characters stay."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def _join_words(words: Sequence[str]) -> list[str]:
     """Separators to put before each word: none between two CJK words, else a space."""
     seps = []
@@ -177,7 +182,7 @@ def to_srt(lyrics: Lyrics) -> str:
         out += [
             str(k),
             f"{fmt_cue_time(ln.start_s, sep=',')} --> {fmt_cue_time(ln.end_s, sep=',')}",
-            _one_line(ln.text),
+            _cue_line(ln.text),
             "",
         ]
     return "\n".join(out) + "\n"
@@ -232,40 +237,53 @@ def _vtt_words(ln: Line) -> str:
 
 
 def _ass_text(s: str) -> str:
-    return _one_line(s).replace("\\", "/").replace("{", "(").replace("}", ")")
+    return _cue_line(s).replace("\\", "/").replace("{", "(").replace("}", ")")
 
 
-def to_ass(lyrics: Lyrics) -> str:
-    """ASS subtitles with karaoke: each word is ``{\\kNN}word`` (NN: how long it is sung, in
-    centiseconds); a lead-in before the first word and a pause between words are an empty
-    ``{\\kNN}``."""
+def to_ass(lyrics: Lyrics, *, karaoke: bool = True, play_res: tuple[int, int] = ASS_PLAY_RES) -> str:
+    """ASS subtitles, one event per line (every line must be timed).
+
+    Parameters
+    ----------
+    lyrics : Lyrics
+        Timed lyrics.
+    karaoke : bool, default True
+        Karaoke word timing: each word is ``{\\kNN}word`` (NN: how long it is sung, in
+        centiseconds); a lead-in before the first word and a pause between words are an empty
+        ``{\\kNN}``. Without it the events hold the plain line (what a subtitle track shows).
+    play_res : (int, int)
+        The script resolution in pixels (the video's size); the default style (bottom centre,
+        bold white with a black outline) scales with its height.
+    """
     import pysubs2
 
     _need_timed(lyrics, "ass")
+    width, height = play_res
+    scale = height / ASS_PLAY_RES[1]
     subs = pysubs2.SSAFile()
-    subs.info["PlayResX"] = str(ASS_PLAY_RES[0])
-    subs.info["PlayResY"] = str(ASS_PLAY_RES[1])
+    subs.info["PlayResX"] = str(width)
+    subs.info["PlayResY"] = str(height)
     subs.info["WrapStyle"] = "0"
     subs.info["ScaledBorderAndShadow"] = "yes"
     subs.styles["Default"] = pysubs2.SSAStyle(
         fontname="DejaVu Sans",
-        fontsize=64,
+        fontsize=max(8, round(64 * scale)),
         primarycolor=pysubs2.Color(255, 255, 255, 0),  # sung: white
         secondarycolor=pysubs2.Color(170, 170, 170, 0),  # not yet sung: grey
         outlinecolor=pysubs2.Color(0, 0, 0, 0),
         backcolor=pysubs2.Color(0, 0, 0, 128),
         bold=True,
-        outline=3.0,
+        outline=max(1.0, round(3 * scale, 1)),
         shadow=1.0,
         alignment=pysubs2.Alignment.BOTTOM_CENTER,
-        marginl=80,
-        marginr=80,
-        marginv=70,
+        marginl=round(80 * width / ASS_PLAY_RES[0]),
+        marginr=round(80 * width / ASS_PLAY_RES[0]),
+        marginv=round(70 * scale),
     )
     for ln in lyrics.lines:
         start_cs = round(ln.start_s * 100)
         end_cs = max(start_cs, round(ln.end_s * 100))
-        if _words_timed(ln):
+        if karaoke and _words_timed(ln):
             texts = [_ass_text(w.text) for w in ln.words]
             seps = _join_words(texts)
             marks = [start_cs]  # line start, then each word's start and end, in centiseconds

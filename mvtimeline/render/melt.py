@@ -35,6 +35,7 @@ from lxml import etree
 
 from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
+from ..frames import exact_rate
 from ..frames import mlt_time_to_frames as _mlt_time_to_frames
 from .presets import RenderPreset, load_preset
 
@@ -75,7 +76,6 @@ class RenderResult:
 
 
 # ------------------------------------------------------------------------------------ project XML
-# Copied from mvtimeline.timeline.kdenlive._mlt_time_to_frames
 def _props(el: etree._Element) -> dict[str, str]:
     return {p.get("name"): (p.text or "") for p in el.findall("property")}
 
@@ -100,7 +100,7 @@ def _parse(project: Path) -> etree._ElementTree:
 def _fps(root: etree._Element, project: Path) -> Fraction:
     prof = root.find("profile")
     try:
-        return Fraction(int(prof.get("frame_rate_num")), int(prof.get("frame_rate_den")))
+        return exact_rate(int(prof.get("frame_rate_num")), int(prof.get("frame_rate_den")))
     except (AttributeError, TypeError, ValueError, ZeroDivisionError):
         raise InputError(
             f"{project}: no <profile> with frame_rate_num/frame_rate_den; cannot render frame-exact"
@@ -355,8 +355,12 @@ def render(
     if melt_path is None:
         raise ToolMissing(f"{melt} not found: install it with 'apt-get install melt'")
 
-    # The copy melt renders: absolute root and subtitle paths, no render consumer of its own.
+    # The copy melt renders: absolute root and subtitle paths, no render consumer of its own, the
+    # exact rate (an NTSC label over 100 in a custom profile means the NTSC rate)
     root.set("root", str(base))
+    prof = root.find("profile")
+    prof.set("frame_rate_num", str(fps.numerator))
+    prof.set("frame_rate_den", str(fps.denominator))
     if subtitles:
         _fix_subtitles(root, project, base)
     else:

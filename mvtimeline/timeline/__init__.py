@@ -18,11 +18,14 @@ The OTIO timeline is the single source of truth; every writer reads only the tim
   ``lines``, ``image_prompt``, ``motion_prompt``, ``seed``, ``backend``, ``key``, and ``takes``: every
   generated take of the segment, ``[{"take": N, "path": absolute path, "n_frames": N, "key": ...}]``
   (the chosen one included), for the editor's bin. A ``Transition`` (``SMPTE_Dissolve``) between two
-  clips has ``in_offset`` = frames before the cut (taken from the incoming clip's head handle) and
-  ``out_offset`` = frames after the cut (from the outgoing clip's tail handle).
+  clips has ``in_offset`` = frames before the cut and ``out_offset`` = frames after the cut (from the
+  outgoing clip's tail handle). Built timelines start each dissolve at the cut (``in_offset`` 0) and
+  their clips have no head handle, so every clip's file begins with its segment.
 - ``timeline.tracks[1]``: audio track ``"A1"``: one clip ``"song"``, source range ``[0, n_frames)``.
 - ``timeline.tracks.markers``: guides. Each marker is 0 frames long at its frame, ``name`` and
   ``comment`` are its text, ``metadata["mvtimeline"]["kind"]`` is ``"section"``, ``"line"`` or ``"beat"``
   (downbeats, only when asked for); a section marker also has ``section_kind``, and when a lyric line
-  starts on the same frame its ``line``. Colours: section PURPLE, line CYAN, beat YELLOW.
+  starts on the same frame its ``line``. ``metadata["kdenlive"]["type"]`` is the guide category
+  (:func:`mvtimeline.timeline.mlt.guide_category`, what Kdenlive's OTIO import reads) and the colour
+  the OTIO colour nearest to that category's.
 """

@@ -1,64 +1,28 @@
 """Plan + generated clips → the OpenTimelineIO timeline (shape: see :mod:`mvtimeline.timeline`).
 
-Public: build, clip_request_frames, segment_frames.
+Dissolves start at the cut ("start at cut"): the outgoing clip runs on over the first frames of
+the next segment from its tail handle, while the incoming clip starts at its own first frame. So
+a clip's file begins exactly at its segment, which every editor imports in sync (Kdenlive's OTIO
+import resets the in point of every clip after the first to the file's first frame).
+
+Public: build.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
-from ..frames import frames_at_least, seconds_to_frame
+from ..frames import seconds_to_frame, segment_frames
 from ..types import ClipRequest, ClipResult, Lyrics, Plan, section_kind
+from .mlt import MARKER_COLOURS, guide_category
 
-__all__ = ["build", "segment_frames", "SegmentFrames"]
+__all__ = ["build"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SegmentFrames:
-    """A segment on the frame grid: ``[start_frame, end_frame)``, with its clip's handle frames."""
-
-    start_frame: int
-    end_frame: int
-    head_frames: int
-    tail_frames: int
-
-    @property
-    def n_frames(self) -> int:
-        return self.end_frame - self.start_frame
-
-    @property
-    def clip_frames(self) -> int:
-        """Frames the generated clip must have: the segment plus both handles."""
-        return self.n_frames + self.head_frames + self.tail_frames
-
-
-def segment_frames(plan: Plan, fps: Fraction, *, handle_s: float) -> list[SegmentFrames]:
-    """Each segment's frames, from absolute times (no accumulated durations, so nothing drifts).
-
-    The first segment starts at frame 0 and the last ends at the song's last frame; every boundary is
-    ``seconds_to_frame`` of its time. ``handle_s`` seconds of extra frames are asked at both ends.
-
-    Raises
-    ------
-    InputError
-        A segment shorter than one frame at this rate.
-    """
-    handle = frames_at_least(handle_s, fps)
-    out = []
-    for seg in plan.segments:
-        a, b = seconds_to_frame(seg.start_s, fps), seconds_to_frame(seg.end_s, fps)
-        if b <= a:
-            raise InputError(f"plan segment {seg.index} ({seg.start_s:.3f}–{seg.end_s:.3f} s) is shorter than "
-                             f"one frame at {float(fps):.3f} fps")
-        out.append(SegmentFrames(a, b, handle, handle))
-    return out
 
 
 def build(
@@ -106,7 +70,7 @@ def build(
         return otio.opentime.RationalTime(frames, rate)
 
     n_song = seconds_to_frame(plan.duration_s, fps)
-    frames = segment_frames(plan, fps, handle_s=0.0)
+    frames = segment_frames(plan, fps)
     missing = [s.index for s in plan.segments if s.index not in clips]
     if missing:
         raise InputError(f"no generated clip for plan segment {missing[0]}")
@@ -114,25 +78,17 @@ def build(
     tl.global_start_time = rt(0)
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     dissolve = round(Fraction(plan.dissolve_s) * fps)
-    pre_post: list[tuple[int, int]] = []  # per cut: frames before, after
+    # per cut: frames of the dissolve before the cut (none: the incoming clip starts at its own first
+    # frame) and after it (the outgoing clip's tail handle, inside the incoming segment, which keeps
+    # at least one frame of its own)
+    pre_post: list[tuple[int, int]] = []
     for k in range(len(plan.segments) - 1):
         req_a, _ = clips[plan.segments[k].index]
-        req_b, _ = clips[plan.segments[k + 1].index]
-        pre, post = dissolve // 2, dissolve - dissolve // 2
-        pre = min(pre, req_b.head_frames)
-        post = min(post, req_a.tail_frames)
-        pre_post.append((pre, post))
-    # a segment must hold the tail of the dissolve before it and the head of the one after it
-    for k, f in enumerate(frames):
-        after_prev = pre_post[k - 1][1] if k > 0 else 0
-        before_next = pre_post[k][0] if k < len(pre_post) else 0
-        if after_prev + before_next > f.n_frames:
-            scale = f.n_frames / (after_prev + before_next)
-            if k > 0:
-                pre_post[k - 1] = (pre_post[k - 1][0], int(after_prev * scale))
-            if k < len(pre_post):
-                pre_post[k] = (int(before_next * scale), pre_post[k][1])
-            log.warning("segment %d is too short for its dissolves; shortened them", plan.segments[k].index)
+        post = min(dissolve, req_a.tail_frames, max(0, frames[k + 1].n_frames - 1))
+        if post < dissolve:
+            log.warning("dissolve after segment %d shortened to %d frames (the clip's tail handle or the next "
+                        "segment is shorter than %d frames)", plan.segments[k].index, post, dissolve)
+        pre_post.append((0, post))
 
     for k, (seg, f) in enumerate(zip(plan.segments, frames)):
         req, res = clips[seg.index]
@@ -244,14 +200,14 @@ def _markers(plan: Plan, aligned: Lyrics, fps: Fraction, *, downbeats_s: Sequenc
     out = []
     for f in sorted(by_frame):
         info = by_frame[f]
-        color = {"section": otio.schema.MarkerColor.PURPLE, "line": otio.schema.MarkerColor.CYAN,
-                 "beat": otio.schema.MarkerColor.YELLOW}[info["kind"]]
+        category = guide_category(info["kind"], info.get("section_kind"))
         m = otio.schema.Marker(
             name=info["label"],
             marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(f, rate),
                                                  otio.opentime.RationalTime(0, rate)),
-            color=color,
-            metadata={"mvtimeline": dict(info)},
+            color=MARKER_COLOURS[category],
+            # Kdenlive's OTIO import takes the guide category from metadata["kdenlive"]["type"]
+            metadata={"mvtimeline": dict(info), "kdenlive": {"type": category}},
         )
         m.comment = info["label"]
         out.append(m)

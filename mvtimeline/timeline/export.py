@@ -2,18 +2,24 @@
 
 Every writer reads only the OTIO timeline (shape in :mod:`mvtimeline.timeline`).
 
-Public: FORMATS, write, format_for, subtitles_to_ssa.
+``.otio`` files point their video clips at links named after the clips (:func:`media_folder`),
+because Kdenlive's OTIO import names each bin clip after its file.
+
+Public: FORMATS, write, format_for, media_folder, subtitles_to_ssa.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import shutil
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import atomic_path, atomic_write
+from ..fileio import atomic_path, atomic_write, ensure_dir
 
-__all__ = ["FORMATS", "write", "format_for", "subtitles_to_ssa"]
+__all__ = ["FORMATS", "write", "format_for", "media_folder", "subtitles_to_ssa"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: 
     if fmt == "otio":
         import opentimelineio as otio
 
-        local = _with_media_urls(timeline, relative_to=path.parent)
+        local = _with_media_urls(_with_named_media(timeline, path), relative_to=path.parent)
         with atomic_path(path) as tmp:
             otio.adapters.write_to_file(local, str(tmp), adapter_name="otio_json")
         return path
@@ -95,6 +101,79 @@ def _with_media_urls(timeline, *, relative_to: Path | None):
     if meta and meta.get("audio_path"):
         meta["audio_path"] = _media_url(meta["audio_path"], relative_to)
     return copy
+
+
+def media_folder(otio_path: Path) -> Path:
+    """The folder of named links an ``.otio`` uses for its clips: ``song.otio`` → ``song-media/``.
+
+    Examples
+    --------
+    >>> media_folder(Path("out/song.otio")).as_posix()
+    'out/song-media'
+    """
+    return Path(otio_path).with_name(f"{Path(otio_path).stem}-media")
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def _file_name(label: str, take: object, suffix: str) -> str:
+    """A file name that says what the clip is (``03 Chorus – under the neon (take 1).mp4``), safe on
+    Linux, macOS and Windows."""
+    base = _UNSAFE.sub("_", str(label)).strip(" ._") or "clip"
+    base = base[:120].rstrip(" ._")
+    return f"{base} (take {take}){suffix}" if take not in (None, "") else f"{base}{suffix}"
+
+
+def _with_named_media(timeline, otio_path: Path):
+    """A copy of ``timeline`` whose video clips point at links named after them in
+    :func:`media_folder` (hard links to the clips, or copies where a link cannot be made).
+
+    Kdenlive's OTIO import names each bin clip after its file, so the names say what the clips
+    are there too. Links the timeline no longer uses are removed; the folder is ours alone.
+    """
+    import opentimelineio as otio
+
+    copy = timeline.deepcopy()
+    folder = media_folder(otio_path)
+    wanted: dict[str, Path] = {}
+    for track in copy.video_tracks():
+        for clip in track.find_clips():
+            ref = clip.media_reference
+            if not isinstance(ref, otio.schema.ExternalReference) or not ref.target_url:
+                continue
+            url = ref.target_url
+            src = Path(_url_to_path(url) if url.startswith("file://") else url)
+            if not (src.is_absolute() and src.is_file()):
+                continue  # a relative path (an .otio read back) or a missing file: leave it as it is
+            src = src.resolve()
+            take = clip.metadata.get("mvtimeline", {}).get("take")
+            name = _file_name(clip.name or src.stem, take, src.suffix)
+            wanted[name] = src
+            ref.target_url = str((folder / name).resolve())
+    if not wanted and not folder.exists():
+        return copy
+    ensure_dir(folder)
+    for name, src in wanted.items():
+        dst = folder / name
+        if dst.exists() and dst.stat().st_ino == src.stat().st_ino:
+            continue
+        with atomic_path(dst) as tmp:
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copy2(src, tmp)
+    for old in folder.iterdir():
+        if old.name not in wanted and old.is_file() and not old.name.startswith("."):
+            old.unlink()
+    return copy
+
+
+def _url_to_path(url: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(url).path)
 
 
 def _media_url(target: str, relative_to: Path | None) -> str:
@@ -142,6 +221,12 @@ def _write_adapter(timeline, path: Path, fmt: str) -> Path:
         edl = otio.schema.Timeline(name=tl.name, global_start_time=tl.global_start_time)
         edl.tracks.append(tl.video_tracks()[0].deepcopy())
         tl = edl
+        for clip in tl.find_clips():
+            # a reel name per segment and take, of the 8 characters CMX 3600 allows (the adapter
+            # would take the file name, keeping spaces, which breaks the event lines)
+            md = clip.metadata.get("mvtimeline", {})
+            if md.get("segment") is not None:
+                clip.metadata["cmx_3600"] = {"reel": f"S{int(md['segment']):03d}T{int(md.get('take') or 1)}"[:8]}
     try:
         text = otio.adapters.write_to_string(tl, adapter_name=ADAPTERS[fmt])
     except Exception as exc:  # the adapters raise plain exceptions of many kinds

@@ -2,7 +2,7 @@
 
 Used by :func:`mvtimeline.timeline.kdenlive.write_to_file` with ``version="1.1"``; the layout (bin
 with takes, clips, mixes, guides, subtitles) is the same as in version 1.04, only the XML around it
-differs (``/work/shared/KDENLIVE-FORMAT.md`` section 2.2):
+differs (``KDENLIVE-FORMAT.md`` section 2.2 in the team's shared notes):
 
 - the timeline is a *sequence*: a tractor whose id is a braced uuid, with ``kdenlive:uuid``,
   ``kdenlive:producer_type=17``, its own ``kdenlive:id`` in the bin's "Sequences" folder, and the
@@ -13,14 +13,17 @@ differs (``/work/shared/KDENLIVE-FORMAT.md`` section 2.2):
   ``kdenlive:sequenceFolder``, and an entry for the sequence; guide categories stay document-wide;
 - a last tractor with ``kdenlive:projectTractor=1`` plays the active sequence (what melt renders).
 
-Kdenlive 22.12 refuses 1.1 documents ("unsupported version"); this layout follows Kdenlive 23.08 and
-24.07 saved files and has been rendered with melt 7.12, not opened in a real Kdenlive 25.x.
+Kdenlive 22.12 refuses 1.1 documents ("unsupported version"); Kdenlive 24.12 and 26.08 open this
+layout with no dialog. The lyrics are the ``NAME.kdenlive.ass`` sidecar those versions read,
+listed as the sequence's ``subtitlesList`` with ``activeSubtitleIndex`` 0, as Kdenlive itself
+saves them.
 
 Public: build_document, sequence_uuid, DOCUMENT_VERSION, KDENLIVE_VERSION.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -28,21 +31,21 @@ from typing import Any
 
 from lxml import etree
 
-from .kdenlive import (
-    _bin_producers,
-    _black_producer,
-    _Folder,
-    _folder_properties,
-    _guide_categories_json,
-    _guides_json,
-    _Layout,
-    _profile_element,
-    _prop,
-    _root,
-    _timeline_services,
-    _tracks,
-    _xml,
-    _zoom_for,
+from .mlt import (
+    bin_producers,
+    black_producer,
+    Folder,
+    folder_properties,
+    guide_categories_json,
+    guides_json,
+    Layout,
+    profile_element,
+    prop,
+    new_root,
+    timeline_services,
+    tracks,
+    to_xml,
+    zoom_for,
 )
 
 __all__ = ["build_document", "sequence_uuid", "DOCUMENT_VERSION", "KDENLIVE_VERSION"]
@@ -72,17 +75,18 @@ def sequence_uuid(document_id: int) -> str:
     return "{" + str(uuid.uuid5(_NAMESPACE, f"mvtimeline-sequence-{int(document_id)}")) + "}"
 
 
-def build_document(layout: _Layout, *, base_dir: Path | None, subtitles_file: Path | None, document_id: int) -> str:
+def build_document(layout: Layout, *, base_dir: Path | None, subtitles_file: Path | None, document_id: int) -> str:
     """The document version 1.1 XML of a laid-out timeline.
 
     Parameters
     ----------
-    layout : _Layout
-        From :func:`mvtimeline.timeline.kdenlive._layout`.
+    layout : Layout
+        From :func:`mvtimeline.timeline.mlt.layout_of`.
     base_dir : Path or None
         The project's folder: media inside it get relative paths.
     subtitles_file : Path or None
-        The sidecar ``.srt``; the subtitle filter points at it (absolute path).
+        The sidecar ``.ass`` (what Kdenlive 24.12+ reads): the subtitle filter points at it
+        (absolute path, for melt) and the sequence's ``subtitlesList`` names it.
     document_id : int
         ``kdenlive:docproperties.documentid``; also seeds the sequence uuid.
 
@@ -94,14 +98,14 @@ def build_document(layout: _Layout, *, base_dir: Path | None, subtitles_file: Pa
     prof = layout.profile
     last = layout.n_frames - 1
     seq_uuid = sequence_uuid(document_id)
-    sequence_folder = _Folder(layout.next_id, "Sequences")
+    sequence_folder = Folder(layout.next_id, "Sequences")
     sequence_kid = layout.next_id + 1
 
-    root = _root()
-    _profile_element(root, prof)
-    pid = _bin_producers(root, layout, base_dir)
-    _black_producer(root, last, producer_id="black_track")
-    tracks = _tracks(root, layout, pid)
+    root = new_root()
+    profile_element(root, prof)
+    pid = bin_producers(root, layout, base_dir)
+    black_producer(root, last, producer_id="black_track")
+    track_ids = tracks(root, layout, pid)
 
     # The sequence: a tractor with a braced-uuid id, its properties, then the timeline services.
     seq = etree.SubElement(root, "tractor", id=seq_uuid, **{"in": "0", "out": str(last)})
@@ -125,24 +129,29 @@ def build_document(layout: _Layout, *, base_dir: Path | None, subtitles_file: Pa
         ("videoTarget", 1),
         ("zonein", 0),
         ("zoneout", last),
-        ("zoom", _zoom_for(layout.n_frames)),
+        ("zoom", zoom_for(layout.n_frames)),
         ("verticalzoom", 1),
         ("position", 0),
         ("scrollPos", 0),
         ("disablepreview", 0),
         ("groups", "[]"),
-        ("guides", _guides_json(layout)),
+        ("guides", guides_json(layout)),
     ]
+    if subtitles_file is not None and layout.cues:
+        # the subtitle track's file (relative: resolved against the project folder) and which one is shown
+        ass_name = Path(subtitles_file).name
+        sequence_properties.append(("subtitlesList", json.dumps([{"file": ass_name, "id": 0, "name": "Subtitles"}])))
+        sequence_properties.append(("kdenlive:activeSubtitleIndex", 0))
     for key, value in seq_props:
-        _prop(seq, key, value)
+        prop(seq, key, value)
     for key, value in sequence_properties:
-        _prop(seq, f"kdenlive:sequenceproperties.{key}", value)
-    _timeline_services(seq, layout, "black_track", tracks, subtitles_file)
+        prop(seq, f"kdenlive:sequenceproperties.{key}", value)
+    timeline_services(seq, layout, "black_track", track_ids, subtitles_file)
 
     # main_bin after the sequence: document properties, folders, the sequence and the bin clips.
     main_bin = etree.SubElement(root, "playlist", id="main_bin")
-    _folder_properties(main_bin, layout, extra=(sequence_folder,))
-    _prop(main_bin, "kdenlive:sequenceFolder", sequence_folder.kid)
+    folder_properties(main_bin, layout, extra=(sequence_folder,))
+    prop(main_bin, "kdenlive:sequenceFolder", sequence_folder.kid)
     docprops: list[tuple[str, Any]] = [
         ("audioChannels", 2),
         ("compositing", 1),
@@ -152,7 +161,7 @@ def build_document(layout: _Layout, *, base_dir: Path | None, subtitles_file: Pa
         ("enableproxy", 0),
         ("generateimageproxy", 0),
         ("generateproxy", 0),
-        ("guidesCategories", _guide_categories_json()),
+        ("guidesCategories", guide_categories_json()),
         ("kdenliveversion", KDENLIVE_VERSION),
         ("profile", prof.name),
         ("seekOffset", 30000),
@@ -162,17 +171,17 @@ def build_document(layout: _Layout, *, base_dir: Path | None, subtitles_file: Pa
         ("activetimeline", seq_uuid),
     ]
     for key, value in docprops:
-        _prop(main_bin, f"kdenlive:docproperties.{key}", value)
-    _prop(main_bin, "kdenlive:documentnotes", "")
-    _prop(main_bin, "xml_retain", 1)
+        prop(main_bin, f"kdenlive:docproperties.{key}", value)
+    prop(main_bin, "kdenlive:documentnotes", "")
+    prop(main_bin, "xml_retain", 1)
     etree.SubElement(main_bin, "entry", producer=seq_uuid, **{"in": "0", "out": str(last)})
     for b in layout.bins:
         etree.SubElement(main_bin, "entry", producer=pid[b.kid], **{"in": "0", "out": str(b.n_frames - 1)})
 
     # The project tractor, last: what MLT (melt) plays is the active sequence.
     project = etree.SubElement(root, "tractor", id="tractor2", **{"in": "0", "out": str(last)})
-    _prop(project, "kdenlive:projectTractor", 1)
+    prop(project, "kdenlive:projectTractor", 1)
     etree.SubElement(project, "track", producer=seq_uuid, **{"in": "0", "out": str(last)})
     log.debug("Kdenlive 1.1 document: sequence %s, %d bin clips, %d folders", seq_uuid, len(layout.bins),
               len(layout.folders))
-    return _xml(root)
+    return to_xml(root)
