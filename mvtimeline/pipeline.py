@@ -326,7 +326,7 @@ def _chained(reqs: Sequence[ClipRequest], backend: Any, cache_dir: Path, *, make
     ``clips/<key>/take-N.last.png``, so the next clip's key follows the previous clip's content.
     """
     from . import generate
-    from .generate.diffusers_common import last_frame_png
+    from .media import last_frame_png
 
     order = sorted(range(len(reqs)), key=lambda i: (reqs[i].take, reqs[i].segment_index))
     out: dict[int, tuple[ClipRequest, ClipResult | None]] = {}

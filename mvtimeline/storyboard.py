@@ -106,29 +106,12 @@ def middle_frame(req: ClipRequest, clip: Path, *, width: int | None = None) -> n
     InputError
         The clip is missing or cannot be decoded.
     """
-    import av
+    from .media import frame_at
 
-    index = _middle_index(req)
-    target_s = float(Fraction(index) / req.fps)
-    half_frame_s = 0.5 / float(req.fps)
     try:
-        with av.open(str(clip)) as container:
-            stream = container.streams.video[0]
-            tb = stream.time_base
-            container.seek(max(0, int(target_s / tb)), stream=stream, backward=True, any_frame=False)
-            best = None
-            for frame in container.decode(stream):
-                best = frame
-                if frame.pts is not None and float(frame.pts * tb) >= target_s - half_frame_s:
-                    break
-            if best is None:
-                raise InputError(f"{clip}: the clip has no frames; make it again with 'mvtimeline generate'")
-            kwargs: dict[str, Any] = {"format": "rgb24"}
-            if width:
-                kwargs.update(width=width, height=max(2, round(best.height * width / best.width)))
-            return best.to_ndarray(**kwargs)
-    except (av.FFmpegError, OSError, IndexError) as exc:
-        raise InputError(f"{clip}: cannot read the clip ({exc}); make it again with 'mvtimeline generate'") from None
+        return frame_at(clip, float(Fraction(_middle_index(req)) / req.fps), fps=req.fps, width=width)
+    except InputError as exc:
+        raise InputError(f"{exc}; make it again with 'mvtimeline generate'") from None
 
 
 # ------------------------------------------------------------------------------------------- PNG

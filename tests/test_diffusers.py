@@ -27,7 +27,7 @@ from PIL import Image  # noqa: E402
 
 from mvtimeline.errors import InputError  # noqa: E402
 from mvtimeline.generate import get_backend, probe_video, run  # noqa: E402
-from mvtimeline.generate.diffusers_common import cover_fit, last_frame_png  # noqa: E402
+from mvtimeline.media import fit_image, last_frame_png, open_image  # noqa: E402
 from mvtimeline.types import ClipRequest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -128,7 +128,7 @@ def test_first_last_frame_model_gets_the_keyframe_as_last_image(tiny, still, tmp
     calls = spy_calls(backend)
     [res] = run([request(image=still, n_frames=6)], backend=backend, cache_dir=tmp_path)
     assert res.meta["last_image"] is True and calls[-1]["last_image"] is not None
-    assert np.array_equal(np.asarray(calls[0]["image"]), np.asarray(cover_fit(Image.open(still), 32, 32)))
+    assert np.array_equal(np.asarray(calls[0]["image"]), np.asarray(fit_image(open_image(still), 32, 32)))
 
 
 # ------------------------------------------------------------------------------------ continuity

@@ -19,8 +19,9 @@ from mvtimeline import generate, pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
 from mvtimeline.frames import seconds_to_frame
-from mvtimeline.generate.encode import encode_video, probe_video
-from mvtimeline.generate.loop import LoopBackend, fit_box, with_source
+from mvtimeline.generate.encode import encode_video
+from mvtimeline.generate.loop import LoopBackend, with_source
+from mvtimeline.media import fit_box, probe_video
 from mvtimeline.types import Analysis, ClipRequest, Plan
 
 FPS = Fraction(12)

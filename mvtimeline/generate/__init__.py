@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .base import Backend, check_request, get_backend, known_backends
 from .cache import clip_paths, find_clip, image_sha256, run
-from .encode import probe_video
+from ..media import probe_video
 
 __all__ = [
     "run",

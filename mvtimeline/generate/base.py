@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import InputError
 from ..types import ClipRequest
 
-__all__ = ["Backend", "get_backend", "known_backends", "check_request", "check_image"]
+__all__ = ["Backend", "get_backend", "known_backends", "check_request"]
 
 MIN_SIZE = 16
 MAX_SIZE = 8192
@@ -198,22 +198,3 @@ def check_request(request: ClipRequest) -> None:
         if not p.is_file():
             what = "is a folder, not an image file" if p.is_dir() else "does not exist"
             raise InputError(f"{where}: image {p} {what}")
-
-
-def check_image(path: str | Path, *, where: str) -> None:
-    """Check that ``path`` is an image PIL can read, at least 2x2 px (reads only its header).
-
-    Raises
-    ------
-    InputError
-        Naming ``where`` (e.g. ``"segment 3"``), the file and what is wrong.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{where}: image {path} is not a readable image ({exc})") from None
-    if w < 2 or h < 2:
-        raise InputError(f"{where}: image {path} is only {w}x{h} px")

@@ -35,7 +35,8 @@ from typing import Any
 from ..errors import InputError, RunError
 from ..types import ClipRequest
 from .base import check_request
-from .diffusers_common import (DiffusersSettings, ModelRef, VideoSpec, cover_fit, fit_size, native_indices,
+from ..media import fit_image, open_image
+from .diffusers_common import (DiffusersSettings, ModelRef, VideoSpec, fit_size, native_indices,
                                require_torch, resolve_dtype, resolve_device, resolve_model, split_generations,
                                to_uint8)
 from .encode import EncodeSettings, encode_video
@@ -252,7 +253,7 @@ class DiffusersBackend:
         keyframe_img = None
         if use_keyframe:
             t1 = time.perf_counter()
-            reference = cover_fit(Image.open(s.character), w, h) if s.character else None
+            reference = fit_image(open_image(s.character, where="--character"), w, h) if s.character else None
             gen = torch.Generator("cpu").manual_seed(request.seed % (1 << 63))
             keyframe_img = self._kf_family.keyframe(
                 self.keyframe_pipeline(), prompt=request.image_prompt, negative_prompt=negative, width=w, height=h,
@@ -260,8 +261,7 @@ class DiffusersBackend:
                 strength=s.character_strength, callback=step_cb, cache=self._kf_cache)
             stages["keyframe_s"] = round(time.perf_counter() - t1, 3)
         if request.image is not None:
-            with Image.open(request.image) as im:
-                first = cover_fit(im, w, h)
+            first = fit_image(open_image(request.image, where=f"segment {request.segment_index}"), w, h)
             start = "request"
             last = keyframe_img if (keyframe_img is not None and sp.supports_last) else None
         else:

@@ -10,11 +10,11 @@ need them, so ``import mvtimeline`` and the procedural backend work without the 
 - :func:`load_pipeline` — ``Class.from_pretrained(folder, dtype=...)`` + device/offload/VAE settings.
 - :func:`round_frames`, :func:`split_generations`, :func:`native_indices`, :func:`fit_size` — the frame
   and size rules we apply ourselves (never the pipeline's silent rounding).
-- :func:`cover_fit`, :func:`to_uint8`, :func:`last_frame_png` — image helpers.
+- :func:`to_uint8` — pipeline output as uint8 frames (image fitting and decoding: :mod:`mvtimeline.media`).
 
 Public: DiffusersSettings, ModelRef, resolve_model, detect_family, resolve_device, resolve_dtype,
-load_pipeline, VideoSpec, round_frames, split_generations, native_indices, fit_size, cover_fit, to_uint8,
-last_frame_png, require_torch, VIDEO_CLASSES, T2I_CLASSES, INSTALL_HINT.
+load_pipeline, VideoSpec, round_frames, split_generations, native_indices, fit_size, to_uint8, require_torch,
+VIDEO_CLASSES, T2I_CLASSES, INSTALL_HINT.
 """
 
 from __future__ import annotations
@@ -46,9 +46,7 @@ __all__ = [
     "split_generations",
     "native_indices",
     "fit_size",
-    "cover_fit",
     "to_uint8",
-    "last_frame_png",
     "require_torch",
     "VideoSpec",
     "VIDEO_CLASSES",
@@ -517,20 +515,6 @@ def fit_size(width: int, height: int, *, multiple: int, max_area: int | None) ->
 
 
 # ------------------------------------------------------------------------------------------ images
-def cover_fit(image: Any, width: int, height: int) -> Any:
-    """A PIL image scaled to cover ``width`` x ``height`` and centre-cropped to it (no distortion)."""
-    from PIL import Image
-
-    img = image.convert("RGB")
-    if img.size == (width, height):
-        return img
-    s = max(width / img.width, height / img.height)
-    w, h = max(width, round(img.width * s)), max(height, round(img.height * s))
-    img = img.resize((w, h), Image.Resampling.LANCZOS)
-    x, y = (w - width) // 2, (h - height) // 2
-    return img.crop((x, y, x + width, y + height))
-
-
 def to_uint8(frames: Any) -> Any:
     """Pipeline output (floats in 0..1, a list of PIL images, or a tensor) → uint8 array (F, H, W, 3)."""
     import numpy as np
@@ -543,24 +527,3 @@ def to_uint8(frames: Any) -> Any:
     if arr.dtype == np.uint8:
         return arr
     return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def last_frame_png(mp4: Path, out: Path) -> Path:
-    """Decode the last frame of ``mp4`` and write it as an RGB PNG at ``out`` (atomically)."""
-    import av
-    from PIL import Image
-
-    from ..fileio import atomic_path
-
-    last = None
-    try:
-        with av.open(str(mp4)) as container:
-            for frame in container.decode(video=0):
-                last = frame
-    except (av.FFmpegError, OSError) as exc:
-        raise RunError(f"{mp4}: cannot read its last frame ({exc})") from None
-    if last is None:
-        raise RunError(f"{mp4}: has no frames")
-    with atomic_path(Path(out)) as tmp:
-        Image.fromarray(last.to_ndarray(format="rgb24")).save(tmp, format="PNG")
-    return Path(out)

@@ -6,7 +6,7 @@ and hands them to :func:`encode_video`, which writes exactly ``n_frames`` frames
 such, no audio. Frames are made on a helper thread while the main thread encodes, so numpy/PIL
 work overlaps with libx264.
 
-Public: encode_video, EncodeSettings, probe_video.
+Public: encode_video, EncodeSettings.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, RunError
 
-__all__ = ["encode_video", "EncodeSettings", "probe_video"]
+__all__ = ["encode_video", "EncodeSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -213,52 +213,6 @@ def encode_video(
         "keyint": keyint,
         "bytes": out.stat().st_size,
     }
-
-
-def probe_video(path: Path) -> dict[str, Any]:
-    """Decode a video file and describe it: frames counted by decoding, size, rate, duration.
-
-    Parameters
-    ----------
-    path : Path
-        A video file PyAV can read.
-
-    Returns
-    -------
-    dict
-        ``frames`` (int, counted by decoding every frame), ``width``, ``height`` (pixels),
-        ``fps`` (Fraction, the stream's average rate), ``duration_s`` (float, last pts + 1 frame),
-        ``codec`` and ``pix_fmt``.
-
-    Raises
-    ------
-    InputError
-        The file cannot be opened or decoded.
-    """
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            n = 0
-            last_pts = None
-            for frame in container.decode(stream):
-                n += 1
-                last_pts = frame.pts
-            fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(0)
-            tb = stream.time_base
-            duration_s = float(last_pts * tb + 1 / fps) if (last_pts is not None and fps) else 0.0
-            return {
-                "frames": n,
-                "width": stream.codec_context.width,
-                "height": stream.codec_context.height,
-                "fps": fps,
-                "duration_s": duration_s,
-                "codec": stream.codec_context.name,
-                "pix_fmt": stream.codec_context.pix_fmt,
-            }
-    except (av.FFmpegError, OSError, IndexError) as exc:
-        raise InputError(f"{path}: not a readable video ({exc})") from None
 
 
 _DONE = object()

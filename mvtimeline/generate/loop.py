@@ -9,7 +9,7 @@ Two modes, chosen by the request:
   back to its start. The video is resampled to the project rate by picking the source frame shown
   at each output time (no blending), its bottom ``crop_bottom`` of the height is cut off, and it
   is cover-fitted to ``width`` x ``height`` (scaled and centre-cropped, no borders, see
-  :func:`fit_box`).
+  :func:`mvtimeline.media.fit_box`).
 - **image** (``request.image``, no video): the still, cropped and fitted the same way, with a
   gentle zoom towards its centre over the whole clip (:func:`image_zoom`).
 
@@ -18,32 +18,39 @@ clip uses, within ``memory_mb``); a longer one is streamed, decoding ahead and s
 chunks for the backward half of a ping-pong. Frames go to
 :func:`mvtimeline.generate.encode.encode_video`, so the clip has exactly ``n_frames`` frames.
 
-Public: LoopBackend, fit_box, source_indices, image_zoom, video_frames, still_frames,
-with_source.
+Public: LoopBackend, source_indices, image_zoom, video_frames, still_frames, with_source.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, RunError
+from ..errors import InputError
 from ..types import ClipRequest
-from .base import check_image, check_request
+from ..media import (
+    FrameFitter,
+    StreamReader,
+    check_image,
+    decode_frames,
+    default_workers,
+    fit_image,
+    index_video,
+    open_image,
+    ordered_map,
+    probe_first_frame,
+)
+from .base import check_request
 from .encode import EncodeSettings, encode_video
-from .procedural import _default_workers, _ordered_map
 
 __all__ = [
     "LoopBackend",
-    "fit_box",
     "source_indices",
     "image_zoom",
     "video_frames",
@@ -57,47 +64,10 @@ MAX_CROP_BOTTOM = 0.5  # crop_bottom must be below this fraction of the height
 ZOOM_END = 1.15  # image mode: zoom reached at the end of the clip...
 ZOOM_RATE_PER_S = 0.02  # ...but never faster than +2 % per second (short clips zoom less)
 DEFAULT_MEMORY_MB = 1536  # video frames kept in memory at the output size before streaming instead
-STREAM_CHUNK = 48  # streaming: frames decoded per backward seek (ping-pong)
 _EPS_S = 1e-6  # an output time this close to a source frame's start counts as that frame
 
 
 # ------------------------------------------------------------------------------------------ geometry
-def fit_box(
-    src_width: int, src_height: int, width: int, height: int, *, crop_bottom: float = 0.0
-) -> tuple[float, float, float, float]:
-    """The part of a source picture that fills the output: bottom strip removed, centred, output aspect.
-
-    Parameters
-    ----------
-    src_width, src_height : int > 0
-        Source size in pixels.
-    width, height : int > 0
-        Output size in pixels (only the aspect matters here).
-    crop_bottom : float in [0, 0.5)
-        Fraction of the source height cut off its bottom before fitting.
-
-    Returns
-    -------
-    (x0, y0, box_width, box_height) : tuple of float
-        The box in source pixels; scaling it to ``width`` x ``height`` covers the output with no
-        borders. It lies within the top ``src_height * (1 - crop_bottom)`` rows.
-
-    Examples
-    --------
-    >>> fit_box(320, 240, 160, 90, crop_bottom=0.25)
-    (0.0, 0.0, 320.0, 180.0)
-    >>> fit_box(1920, 1080, 1080, 1920)
-    (656.25, 0.0, 607.5, 1080.0)
-    """
-    visible_h = src_height * (1.0 - crop_bottom)
-    aspect = width / height
-    if src_width / visible_h > aspect:
-        bw, bh = visible_h * aspect, visible_h
-    else:
-        bw, bh = float(src_width), src_width / aspect
-    return ((src_width - bw) / 2, (visible_h - bh) / 2, bw, bh)
-
-
 # --------------------------------------------------------------------------------------- time map
 def _frame_times_s(request: ClipRequest) -> np.ndarray:
     """Song time of each clip frame, from the exact rate (no running sum)."""
@@ -176,186 +146,6 @@ def image_zoom(request: ClipRequest) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- video input
-@dataclass(frozen=True)
-class _VideoIndex:
-    """Presentation times of a video's frames, from its packets (only the first frame is decoded).
-
-    ``width`` x ``height`` is the size as displayed: a phone video stored sideways with a display
-    rotation (``quarter_turns`` counter-clockwise quarter turns) has them swapped.
-    """
-
-    pts: tuple[int, ...]
-    starts_s: np.ndarray
-    duration_s: float
-    width: int
-    height: int
-    fps: float
-    quarter_turns: int = 0
-
-
-def _index_video(path: Path) -> _VideoIndex:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"video {path} has no video stream")
-            stream = container.streams.video[0]
-            pts = sorted(
-                {
-                    int(p.pts)
-                    for p in container.demux(stream)
-                    if p.pts is not None and p.size > 0 and not p.is_discard
-                }
-            )
-            tb = float(stream.time_base)
-            rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-            container.seek(0)
-            first = next(iter(container.decode(stream)), None)
-            if first is None:
-                raise InputError(f"video {path} has no frames")
-            turns = round((getattr(first, "rotation", 0) or 0) / 90) % 4
-            width, height = (first.width, first.height) if turns % 2 == 0 else (first.height, first.width)
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"video {path} is not a readable video ({exc})") from None
-    if not pts:
-        raise InputError(f"video {path} has no frames")
-    starts = (np.asarray(pts, dtype=np.float64) - pts[0]) * tb
-    steps = np.diff(starts)
-    last = float(np.median(steps)) if len(steps) else 1.0 / rate
-    return _VideoIndex(
-        pts=tuple(pts), starts_s=starts, duration_s=float(starts[-1] + last), width=width, height=height,
-        fps=(len(steps) / float(starts[-1])) if len(steps) and starts[-1] > 0 else rate, quarter_turns=turns,
-    )
-
-
-class _Fitter:
-    """Decoded frame → RGB array of the output size: scale the whole frame in libswscale so the
-    fit box becomes ``width`` x ``height``, turn it upright (display rotation), cut the box out.
-
-    ``src_w`` x ``src_h`` is the displayed size (after ``quarter_turns`` counter-clockwise turns).
-    """
-
-    def __init__(
-        self, src_w: int, src_h: int, width: int, height: int, crop_bottom: float, quarter_turns: int = 0
-    ) -> None:
-        x0, y0, bw, _ = fit_box(src_w, src_h, width, height, crop_bottom=crop_bottom)
-        k = width / bw
-        self.scaled = (max(width, round(src_w * k)), max(height, round(src_h * k)))  # upright
-        self.x0 = min(max(0, round(x0 * k)), self.scaled[0] - width)
-        self.y0 = min(max(0, round(y0 * k)), self.scaled[1] - height)
-        self.width, self.height = width, height
-        self.turns = quarter_turns % 4
-
-    def __call__(self, frame: Any) -> np.ndarray:
-        sw, sh = self.scaled if self.turns % 2 == 0 else self.scaled[::-1]
-        rgb = frame.to_ndarray(width=sw, height=sh, format="rgb24", interpolation="BICUBIC")
-        if self.turns:
-            rgb = np.rot90(rgb, self.turns)
-        box = rgb[self.y0 : self.y0 + self.height, self.x0 : self.x0 + self.width]
-        return np.ascontiguousarray(box)
-
-
-class _StreamReader:
-    """Random access to a video's fitted frames by index, decoding forward and seeking when needed.
-
-    Frames are kept in a least-recently-used store of ``capacity`` frames; a jump backwards (the
-    backward half of a ping-pong, or a wrap to the start) seeks to the keyframe before the frame
-    ``STREAM_CHUNK`` frames earlier and decodes that chunk in one go.
-    """
-
-    def __init__(self, path: Path, index: _VideoIndex, fit: _Fitter, capacity: int) -> None:
-        import av
-
-        self.av = av
-        self.path = path
-        self.container = av.open(str(path))
-        self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
-        self.index = index
-        self.fit = fit
-        self.by_pts = {p: i for i, p in enumerate(index.pts)}
-        self.capacity = max(2 * STREAM_CHUNK, capacity)
-        self.store: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
-        self.next = 0  # index the decoder gives next
-        self.frames = self.container.decode(self.stream)
-        self.decoded = 0
-
-    def close(self) -> None:
-        self.container.close()
-
-    def _seek(self, target: int) -> None:
-        self.container.seek(self.index.pts[target], stream=self.stream, backward=True, any_frame=False)
-        self.frames = self.container.decode(self.stream)
-        self.next = -1  # unknown until a frame arrives
-
-    def _keep(self, i: int, arr: np.ndarray) -> None:
-        self.store[i] = arr
-        self.store.move_to_end(i)
-        while len(self.store) > self.capacity:
-            self.store.popitem(last=False)
-
-    def get(self, k: int) -> np.ndarray:
-        hit = self.store.get(k)
-        if hit is not None:
-            self.store.move_to_end(k)
-            return hit
-        if self.next < 0 or not (self.next <= k < self.next + STREAM_CHUNK):
-            start = k if (self.next >= 0 and k > self.next) else max(0, k - STREAM_CHUNK + 1)
-            self._seek(start)
-            first = start
-        else:
-            first = self.next
-        last_i = -1
-        try:
-            for frame in self.frames:
-                self.decoded += 1
-                i = self.by_pts.get(frame.pts) if frame.pts is not None else None
-                if i is None:
-                    i = last_i + 1 if last_i >= 0 else -1
-                if i < 0:
-                    continue
-                last_i = i
-                self.next = i + 1
-                if i >= first:
-                    self._keep(i, self.fit(frame))
-                if i >= k:
-                    break
-        except self.av.FFmpegError as exc:
-            raise RunError(f"video {self.path}: decoding failed near frame {k} ({exc})") from None
-        hit = self.store.get(k)
-        if hit is None:
-            raise RunError(f"video {self.path}: frame {k} of {len(self.index.pts)} could not be decoded")
-        return hit
-
-
-def _decode_needed(path: Path, index: _VideoIndex, fit: _Fitter, needed: set[int]) -> dict[int, np.ndarray]:
-    """Decode the video once from the start, keeping the fitted frames whose index is in ``needed``."""
-    import av
-
-    out: dict[int, np.ndarray] = {}
-    by_pts = {p: i for i, p in enumerate(index.pts)}
-    last = max(needed)
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            i = -1
-            for frame in container.decode(stream):
-                j = by_pts.get(frame.pts) if frame.pts is not None else None
-                i = j if j is not None else i + 1
-                if i in needed and i not in out:
-                    out[i] = fit(frame)
-                if i >= last:
-                    break
-    except (av.FFmpegError, OSError) as exc:
-        raise RunError(f"video {path}: decoding failed ({exc})") from None
-    missing = sorted(needed - set(out))
-    if missing:
-        raise RunError(f"video {path}: {len(missing)} frames could not be decoded (first: {missing[0]})")
-    return out
-
-
 def video_frames(
     request: ClipRequest, *, memory_mb: float = DEFAULT_MEMORY_MB, info: dict[str, Any] | None = None
 ) -> Iterator[np.ndarray]:
@@ -389,8 +179,8 @@ def video_frames(
     if request.video is None:
         raise InputError(f"segment {request.segment_index}: video mode needs request.video")
     path = Path(request.video)
-    index = _index_video(path)
-    fit = _Fitter(index.width, index.height, request.width, request.height, request.crop_bottom, index.quarter_turns)
+    index = index_video(path)
+    fit = FrameFitter(index.width, index.height, request.width, request.height, request.crop_bottom, index.quarter_turns)
     order = source_indices(_frame_times_s(request), index.starts_s, index.duration_s, pingpong=request.pingpong)
     needed = set(order.tolist())
     frame_bytes = request.width * request.height * 3
@@ -412,11 +202,11 @@ def video_frames(
         "decoded into memory" if in_memory else "streamed",
     )
     if in_memory:
-        store = _decode_needed(path, index, fit, needed)
+        store = decode_frames(path, index, fit, needed)
         for k in order:
             yield store[int(k)]
         return
-    reader = _StreamReader(path, index, fit, capacity=budget_frames)
+    reader = StreamReader(path, index, fit, capacity=budget_frames)
     try:
         for k in order:
             yield reader.get(int(k))
@@ -447,25 +237,15 @@ def still_frames(request: ClipRequest, *, workers: int | None = None) -> Iterato
     InputError
         The image cannot be read.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if request.image is None:
         raise InputError(f"segment {request.segment_index}: image mode needs request.image")
-    path = Path(request.image)
-    try:
-        with Image.open(path) as im:
-            img = ImageOps.exif_transpose(im).convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"image {path} is not a readable image ({exc})") from None
+    img = open_image(request.image)
     W, H = request.width, request.height
     zoom = image_zoom(request)
-    x0, y0, bw, bh = fit_box(*img.size, W, H, crop_bottom=request.crop_bottom)
     # enough pixels that the deepest zoom still has about one source pixel per output pixel
-    k = min(bw / W, float(zoom.max()))
-    work = img.resize(
-        (max(2, round(W * k)), max(2, round(H * k))), resample=Image.Resampling.LANCZOS,
-        box=(x0, y0, x0 + bw, y0 + bh),
-    )
+    work = fit_image(img, W, H, crop_bottom=request.crop_bottom, max_scale=float(zoom.max()))
     ww, wh = work.size
 
     def render(i: int) -> np.ndarray:
@@ -474,7 +254,7 @@ def still_frames(request: ClipRequest, *, workers: int | None = None) -> Iterato
         box = (float(bx), float(by), float(bx + cw), float(by + ch))
         return np.asarray(work.resize((W, H), resample=Image.Resampling.BILINEAR, box=box))
 
-    yield from _ordered_map(render, request.n_frames, workers=workers or _default_workers())
+    yield from ordered_map(render, request.n_frames, workers=workers or default_workers())
 
 
 # ----------------------------------------------------------------------------------------- requests
@@ -595,7 +375,7 @@ class LoopBackend:
             if not p.is_file():
                 what = "is a folder, not a video file" if p.is_dir() else "does not exist"
                 raise InputError(f"{where}: video {p} {what}")
-            _probe_first_frame(p)
+            probe_first_frame(p)
             if request.video_sha256 is None:
                 raise InputError(
                     f"{where}: video {p} has no video_sha256 (part of the cache key); "
@@ -661,21 +441,3 @@ class LoopBackend:
         meta.update(enc)
         meta["adjusted"] = []
         return meta
-
-
-def _probe_first_frame(path: Path) -> None:
-    """Open a video and decode its first frame, or raise ``InputError`` naming the file."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"video {path} has no video stream")
-            stream = container.streams.video[0]
-            for frame in container.decode(stream):
-                if frame.width < 2 or frame.height < 2:
-                    raise InputError(f"video {path} is only {frame.width}x{frame.height} px")
-                return
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"video {path} is not a readable video ({exc})") from None
-    raise InputError(f"video {path} has no frames")

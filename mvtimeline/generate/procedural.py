@@ -20,11 +20,9 @@ image_frames, MOVES.
 
 from __future__ import annotations
 
-import collections
 import colorsys
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import ClipRequest
-from .base import check_image, check_request
+from ..media import check_image, default_workers, fit_image, open_image, ordered_map
+from .base import check_request
 from .encode import EncodeSettings, encode_video
 
 __all__ = [
@@ -206,32 +205,6 @@ def camera_path(request: ClipRequest) -> CameraPath:
     return CameraPath(move=move, zoom=zoom, center_x=cx, center_y=cy, pulse=pulse)
 
 
-def _cover_fit(path: Path, width: int, height: int, max_zoom: float, crop_bottom: float = 0.0) -> Any:
-    """The still cropped to the output aspect (centred) and scaled so a zoom of ``max_zoom``
-    still has about one source pixel per output pixel (never enlarged beyond the source).
-
-    ``crop_bottom`` (0 <= x < 0.5) of the still's height is cut off its bottom first (a caption or
-    watermark strip), so the fit is centred on what is left."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            img = ImageOps.exif_transpose(im).convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{path}: cannot read the image ({exc})") from None
-    sw, sh = img.size
-    sh = sh * (1.0 - crop_bottom)  # the box below stays inside the rows that are kept
-    aspect = width / height
-    if sw / sh > aspect:
-        cw, ch = sh * aspect, float(sh)
-    else:
-        cw, ch = float(sw), sw / aspect
-    x0, y0 = (sw - cw) / 2, (sh - ch) / 2
-    k = min(cw / width, max_zoom)
-    size = (max(2, round(width * k)), max(2, round(height * k)))
-    return img.resize(size, resample=Image.Resampling.LANCZOS, box=(x0, y0, x0 + cw, y0 + ch))
-
-
 def image_frames(
     request: ClipRequest, *, path: CameraPath | None = None, workers: int | None = None
 ) -> Iterator[np.ndarray]:
@@ -263,7 +236,10 @@ def image_frames(
         raise InputError(f"segment {request.segment_index}: image mode needs request.image")
     cam = path or camera_path(request)
     W, H = request.width, request.height
-    work = _cover_fit(Path(request.image), W, H, float(cam.zoom.max()), crop_bottom=request.crop_bottom)
+    # the still cropped to the output aspect (centred), with about one source pixel per output
+    # pixel at the deepest zoom (never enlarged beyond the source)
+    work = fit_image(open_image(request.image, where=f"segment {request.segment_index}"), W, H,
+                     crop_bottom=request.crop_bottom, max_scale=float(cam.zoom.max()))
     ww, wh = work.size
 
     def render(i: int) -> np.ndarray:
@@ -274,33 +250,7 @@ def image_frames(
         return np.asarray(work.resize((W, H), resample=Image.Resampling.BILINEAR, box=box))
 
     # PIL releases the GIL while resampling, so a few threads scale with the cores
-    yield from _ordered_map(render, request.n_frames, workers=workers or _default_workers())
-
-
-def _default_workers() -> int:
-    return max(1, min(6, (os.cpu_count() or 2) // 2))
-
-
-def _ordered_map(fn: Callable[[int], np.ndarray], n: int, *, workers: int) -> Iterator[np.ndarray]:
-    """``fn(0) ... fn(n - 1)`` in order, computed by ``workers`` threads a few items ahead."""
-    if workers <= 1:
-        for i in range(n):
-            yield fn(i)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mvtimeline-kenburns") as pool:
-        pending: collections.deque[Any] = collections.deque()
-        next_i = 0
-        try:
-            while next_i < n or pending:
-                while next_i < n and len(pending) < 2 * workers:
-                    pending.append(pool.submit(fn, next_i))
-                    next_i += 1
-                yield pending.popleft().result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+    yield from ordered_map(render, request.n_frames, workers=workers or default_workers())
 
 
 # ---------------------------------------------------------------------------------- abstract mode

@@ -1,24 +1,26 @@
 """Style templates → per-segment image and motion prompts.
 
-A style is a TOML file in ``templates/styles/`` (or any path) with Jinja2 templates ``image`` and
-``motion``, a ``negative`` prompt and a ``[moods]`` table; templates run in Jinja2's sandbox.
+A style is a TOML file bundled in ``mvtimeline/templates/styles/`` (or the user's own, by path) with
+Jinja2 templates ``image`` and ``motion``, a ``negative`` prompt and a ``[moods]`` table; templates
+run in Jinja2's sandbox.
 
-Public: Style, load_style, list_styles, render_prompts, section_kind, STYLES_DIR.
+Public: Style, load_style, list_styles, render_prompts, section_kind, STYLE_KEYS.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundled import bundled_names, load_toml_file
 from ..errors import InputError
 from ..types import section_kind
 
-__all__ = ["Style", "load_style", "list_styles", "render_prompts", "section_kind", "STYLES_DIR"]
+__all__ = ["Style", "load_style", "list_styles", "render_prompts", "section_kind", "STYLE_KEYS"]
 
-STYLES_DIR = Path(__file__).resolve().parents[2] / "templates" / "styles"
+#: The keys a style file may have.
+STYLE_KEYS = ("name", "description", "image", "motion", "negative", "moods")
 
 _CAMERAS = ("slow push in", "slow pull back", "pan left", "pan right", "crane up", "slow orbit", "tilt down",
             "handheld drift")
@@ -39,7 +41,7 @@ class Style:
 
 def list_styles() -> list[str]:
     """Names of the bundled styles."""
-    return sorted(p.stem for p in STYLES_DIR.glob("*.toml"))
+    return bundled_names("styles")
 
 
 def load_style(name_or_path: str | Path) -> Style:
@@ -48,18 +50,10 @@ def load_style(name_or_path: str | Path) -> Style:
     Raises
     ------
     InputError
-        Unknown name (the message lists the known ones), unreadable file, missing ``image``/``motion``,
-        or a template with a syntax error.
+        Unknown name (the message lists the known ones), unreadable file, an unknown key, missing
+        ``image``/``motion``, or a template with a syntax error.
     """
-    p = Path(name_or_path)
-    if p.suffix != ".toml" or not p.exists():
-        p = STYLES_DIR / f"{name_or_path}.toml"
-    if not p.exists():
-        raise InputError(f"unknown style {str(name_or_path)!r}; known: {', '.join(list_styles())}")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: not a valid style file ({exc})") from None
+    p, data = load_toml_file("styles", name_or_path, keys=STYLE_KEYS)
     for key in ("image", "motion"):
         if not isinstance(data.get(key), str):
             raise InputError(f"{p}: style needs a text '{key}' template")

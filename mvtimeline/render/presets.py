@@ -1,19 +1,18 @@
-"""Render presets: TOML files in ``templates/render/`` (or any path) naming codec, size and quality.
+"""Render presets: TOML files bundled in ``mvtimeline/templates/render/`` (or the user's own, by
+path) naming codec, size and quality.
 
-Public: RenderPreset, load_preset, list_presets, PRESETS_DIR.
+Public: RenderPreset, load_preset, list_presets.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bundled import bundled_names, load_toml_file
 from ..errors import InputError
 
-__all__ = ["RenderPreset", "load_preset", "list_presets", "PRESETS_DIR"]
-
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "templates" / "render"
+__all__ = ["RenderPreset", "load_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class RenderPreset:
 
 def list_presets() -> list[str]:
     """Names of the bundled presets."""
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+    return bundled_names("render")
 
 
 _FIELDS = set(RenderPreset.__dataclass_fields__)
@@ -79,18 +78,7 @@ def load_preset(name_or_path: str | Path) -> RenderPreset:
     InputError
         Unknown name (the message lists the known ones), unreadable file or unknown key.
     """
-    p = Path(name_or_path)
-    if p.suffix != ".toml" or not p.is_file():
-        p = PRESETS_DIR / f"{name_or_path}.toml"
-    if not p.is_file():
-        raise InputError(f"unknown render preset {str(name_or_path)!r}; known: {', '.join(list_presets())}")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: not a valid render preset ({exc})") from None
-    unknown = sorted(set(data) - _FIELDS)
-    if unknown:
-        raise InputError(f"{p}: unknown key {unknown[0]!r}; known: {', '.join(sorted(_FIELDS))}")
+    p, data = load_toml_file("render", name_or_path, keys=_FIELDS)
     data.setdefault("name", p.stem)
     data["extra"] = {str(k): str(v) for k, v in dict(data.get("extra", {})).items()}
     try:
