@@ -12,7 +12,7 @@ A batch comes from a manifest (TOML) or a folder:
 Each song gets its own work folder ``OUTDIR/NAME``; a song whose inputs and settings have not
 changed since its last successful render is skipped; a failed song does not stop the others.
 
-Public: BatchItem, Outcome, discover, run_batch.
+Public: BatchItem, Outcome, discover, run_batch, run_source, MANIFEST_KEYS.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Config, parse_size
+from .config import Config
 from .errors import InputError, MvtimelineError
 from .fileio import ensure_dir, write_json
-from .frames import parse_fps
 
-__all__ = ["BatchItem", "Outcome", "discover", "run_batch", "MANIFEST_KEYS"]
+__all__ = ["BatchItem", "Outcome", "discover", "run_batch", "run_source", "MANIFEST_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class Outcome:
     status: str
     output: str | None = None
     error: str | None = None
-    seconds: float = 0.0
+    elapsed_s: float = 0.0
 
 
 # ------------------------------------------------------------------------------------------ input
@@ -150,36 +149,15 @@ def _from_manifest(path: Path) -> list[BatchItem]:
 
 # ------------------------------------------------------------------------------------------- runs
 def _config_for(item: BatchItem, base: Config, preset: str | None) -> tuple[Config, str | None]:
+    """The settings of one song: the batch's, with its manifest entry's values (checked by
+    :meth:`Config.from_options`, as on the command line; ``crop_bottom`` is in percent there too)."""
     s = item.settings
-    cfg = base
-    changes: dict[str, Any] = {}
-    if "fps" in s:
-        changes["fps"] = parse_fps(str(s["fps"]))
-    if "size" in s:
-        changes["width"], changes["height"] = parse_size(str(s["size"]))
-    for key in ("style", "backend"):
-        if key in s:
-            changes[key] = str(s[key])
-    if "takes" in s:
-        changes["takes"] = int(s["takes"])
     preset = s.get("preset", preset)
-    if preset and "size" not in s:
-        from .render import load_preset
-
-        rp = load_preset(preset)
-        if rp.width and rp.height:
-            changes["width"], changes["height"] = rp.width, rp.height
-    if item.images:
-        changes["images"] = item.images
-    if item.video is not None or "crop_bottom" in s or "pingpong" in s:
-        for key in ("video", "crop_bottom", "pingpong"):
-            if key in Config.__dataclass_fields__:
-                value = item.video if key == "video" else s.get(key)
-                if value is not None:
-                    changes[key] = float(value) / 100 if key == "crop_bottom" else value  # percent, as on the CLI
-        if item.video is not None and "backend" not in s:
-            changes["backend"] = "loop"
-    return cfg.replace(**changes), preset
+    cfg = Config.from_options(base=base, fps=s.get("fps"), size=s.get("size"), style=s.get("style"),
+                              backend=s.get("backend"), takes=s.get("takes"), images=item.images or None,
+                              video=item.video, pingpong=s.get("pingpong"), crop_bottom_pct=s.get("crop_bottom"),
+                              preset=preset)
+    return cfg, preset
 
 
 def _sha(path: Path | None) -> str | None:
@@ -232,19 +210,36 @@ def _work(item: BatchItem, out_dir: Path, base: Config, preset: str | None, burn
         if not force and stamp_path.is_file() and target.is_file():
             try:
                 if json.loads(stamp_path.read_text()) == stamp:
-                    return Outcome(item.name, "skipped", str(target), seconds=time.perf_counter() - t0)
+                    return Outcome(item.name, "skipped", str(target), elapsed_s=time.perf_counter() - t0)
             except ValueError:
                 pass
         result = pipeline.run(item.song, item.lyrics, folder, cfg, render=True, preset=preset,
                               burn_subtitles=burn, progress=progress)
         write_json(stamp_path, stamp)
-        return Outcome(item.name, "done", str(result.render), seconds=time.perf_counter() - t0)
+        return Outcome(item.name, "done", str(result.render), elapsed_s=time.perf_counter() - t0)
     except MvtimelineError as exc:
-        return Outcome(item.name, "failed", error=str(exc), seconds=time.perf_counter() - t0)
+        return Outcome(item.name, "failed", error=str(exc), elapsed_s=time.perf_counter() - t0)
     except Exception as exc:  # one song's bug must not end the batch
         log.exception("%s failed", item.name)
         return Outcome(item.name, "failed", error=f"internal error: {exc.__class__.__name__}: {exc}",
-                       seconds=time.perf_counter() - t0)
+                       elapsed_s=time.perf_counter() - t0)
+
+
+def run_source(source: Path, out_dir: Path, *, config: Config, preset: str | None = None, **options: Any
+               ) -> list[Outcome]:
+    """:func:`discover` the songs of a manifest or folder, check the preset, and :func:`run_batch` them.
+
+    Raises
+    ------
+    InputError
+        A bad source or preset (before any song starts).
+    """
+    items = discover(source)
+    if preset:
+        from .render import load_preset
+
+        load_preset(preset)
+    return run_batch(items, out_dir, config=config, preset=preset, **options)
 
 
 def run_batch(

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import Config, load_toml, parse_size
+from .config import DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
 from .errors import InputError, MvtimelineError
 from .frames import parse_fps
 
@@ -95,36 +95,6 @@ def _console(stderr: bool = True):
     return Console(stderr=stderr)
 
 
-def _config(ctx: click.Context, **opts) -> Config:
-    cfg = Config()
-    changes = {}
-    if opts.get("fps") is not None:
-        changes["fps"] = opts["fps"]
-    if opts.get("size") is not None:
-        changes["width"], changes["height"] = opts["size"]
-    for key in ("backend", "style", "takes"):
-        if opts.get(key) is not None:
-            changes[key] = opts[key]
-    if opts.get("dissolve") is not None:
-        if opts["dissolve"] < 0 or opts["dissolve"] > 5:
-            raise InputError(f"--dissolve {opts['dissolve']} s is out of range 0..5")
-        changes["dissolve_s"] = float(opts["dissolve"])
-    if opts.get("max_segment") is not None:
-        changes["max_segment_s"] = float(opts["max_segment"])
-    if opts.get("images"):
-        changes["images"] = tuple(opts["images"])
-    if opts.get("takes") is not None and opts["takes"] < 1:
-        raise InputError(f"--takes {opts['takes']} must be at least 1")
-    if opts.get("beat_guides"):
-        changes["beat_guides"] = True
-    if opts.get("kdenlive_format") is not None:
-        changes["kdenlive_format"] = opts["kdenlive_format"]
-    return cfg.replace(**changes)
-
-
-KDENLIVE_FORMATS = ("1.04", "1.1")
-
-
 def _print_outputs(con, paths, backups=()) -> None:
     for p in paths:
         con.print(f"  {p}")
@@ -154,10 +124,6 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None
         ctx.default_map = {"run": defaults}
 
 
-_DIFFUSERS_OPTS = ("video_model", "keyframe_model", "chain", "character", "device", "dtype", "offload", "steps",
-                   "guidance", "negative_prompt")
-
-
 def _diffusers_options(f):
     """The ``--backend diffusers`` options of ``run`` (stored in project.json under ``diffusers``)."""
     opts = [
@@ -179,25 +145,6 @@ def _diffusers_options(f):
     for opt in reversed(opts):
         f = opt(f)
     return f
-
-
-def _with_diffusers(cfg: Config, opts: dict) -> Config:
-    """Put the diffusers options that were given into ``cfg.diffusers``; they need ``--backend diffusers``."""
-    given = {k: v for k, v in opts.items() if k in _DIFFUSERS_OPTS and v is not None}
-    if "character" in given:
-        given["character"] = str(Path(given["character"]).resolve())
-    if given and cfg.backend != "diffusers":
-        name = "--" + sorted(given)[0].replace("_", "-")
-        raise InputError(f"{name} is a diffusers option; add --backend diffusers")
-    if cfg.backend == "diffusers":
-        if not given.get("video_model") and not cfg.diffusers.get("video_model"):
-            raise InputError("--backend diffusers needs --video-model PATH_OR_ID (a diffusers folder or a cached hub id)")
-        if given.get("video_model") and Path(given["video_model"]).exists():
-            given["video_model"] = str(Path(given["video_model"]).resolve())
-        if given.get("keyframe_model") and Path(given["keyframe_model"]).exists():
-            given["keyframe_model"] = str(Path(given["keyframe_model"]).resolve())
-        return cfg.replace(diffusers={**cfg.diffusers, **given})
-    return cfg
 
 
 def _progress(ctx):
@@ -245,24 +192,12 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     """
     from . import pipeline
 
-    if video is not None:
-        if backend not in (None, "loop"):
-            raise InputError(f"--video needs the loop backend, not --backend {backend}")
-        backend = "loop"
-    if crop_bottom is not None and not 0 <= crop_bottom < 50:
-        raise InputError(f"--crop-bottom {crop_bottom} must be a percentage from 0 up to (not including) 50")
-    cfg = _config(ctx, fps=fps, size=size, style=style, backend=backend, dissolve=dissolve,
-                  max_segment=max_segment, images=images, takes=takes, beat_guides=beat_guides,
-                  kdenlive_format=kdenlive_format)
-    cfg = cfg.replace(video=video, pingpong=bool(pingpong), crop_bottom=(crop_bottom or 0.0) / 100)
-    cfg = _with_diffusers(cfg, diffusers_opts)
-    if preset:
-        from .render import load_preset
-
-        rp = load_preset(preset)
-        if size is None and rp.width and rp.height:
-            cfg = cfg.replace(width=rp.width, height=rp.height)
-        do_render = True
+    cfg = Config.from_options(fps=fps, size=size, style=style, backend=backend, dissolve_s=dissolve,
+                              max_segment_s=max_segment, images=images, takes=takes, beat_guides=beat_guides,
+                              kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
+                              crop_bottom_pct=crop_bottom, preset=preset,
+                              diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS})
+    do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
     with _progress(ctx) as rep:
@@ -280,11 +215,9 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
 @click.pass_context
 def analyze(ctx, song, out):
     """Analyse SONG: tempo, beats, downbeats, sections, where the voice sings."""
-    from .audio import analyze as do_analyze
+    from .pipeline import analyze_song
 
-    a = do_analyze(song)
-    if out:
-        a.save(out)
+    a = analyze_song(song, out=out)
     con = _console(stderr=False)
     con.print(f"duration {a.duration_s:.2f} s, tempo {a.tempo_bpm:.1f} BPM, {len(a.beat_times_s)} beats, "
               f"{len(a.downbeat_times_s)} bars, {len(a.vocal_regions_s)} vocal phrases, {len(a.sections)} sections")
@@ -301,13 +234,9 @@ def analyze(ctx, song, out):
 @click.pass_context
 def align(ctx, song, lyrics, lyrics_format, out):
     """Time LYRICS on SONG and write the times in any lyrics format (edit them and feed them back)."""
-    from . import lyrics as lyr
-    from .audio import analyze as do_analyze
+    from .pipeline import align_lyrics
 
-    read = lyr.read(lyrics, format=lyrics_format)
-    a = do_analyze(song)
-    aligned = lyr.align(read, song, a)
-    lyr.write(aligned, out)
+    aligned = align_lyrics(song, lyrics, out, lyrics_format=lyrics_format)
     _console(stderr=False).print(f"{len(aligned.lines)} lines timed → {out}")
 
 
@@ -318,18 +247,9 @@ def align(ctx, song, lyrics, lyrics_format, out):
 @click.pass_context
 def plan(ctx, folder, style, replan):
     """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds)."""
-    import dataclasses
+    from .pipeline import replan as do_replan
 
-    from . import pipeline
-    from .types import Analysis, Lyrics
-
-    project = pipeline.load_project(folder)
-    if style:
-        project = dataclasses.replace(project, config=project.config.replace(style=style))
-        project.save()
-    analysis = Analysis.load(folder / "analysis.json")
-    aligned = Lyrics.load(folder / "aligned.json")
-    p = pipeline.plan_step(project, analysis, aligned, replan=replan)
+    p = do_replan(folder, style=style, replan=replan)
     con = _console(stderr=False)
     for s in p.segments:
         con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.section:<12} {s.image_prompt[:70]}")
@@ -343,24 +263,12 @@ def plan(ctx, folder, style, replan):
 def generate(ctx, folder, segments, takes):
     """Generate (or reuse from the cache) the clips of a work FOLDER's plan."""
     from . import pipeline
-    from .types import Analysis, Plan
 
-    project = pipeline.load_project(folder)
-    if takes is not None and takes < 1:
-        raise InputError(f"--takes {takes} must be at least 1")
-    analysis = Analysis.load(folder / "analysis.json")
-    p = Plan.load(folder / "plan.json")
     with _progress(ctx) as rep:
-        gen = pipeline.generate_step(project, p, analysis, segments=segments or None,
-                                     takes=list(range(1, takes + 1)) if takes else None, progress=rep)
+        gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep)
     con = _console(stderr=False)
     con.print(f"{gen.made} clips made, {gen.cached} from the cache")
-    if project.path(".kdenlive").exists():  # new takes go into the project bin
-        from .types import Lyrics
-
-        aligned = Lyrics.load(folder / "aligned.json")
-        exported = pipeline.export_step(project, p, aligned, pipeline.chosen_clips(project, p, analysis),
-                                        formats=("kdenlive", "otio"), analysis=analysis)
+    if exported is not None:
         _print_outputs(con, exported.written, exported.backups)
 
 
@@ -373,20 +281,9 @@ def generate(ctx, folder, segments, takes):
 def export(ctx, folder, formats):
     """Write the project of a work FOLDER for Kdenlive, OTIO, FCP 7 XML, FCP X, EDL, or as .srt/.ass lyrics."""
     from . import pipeline
-    from .types import Analysis, Lyrics, Plan
-
-    from .timeline.export import FORMATS
 
     fmts = [f for part in (formats or pipeline.EXPORT_FORMATS) for f in part.split(",") if f]
-    unknown = [f for f in fmts if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
-    project = pipeline.load_project(folder)
-    analysis = Analysis.load(folder / "analysis.json")
-    aligned = Lyrics.load(folder / "aligned.json")
-    p = Plan.load(folder / "plan.json")
-    clips = pipeline.chosen_clips(project, p, analysis)
-    exported = pipeline.export_step(project, p, aligned, clips, formats=fmts, analysis=analysis)
+    exported = pipeline.export(folder, formats=fmts)
     _print_outputs(_console(stderr=False), exported.written, exported.backups)
 
 
@@ -414,8 +311,7 @@ def pick(ctx, folder, segment, take):
     """Put TAKE of SEGMENT on the timeline (plan.json) and rewrite the project of a work FOLDER."""
     from . import pipeline
 
-    project = pipeline.load_project(folder)
-    exported = pipeline.pick(project, segment, take)
+    exported = pipeline.pick(folder, segment, take)
     con = _console(stderr=False)
     con.print(f"segment {segment}: take {take} is on the timeline")
     _print_outputs(con, exported.written, exported.backups)
@@ -430,15 +326,12 @@ def pick(ctx, folder, segment, take):
 @click.pass_context
 def render(ctx, project, out, preset, burn_subtitles):
     """Render a .kdenlive PROJECT with melt (Kdenlive's engine) to a video that lasts the song."""
-    from .render import load_preset
     from .render import render as do_render
 
-    rp = load_preset(preset) if preset else None
-    out = out or Path(project).with_suffix(rp.suffix if rp else ".mp4")
     with _progress(ctx) as rep:
-        result = do_render(project, out, preset=rp, subtitles=burn_subtitles,
+        result = do_render(project, out, preset=preset, subtitles=burn_subtitles,
                            progress=lambda f: rep("render", f, 1.0))
-    _console(stderr=False).print(f"{result.path}: {result.n_frames} frames in {result.seconds:.1f} s")
+    _console(stderr=False).print(f"{result.path}: {result.n_frames} frames in {result.elapsed_s:.1f} s")
 
 
 @cli.command()
@@ -457,17 +350,12 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
     """Make and render many songs: SOURCE is a manifest .toml or a folder of NAME.mp3 + NAME.lrc (+ NAME.png)."""
     import json as _json
 
-    from .batch import discover, run_batch
+    from .batch import run_source
 
-    items = discover(source)
-    if preset:
-        from .render import load_preset
-
-        load_preset(preset)
-    cfg = _config(ctx, fps=fps, size=size, style=style)
+    cfg = Config.from_options(fps=fps, size=size, style=style)
     with _progress(ctx) as rep:
-        outcomes = run_batch(items, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
-                             force=force, progress=rep.song)
+        outcomes = run_source(source, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
+                              force=force, progress=rep.song)
     failed = [o for o in outcomes if o.status == "failed"]
     if as_json:
         click.echo(_json.dumps([o.__dict__ for o in outcomes], indent=1))
@@ -475,11 +363,11 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
         from rich.table import Table
 
         table = Table(title=f"{len(outcomes)} songs: {len(outcomes) - len(failed)} ok, {len(failed)} failed")
-        for col in ("song", "status", "seconds", "output / error"):
+        for col in ("song", "status", "time (s)", "output / error"):
             table.add_column(col)
         colour = {"done": "green", "skipped": "cyan", "failed": "red"}
         for o in outcomes:
-            table.add_row(o.name, f"[{colour[o.status]}]{o.status}[/]", f"{o.seconds:.1f}", o.error or o.output or "")
+            table.add_row(o.name, f"[{colour[o.status]}]{o.status}[/]", f"{o.elapsed_s:.1f}", o.error or o.output or "")
         _console(stderr=False).print(table)
     if failed:
         ctx.exit(1)
@@ -493,14 +381,10 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
 @click.pass_context
 def demo(ctx, out_dir, do_render, size, fps):
     """Synthesize a demo song (beat, chords, an espeak-ng voice) and run the whole job on it."""
-    from . import pipeline
-    from .demo import synthesize
+    from .demo import run_demo
 
-    song = synthesize(Path(out_dir) / "source")
-    cfg = _config(ctx, size=size, fps=fps)
     with _progress(ctx) as rep:
-        result = pipeline.run(song.audio_path, song.lyrics_path, Path(out_dir) / "project", cfg,
-                              render=do_render, progress=rep)
+        song, result = run_demo(out_dir, Config.from_options(size=size, fps=fps), render=do_render, progress=rep)
     con = _console(stderr=False)
     con.print(f"[bold]demo[/]: {song.duration_s:.1f} s song, {len(result.plan.segments)} segments")
     for p in result.outputs + ([result.render] if result.render else []):

@@ -1,27 +1,48 @@
 """The settings of one run (fps, size, backend, style...), from defaults, mvtimeline.toml and flags.
 
-Public: Config, parse_size, load_toml.
+:meth:`Config.from_options` turns what a user gives (command-line options, a batch manifest's
+values, ``mvtimeline.toml``) into a checked ``Config``: every value check lives here, so the CLI
+and the batch runner agree. :meth:`Config.to_dict` / :meth:`Config.from_dict` are the settings part
+of a work folder's ``project.json`` (paths relative to the folder).
+
+Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .fileio import relative_path
 from .frames import parse_fps
 
-__all__ = ["Config", "parse_size", "load_toml"]
+__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS"]
+
+#: Kdenlive document versions the project can be written as.
+KDENLIVE_FORMATS = ("1.04", "1.1")
+#: The diffusers backend's options a run takes (stored in project.json under ``diffusers``).
+DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "device", "dtype", "offload", "steps",
+                     "guidance", "negative_prompt")
+#: Longest dissolve, in seconds.
+MAX_DISSOLVE_S = 5.0
 
 
 @dataclass(frozen=True)
 class Config:
-    """Settings for a run. Sizes in pixels, times in seconds, ``fps`` exact."""
+    """Settings for a run. Sizes in pixels, times in seconds, ``fps`` exact.
+
+    ``crop_bottom`` is the fraction (0 <= x < 0.5) of the height cut off the bottom of the user's
+    image or video (users give it in percent: ``crop_bottom_pct`` in :meth:`from_options`).
+    ``max_segment_s`` None means the backend's own limit.
+    """
 
     fps: Fraction = Fraction(30)
     width: int = 1920
@@ -29,14 +50,14 @@ class Config:
     backend: str = "procedural"
     style: str = "cinematic"
     dissolve_s: float = 0.5
-    max_segment_s: float | None = None  # None: the backend's max_seconds
+    max_segment_s: float | None = None
     takes: int = 1
     images: tuple[Path, ...] = field(default_factory=tuple)
     beat_guides: bool = False
     kdenlive_format: str = "1.04"
     video: Path | None = None  # the loop job: a clip looped over the whole song
     pingpong: bool = False
-    crop_bottom: float = 0.0  # fraction of the height cut off the bottom of the user's image/video
+    crop_bottom: float = 0.0
     diffusers: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the diffusers backend
 
     def backend_settings(self) -> dict[str, Any]:
@@ -58,9 +79,193 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
+    # ------------------------------------------------------------------------------ from the user
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        base: Config | None = None,
+        fps: Any = None,
+        size: Any = None,
+        backend: str | None = None,
+        style: str | None = None,
+        dissolve_s: Any = None,
+        max_segment_s: Any = None,
+        takes: Any = None,
+        images: Sequence[Path | str] | None = None,
+        beat_guides: bool | None = None,
+        kdenlive_format: str | None = None,
+        video: Path | str | None = None,
+        pingpong: bool | None = None,
+        crop_bottom_pct: Any = None,
+        diffusers: Mapping[str, Any] | None = None,
+        preset: str | None = None,
+    ) -> Config:
+        """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
+
+        Values may be typed (click's) or text (a manifest's, a TOML file's).
+
+        Parameters
+        ----------
+        base : Config, optional
+            The settings to start from.
+        fps : Fraction, float or str
+            ``30``, ``29.97``, ``30000/1001``...
+        size : (int, int) or str
+            ``(1920, 1080)`` or ``"1920x1080"``.
+        backend, style : str
+            Names (checked when the backend is built and the style loaded).
+        dissolve_s : float in [0, 5]
+            Dissolve length in seconds.
+        max_segment_s : float > 0
+            Longest segment in seconds.
+        takes : int >= 1
+        images : sequence of paths
+        beat_guides, pingpong : bool
+        kdenlive_format : {"1.04", "1.1"}
+        video : path
+            The loop job's video; it selects the ``loop`` backend unless another is given (which
+            is an error: only ``loop`` loops a video).
+        crop_bottom_pct : float in [0, 50)
+            Percent of the height cut off the bottom of the image or video.
+        diffusers : mapping
+            Options of the diffusers backend (:data:`DIFFUSERS_OPTIONS`); they need that backend,
+            which needs ``video_model``.
+        preset : str, optional
+            A render preset (name or file): when no ``size`` is given, a preset made for one frame
+            size (``shorts``: 1080x1920) sets it.
+
+        Returns
+        -------
+        Config
+
+        Raises
+        ------
+        InputError
+            A value out of range or malformed, or options that do not go together; the message
+            names the option and the value.
+        """
+        cfg = base or cls()
+        changes: dict[str, Any] = {}
+        if fps is not None:
+            changes["fps"] = fps if isinstance(fps, Fraction) else parse_fps(str(fps))
+        if size is not None:
+            changes["width"], changes["height"] = size if isinstance(size, tuple) else parse_size(str(size))
+        elif preset:
+            from .render import load_preset
+
+            rp = load_preset(preset)
+            if rp.width and rp.height:
+                changes["width"], changes["height"] = rp.width, rp.height
+        if backend is not None:
+            changes["backend"] = str(backend)
+        if style is not None:
+            changes["style"] = str(style)
+        if dissolve_s is not None:
+            d = _number(dissolve_s, "dissolve")
+            if not 0 <= d <= MAX_DISSOLVE_S:
+                raise InputError(f"--dissolve {dissolve_s} s is out of range 0..{MAX_DISSOLVE_S:g}")
+            changes["dissolve_s"] = d
+        if max_segment_s is not None:
+            m = _number(max_segment_s, "max-segment")
+            if not m > 0:
+                raise InputError(f"--max-segment {max_segment_s} s must be more than 0")
+            changes["max_segment_s"] = m
+        if takes is not None:
+            try:
+                n = int(takes)
+            except (TypeError, ValueError):
+                raise InputError(f"--takes {takes!r} is not a whole number") from None
+            if n < 1:
+                raise InputError(f"--takes {takes} must be at least 1")
+            changes["takes"] = n
+        if images:
+            changes["images"] = tuple(Path(p) for p in images)
+        if beat_guides is not None:
+            changes["beat_guides"] = bool(beat_guides)
+        if kdenlive_format is not None:
+            if str(kdenlive_format) not in KDENLIVE_FORMATS:
+                raise InputError(f"--kdenlive-format {kdenlive_format!r}: known: {', '.join(KDENLIVE_FORMATS)}")
+            changes["kdenlive_format"] = str(kdenlive_format)
+        if video is not None:
+            if backend is not None and backend != "loop":
+                raise InputError(f"--video needs the loop backend, not --backend {backend}")
+            changes.update(video=Path(video), backend="loop")
+        if pingpong is not None:
+            changes["pingpong"] = bool(pingpong)
+        if crop_bottom_pct is not None:
+            pct = _number(crop_bottom_pct, "crop-bottom")
+            if not 0 <= pct < 50:
+                raise InputError(f"--crop-bottom {crop_bottom_pct} must be a percentage from 0 up to (not "
+                                 "including) 50")
+            changes["crop_bottom"] = pct / 100
+        cfg = dataclasses.replace(cfg, **changes)
+        given = {k: v for k, v in (diffusers or {}).items() if v is not None}
+        unknown = sorted(set(given) - set(DIFFUSERS_OPTIONS))
+        if unknown:
+            raise InputError(f"unknown diffusers option {unknown[0]!r}; known: {', '.join(DIFFUSERS_OPTIONS)}")
+        if given and cfg.backend != "diffusers":
+            raise InputError(f"--{sorted(given)[0].replace('_', '-')} is a diffusers option; add --backend diffusers")
+        if cfg.backend == "diffusers":
+            for key in ("character", "video_model", "keyframe_model"):
+                if given.get(key) and (key == "character" or Path(given[key]).exists()):
+                    given[key] = str(Path(given[key]).resolve())  # a folder; a hub id stays as it is
+            merged = {**cfg.diffusers, **given}
+            if not merged.get("video_model"):
+                raise InputError("--backend diffusers needs --video-model PATH_OR_ID (a diffusers folder or a "
+                                 "cached hub id)")
+            cfg = dataclasses.replace(cfg, diffusers=merged)
+        return cfg
+
+    # ----------------------------------------------------------------------------- project.json
+    def to_dict(self, folder: Path) -> dict[str, Any]:
+        """The settings as stored in a work folder's ``project.json`` (paths relative to ``folder``)."""
+        return {
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}", "width": self.width, "height": self.height,
+            "backend": self.backend, "style": self.style, "dissolve_s": self.dissolve_s,
+            "max_segment_s": self.max_segment_s, "takes": self.takes,
+            "images": [relative_path(p, folder) for p in self.images], "beat_guides": self.beat_guides,
+            "kdenlive_format": self.kdenlive_format, "video": relative_path(self.video, folder) if self.video else None,
+            "pingpong": self.pingpong, "crop_bottom": self.crop_bottom, "diffusers": dict(self.diffusers),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], folder: Path) -> Config:
+        """The settings stored by :meth:`to_dict` (paths resolved against ``folder``).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            A missing or malformed value (the caller names the file).
+        """
+        return cls(fps=Fraction(d["fps"]), width=int(d["width"]), height=int(d["height"]),
+                   backend=d["backend"], style=d["style"], dissolve_s=float(d["dissolve_s"]),
+                   max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
+                   beat_guides=bool(d.get("beat_guides", False)),
+                   kdenlive_format=str(d.get("kdenlive_format", "1.04")),
+                   video=folder / d["video"] if d.get("video") else None,
+                   pingpong=bool(d.get("pingpong", False)), crop_bottom=float(d.get("crop_bottom", 0.0)),
+                   diffusers=dict(d.get("diffusers") or {}),
+                   images=tuple(folder / p for p in d.get("images", [])))
+
+
+def _number(value: Any, option: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--{option} {value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise InputError(f"--{option} {value!r} is not a number")
+    return x
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"1920x1080"`` → ``(1920, 1080)``; both even and at least 16.
+
+    Raises
+    ------
+    InputError
+        Not ``WIDTHxHEIGHT``, or a side odd, below 16 or above 8192.
 
     Examples
     --------
@@ -80,7 +285,13 @@ _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "tak
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read ``mvtimeline.toml`` into click default_map values; an unknown key is an ``InputError``."""
+    """Read ``mvtimeline.toml`` into click default_map values (a missing file gives ``{}``).
+
+    Raises
+    ------
+    InputError
+        Not valid TOML, an unknown key (named, with the known ones), or a malformed fps or size.
+    """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -3,7 +3,7 @@
 Every file mvtimeline writes goes through :func:`atomic_write` (temp file in the same folder, then
 ``os.replace``), so a crash never leaves a half file under the final name.
 
-Public: atomic_write, write_json, read_json, backup_path.
+Public: atomic_write, atomic_path, write_json, read_json, backup_path, ensure_dir, relative_path.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InputError, OutputError, SchemaVersionError
 
-__all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir"]
+__all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir", "relative_path"]
 
 
 def ensure_dir(path: Path) -> Path:
@@ -116,3 +116,18 @@ def backup_path(path: Path) -> Path:
         candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
         n += 1
     return candidate
+
+
+def relative_path(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when it is inside it, else absolute (as stored in project.json).
+
+    Examples
+    --------
+    >>> relative_path(Path("/w/song.wav"), Path("/w")), relative_path(Path("/elsewhere/a.png"), Path("/w"))
+    ('song.wav', '/elsewhere/a.png')
+    """
+    p, base = Path(path).resolve(), Path(base).resolve()
+    try:
+        return str(p.relative_to(base))
+    except ValueError:
+        return str(p)

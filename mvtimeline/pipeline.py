@@ -1,49 +1,56 @@
-"""The only module (with cli.py) that calls several stages: a work folder from song to project.
+"""The stages of a project, one after another, on a work folder (:class:`~mvtimeline.workfolder.WorkFolder`).
 
-A work folder holds ``project.json`` (the run's settings), ``analysis.json``, ``aligned.json``,
-``plan.json``, ``clips/`` (the cache), and the outputs ``NAME.kdenlive`` (+ ``NAME.kdenlive.srt``),
-``NAME.otio``, ``NAME.srt`` and, when rendered, ``NAME.mp4``.
+With the CLI, the only module that calls several stages. Each ``*_step`` takes the work folder
+and the artifacts before it, and saves its own; :func:`run` does them all for a song. The
+folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`replan`,
+:func:`generate`, :func:`export`, :func:`pick`) are what the single-stage commands call.
 
-Public: Project, run, analyze_step, align_step, plan_step, generate_step, export_step, render_step,
-clip_requests, load_project.
+Public: run, check_inputs, load_project, new_project, analyze_step, align_step, plan_step,
+generate_step, export_step, render_step, chosen_clips, all_takes, pick, analyze_song,
+align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .config import Config
-from .errors import InputError, RunError
-from .fileio import atomic_path, atomic_write, backup_path, ensure_dir, read_json, write_json
-from .frames import seconds_to_frame
+from .errors import InputError
+from .fileio import backup_path
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
+from .workfolder import WorkFolder, sha256_of
+
+if TYPE_CHECKING:
+    from .generate.base import Backend
 
 __all__ = [
-    "Project",
-    "RunResult",
-    "Generated",
-    "Exported",
     "run",
+    "check_inputs",
     "load_project",
+    "new_project",
     "analyze_step",
     "align_step",
     "plan_step",
     "generate_step",
     "export_step",
     "render_step",
-    "clip_requests",
     "chosen_clips",
     "all_takes",
     "pick",
+    "analyze_song",
+    "align_lyrics",
+    "replan",
+    "generate",
+    "export",
+    "RunResult",
+    "Generated",
+    "Exported",
+    "Inputs",
     "EXPORT_FORMATS",
 ]
 
@@ -52,196 +59,20 @@ log = logging.getLogger(__name__)
 #: progress(stage, done, total): stage is "analyze", "align", "plan", "generate: <clip>", "export", "render"
 Progress = Callable[[str, float, float], None]
 
+#: What ``run`` and ``export`` write by default.
 EXPORT_FORMATS = ("kdenlive", "otio", "srt", "ass")
-_STATE = ".mvtimeline-state.json"
-
-
-@dataclass(frozen=True)
-class Exported:
-    """Files an export wrote, and the user-edited files it moved aside first."""
-
-    written: list[Path]
-    backups: list[Path]
-
-
-@dataclass(frozen=True)
-class Project:
-    """The settings of a work folder, saved as ``project.json``. Paths are stored relative to it."""
-
-    folder: Path
-    name: str
-    song: Path
-    lyrics: Path | None
-    lyrics_format: str | None
-    config: Config
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "kind": "project", "schema": 1, "name": self.name,
-            "song": _rel(self.song, self.folder),
-            "lyrics": _rel(self.lyrics, self.folder) if self.lyrics else None,
-            "lyrics_format": self.lyrics_format,
-            "fps": f"{c.fps.numerator}/{c.fps.denominator}", "width": c.width, "height": c.height,
-            "backend": c.backend, "style": c.style, "dissolve_s": c.dissolve_s, "max_segment_s": c.max_segment_s,
-            "takes": c.takes, "images": [_rel(p, self.folder) for p in c.images],
-            "beat_guides": c.beat_guides, "kdenlive_format": c.kdenlive_format,
-            "video": _rel(c.video, self.folder) if c.video else None, "pingpong": c.pingpong,
-            "crop_bottom": c.crop_bottom,
-            "diffusers": dict(c.diffusers),
-        }
-
-    def save(self) -> Path:
-        return write_json(self.folder / "project.json", self.to_dict())
-
-    def path(self, suffix: str) -> Path:
-        return self.folder / f"{self.name}{suffix}"
-
-
-def _rel(p: Path, base: Path) -> str:
-    p, base = Path(p).resolve(), Path(base).resolve()
-    try:
-        return str(p.relative_to(base))
-    except ValueError:
-        return str(p)
-
-
-def load_project(folder: Path) -> Project:
-    """Read ``project.json`` of a work folder made by ``mvtimeline run``.
-
-    Raises
-    ------
-    InputError
-        The folder has no (valid) project.json.
-    """
-    folder = Path(folder)
-    if not (folder / "project.json").exists():
-        raise InputError(f"{folder}: not an mvtimeline work folder (no project.json); make one with 'mvtimeline run'")
-    d = read_json(folder / "project.json", kind="project")
-    try:
-        cfg = Config(fps=Fraction(d["fps"]), width=int(d["width"]), height=int(d["height"]),
-                     backend=d["backend"], style=d["style"], dissolve_s=float(d["dissolve_s"]),
-                     max_segment_s=d.get("max_segment_s"), takes=int(d.get("takes", 1)),
-                     beat_guides=bool(d.get("beat_guides", False)),
-                     kdenlive_format=str(d.get("kdenlive_format", "1.04")),
-                     video=folder / d["video"] if d.get("video") else None,
-                     pingpong=bool(d.get("pingpong", False)), crop_bottom=float(d.get("crop_bottom", 0.0)),
-                     diffusers=dict(d.get("diffusers") or {}),
-                     images=tuple(folder / p for p in d.get("images", [])))
-        return Project(folder=folder, name=d["name"], song=folder / d["song"],
-                       lyrics=folder / d["lyrics"] if d.get("lyrics") else None,
-                       lyrics_format=d.get("lyrics_format"), config=cfg)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{folder / 'project.json'}: malformed ({exc})") from None
 
 
 def _noop(stage: str, done: float, total: float) -> None:
     pass
 
 
-# -------------------------------------------------------------------------------------------- steps
-def analyze_step(project: Project, *, progress: Progress = _noop) -> Analysis:
-    """Analyse the song (reusing analysis.json when the song has not changed)."""
-    from . import audio
+@dataclass(frozen=True)
+class Exported:
+    """Files an export wrote, and the user-edited files it moved aside (or copied) first."""
 
-    out = project.folder / "analysis.json"
-    digest = _sha256(project.song)
-    if out.exists():
-        try:
-            a = Analysis.load(out)
-            if json.loads(out.read_text()).get("audio_sha256") == digest:
-                return a
-        except InputError:
-            pass
-    steps = ["decode", "beats", "loudness", "voice", "sections"]
-    a = audio.analyze(project.song, progress=lambda s: progress("analyze", steps.index(s), len(steps)))
-    d = a.to_dict()
-    d["audio_sha256"] = digest
-    write_json(out, d)
-    progress("analyze", len(steps), len(steps))
-    return Analysis.from_dict(d)  # exactly what later steps load from analysis.json (same cache keys)
-
-
-def align_step(project: Project, analysis: Analysis, *, progress: Progress = _noop) -> Lyrics:
-    """Read the lyrics and give every line a time; saved as aligned.json."""
-    from . import lyrics as lyr
-
-    progress("align", 0, 1)
-    if project.lyrics is None:
-        aligned = Lyrics(path="", format="none", lines=())
-    else:
-        read = lyr.read(project.lyrics, format=project.lyrics_format)
-        aligned = lyr.align(read, project.song, analysis)
-    aligned.save(project.folder / "aligned.json")
-    progress("align", 1, 1)
-    return aligned
-
-
-def _max_segment_s(project: Project) -> float:
-    from .generate import get_backend
-
-    backend = get_backend(project.config.backend, **project.config.backend_settings())
-    limit = backend.max_seconds
-    if project.config.max_segment_s:
-        limit = min(limit, float(project.config.max_segment_s))
-    return limit
-
-
-def plan_step(project: Project, analysis: Analysis, aligned: Lyrics, *, replan: bool = False,
-              progress: Progress = _noop) -> Plan:
-    """Build plan.json, keeping the user's edits of an existing one."""
-    from . import plan as planner
-
-    path = project.folder / "plan.json"
-    previous = Plan.load(path) if path.exists() else None
-    progress("plan", 0, 1)
-    max_s = _max_segment_s(project)
-    p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
-                      dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan)
-    planner.validate(p, max_s=max_s)
-    p.save(path)
-    progress("plan", 1, 1)
-    return p
-
-
-def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequence[int] | None = None
-                  ) -> list[ClipRequest]:
-    """One request per segment (and per take in ``takes``; default: the segment's chosen take)."""
-    from .generate import image_sha256
-    from .frames import segment_frames
-
-    fps = config.fps
-    frames = segment_frames(plan, fps, head_s=config.head_s, tail_s=config.tail_s)
-    sections: list[str] = []
-    images = list(config.images)
-    hashes = {p: image_sha256(p) for p in images}
-    out = []
-    for seg, f in zip(plan.segments, frames):
-        if seg.section not in sections:
-            sections.append(seg.section)
-        first = f.start_frame - f.head_frames
-        clip_start_s = float(Fraction(first) / fps)
-        n = f.clip_frames
-        loud = tuple(round(analysis.curve_at("loudness", max(0.0, clip_start_s + float(Fraction(i) / fps))), 3)
-                     for i in range(n))
-        end_s = clip_start_s + float(Fraction(n) / fps)
-        downs = tuple(round(d - clip_start_s, 4) for d in analysis.downbeat_times_s if clip_start_s <= d < end_s)
-        image = images[(seg.index - 1) % len(images)] if images else None
-        for take in (takes or [seg.take]):
-            out.append(ClipRequest(
-                segment_index=seg.index, take=take, section=seg.section, section_index=sections.index(seg.section),
-                image_prompt=seg.image_prompt, motion_prompt=seg.motion_prompt,
-                negative_prompt=seg.negative_prompt, seed=seg.seed, width=config.width, height=config.height,
-                fps=fps, n_frames=n, head_frames=f.head_frames, tail_frames=f.tail_frames,
-                clip_start_s=round(clip_start_s, 6), tempo_bpm=analysis.tempo_bpm, downbeats_s=downs,
-                loudness=loud, image=str(image) if image else None,
-                image_sha256=hashes[image] if image else None,
-            ))
-    if config.video is not None or config.crop_bottom or config.pingpong:
-        from .generate.loop import with_source
-
-        out = with_source(out, video=config.video, pingpong=config.pingpong, crop_bottom=config.crop_bottom)
-    return out
+    written: list[Path]
+    backups: list[Path]
 
 
 @dataclass(frozen=True)
@@ -253,152 +84,351 @@ class Generated:
     cached: int
 
 
-def generate_step(project: Project, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
-                  segments: Sequence[int] | None = None, progress: Progress = _noop) -> Generated:
-    """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take)."""
+@dataclass
+class RunResult:
+    """What :func:`run` made: the work folder, the plan, the files written."""
+
+    project: WorkFolder
+    plan: Plan
+    outputs: list[Path] = field(default_factory=list)
+    clips_made: int = 0
+    clips_cached: int = 0
+    render: Path | None = None
+    backups: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a run needs, checked before any heavy work: the lyrics as read, and the backend."""
+
+    lyrics: Lyrics | None
+    backend: Backend
+
+
+def _folder(project: WorkFolder | Path) -> WorkFolder:
+    return project if isinstance(project, WorkFolder) else WorkFolder.open(Path(project))
+
+
+def _backend(config: Config) -> Backend:
+    from .generate import get_backend
+
+    return get_backend(config.backend, **config.backend_settings())
+
+
+def load_project(folder: Path) -> WorkFolder:
+    """The work folder at ``folder`` (see :meth:`WorkFolder.open`).
+
+    Raises
+    ------
+    InputError
+        The folder has no (valid) ``project.json``.
+    """
+    return WorkFolder.open(folder)
+
+
+def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
+                lyrics_format: str | None = None) -> WorkFolder:
+    """A new work folder for ``song`` (see :meth:`WorkFolder.create`)."""
+    return WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
+
+
+# ------------------------------------------------------------------------------------- input checks
+def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_format: str | None = None,
+                 preset: str | None = None, burn_subtitles: bool = False) -> Inputs:
+    """Check every input of a run before any heavy work (the analysis takes a while; these checks
+    take well under a second).
+
+    Parameters
+    ----------
+    song : Path
+        The song: it must exist and be audio (its header is probed, not decoded).
+    lyrics : Path or None
+        Read in full (any error names the file and line).
+    config : Config
+        Its backend is built (an unknown name, bad settings or a model folder that is not one
+        fail here), its style loaded, its images decoded and its video's first frame decoded.
+    lyrics_format : str, optional
+        Forced lyrics format.
+    preset : str, optional
+        Render preset name or file.
+    burn_subtitles : bool
+        Burning lyrics in needs a font (fontconfig).
+
+    Returns
+    -------
+    Inputs
+        The lyrics as read (None without lyrics) and the backend, so the run reads and builds
+        them once.
+
+    Raises
+    ------
+    InputError
+        The first bad input, in one line.
+    """
+    from . import audio
+    from . import lyrics as lyr
+    from .media import check_image, probe_first_frame
+    from .plan import load_style
+
+    backend = _backend(config)
+    load_style(config.style)
+    if preset:
+        from .render import load_preset
+
+        load_preset(preset)
+    if burn_subtitles:
+        from .render import check_fonts
+
+        check_fonts()
+    for img in config.images:
+        if not Path(img).is_file():
+            raise InputError(f"{img}: no such image file")
+        check_image(img, where="--image", decode=True)
+    if config.video is not None:
+        if not Path(config.video).is_file():
+            raise InputError(f"{config.video}: no such video file")
+        probe_first_frame(Path(config.video))
+    audio.check(Path(song))
+    read = lyr.read(Path(lyrics), format=lyrics_format) if lyrics is not None else None
+    return Inputs(lyrics=read, backend=backend)
+
+
+# -------------------------------------------------------------------------------------------- steps
+def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis:
+    """Analyse the song, reusing ``analysis.json`` when the song has not changed.
+
+    Parameters
+    ----------
+    project : WorkFolder
+        The work folder.
+    progress : callable(stage, done, total)
+        Called with ``"analyze"`` and the steps done.
+
+    Returns
+    -------
+    Analysis
+        Exactly as later steps load it from ``analysis.json`` (so cache keys agree).
+
+    Raises
+    ------
+    InputError, AudioFormatError
+        The song cannot be decoded.
+    """
+    from . import audio
+
+    digest = sha256_of(project.song)
+    cached = project.cached_analysis(digest)
+    if cached is not None:
+        return cached
+    steps = ["decode", "beats", "loudness", "voice", "sections"]
+    analysis = audio.analyze(project.song, progress=lambda s: progress("analyze", steps.index(s), len(steps)))
+    saved = project.save_analysis(analysis, digest)
+    progress("analyze", len(steps), len(steps))
+    return saved
+
+
+def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None = None,
+               progress: Progress = _noop) -> Lyrics:
+    """Give every lyric line and word a time; saved as ``aligned.json``.
+
+    Parameters
+    ----------
+    project : WorkFolder
+        The work folder (its lyrics file is read unless ``lyrics`` is given).
+    analysis : Analysis
+        The song's analysis.
+    lyrics : Lyrics, optional
+        The lyrics as already read (:func:`check_inputs`).
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    Lyrics
+        Every line timed (no lines when the project has no lyrics).
+
+    Raises
+    ------
+    LyricsFormatError
+        The lyrics file cannot be read.
+    ToolMissing
+        Untimed lyrics and no espeak-ng.
+    """
+    from . import lyrics as lyr
+
+    progress("align", 0, 1)
+    if project.lyrics is None:
+        aligned = Lyrics(path="", format="none", lines=())
+    else:
+        read = lyrics if lyrics is not None else lyr.read(project.lyrics, format=project.lyrics_format)
+        aligned = lyr.align(read, project.song, analysis)
+    project.save_aligned(aligned)
+    progress("align", 1, 1)
+    return aligned
+
+
+def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, replan: bool = False,
+              backend: Backend | None = None, progress: Progress = _noop) -> Plan:
+    """Make ``plan.json``, keeping the user's edits of the one there.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    analysis : Analysis
+    aligned : Lyrics
+        Timed lyrics.
+    replan : bool
+        Choose new cut points (segments whose bounds survive keep their edits).
+    backend : Backend, optional
+        Its ``max_seconds`` bounds the segments; default: built from the project's settings.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    InputError
+        Unknown style, or limits that cannot cover the song.
+    """
+    from . import plan as planner
+
+    previous = project.existing_plan()
+    progress("plan", 0, 1)
+    max_s = (backend or _backend(project.config)).max_seconds
+    if project.config.max_segment_s:
+        max_s = min(max_s, float(project.config.max_segment_s))
+    p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
+                      dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan)
+    planner.validate(p, max_s=max_s)
+    project.save_plan(p)
+    progress("plan", 1, 1)
+    return p
+
+
+def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
+                  segments: Sequence[int] | None = None, backend: Backend | None = None,
+                  progress: Progress = _noop) -> Generated:
+    """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take).
+
+    Parameters
+    ----------
+    project : WorkFolder
+    plan : Plan
+    analysis : Analysis
+    takes : sequence of int >= 1, optional
+        Takes to make of every segment.
+    segments : sequence of int, optional
+        Only these segments (a chaining backend also makes the clips before them).
+    backend : Backend, optional
+        Default: built from the project's settings.
+    progress : callable(stage, done, total)
+        ``"generate: segment 03 take 1"`` with frames done.
+
+    Returns
+    -------
+    Generated
+
+    Raises
+    ------
+    InputError
+        An unknown segment, a bad request (before anything is made).
+    RunError
+        The backend failed; the clips made before stay in the cache.
+    """
     from . import generate
 
-    backend = generate.get_backend(project.config.backend, **project.config.backend_settings())
-    reqs = clip_requests(plan, analysis, project.config, takes=takes)
-    chain = bool(getattr(backend, "chain", False))
+    backend = backend or _backend(project.config)
+    reqs = generate.clip_requests(plan, analysis, project.config, takes=takes)
+    chaining = bool(getattr(backend, "chain", False))
     if segments:
         known = {s.index for s in plan.segments}
         bad = [s for s in segments if s not in known]
         if bad:
             raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
         # a chained clip needs the clips before it: make (or reuse) those too
-        keep = set(segments) if not chain else {s.index for s in plan.segments if s.index <= max(segments)}
+        keep = set(segments) if not chaining else {s.index for s in plan.segments if s.index <= max(segments)}
         reqs = [r for r in reqs if r.segment_index in keep]
     total = len(reqs)
 
     def cb(label: str, done: int, n: int) -> None:
         progress(f"generate: {label}", done, n)
 
-    if chain:
-        pairs = _chained(reqs, backend, project.folder / "clips", make=True, progress=cb)
+    if chaining:
+        pairs = generate.chain(reqs, backend, project.clips_dir, make=True, progress=cb)
         reqs, results = [r for r, _ in pairs], [res for _, res in pairs]
     else:
-        results = generate.run(reqs, backend=backend, cache_dir=project.folder / "clips", progress=cb)
+        results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb)
     progress("generate", total, total)
     made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
     out = {r.segment_index: (r, res) for r, res in zip(reqs, results) if r.take == chosen[r.segment_index]}
     missing = [s.index for s in plan.segments if s.index not in out and (not segments or s.index in segments)]
     if missing:  # the chosen take was not among those asked for: it must be in the cache already
-        out.update({k: v for k, v in chosen_clips(project, plan, analysis).items() if k in missing})
+        out.update({k: v for k, v in project.chosen_clips(plan, analysis, backend).items() if k in missing})
     return Generated(chosen=out, made=made, cached=len(results) - made)
 
 
-def chosen_clips(project: Project, plan: Plan, analysis: Analysis) -> dict[int, tuple[ClipRequest, ClipResult]]:
-    """The cached clip of each segment's chosen take, without generating anything.
+def chosen_clips(project: WorkFolder, plan: Plan, analysis: Analysis, *, backend: Backend | None = None
+                 ) -> dict[int, tuple[ClipRequest, ClipResult]]:
+    """The cached clip of each segment's chosen take (see :meth:`WorkFolder.chosen_clips`).
 
     Raises
     ------
     InputError
         A chosen take has not been generated (the message says how to make it).
     """
-    from . import generate
-
-    backend = generate.get_backend(project.config.backend, **project.config.backend_settings())
-    out = {}
-    reqs = clip_requests(plan, analysis, project.config)
-    if getattr(backend, "chain", False):
-        reqs = [r for r, _ in _chained(reqs, backend, project.folder / "clips", make=False)]
-    for req in reqs:
-        key = req.key(backend.name, backend.version, backend.model_id)
-        record = generate.find_clip(project.folder / "clips", key, req.take)
-        if record is None:
-            raise InputError(f"segment {req.segment_index} has no take {req.take}; make it with "
-                             f"'mvtimeline generate {project.folder} --segment {req.segment_index} --takes {req.take}'")
-        mp4, _ = generate.clip_paths(project.folder / "clips", key, req.take)
-        out[req.segment_index] = (req, ClipResult(path=mp4, key=key, take=req.take, n_frames=req.n_frames,
-                                                  fps=req.fps, cached=True, seconds=0.0, meta=record))
-    return out
+    return project.chosen_clips(plan, analysis, backend or _backend(project.config))
 
 
-def _chained(reqs: Sequence[ClipRequest], backend: Any, cache_dir: Path, *, make: bool,
-             progress: Callable[[str, int, int], None] | None = None) -> list[tuple[ClipRequest, ClipResult | None]]:
-    """Requests in segment order per take, each with the previous clip's last frame as its image.
-
-    With ``make`` the clips are generated (or reused) one by one; else they are only looked up in
-    the cache (a missing one ends the chain: the requests after it keep their own image, and
-    ``chosen_clips`` reports the first missing clip). The last frame is kept as
-    ``clips/<key>/take-N.last.png``, so the next clip's key follows the previous clip's content.
-    """
-    from . import generate
-    from .media import last_frame_png
-
-    order = sorted(range(len(reqs)), key=lambda i: (reqs[i].take, reqs[i].segment_index))
-    out: dict[int, tuple[ClipRequest, ClipResult | None]] = {}
-    previous: dict[int, Path | None] = {}
-    for i in order:
-        req = reqs[i]
-        png = previous.get(req.take)
-        if png is not None:
-            req = dataclasses.replace(req, image=str(png), image_sha256=generate.image_sha256(png))
-        elif req.image is not None and req.image_sha256 is None:
-            req = dataclasses.replace(req, image_sha256=generate.image_sha256(req.image))
-        if make:
-            [res] = generate.run([req], backend=backend, cache_dir=cache_dir, progress=progress)
-            mp4: Path | None = res.path
-        else:
-            res = None
-            key = req.key(backend.name, backend.version, backend.model_id)
-            mp4 = generate.clip_paths(cache_dir, key, req.take)[0]
-            if generate.find_clip(cache_dir, key, req.take) is None:
-                mp4 = None
-        if mp4 is not None:
-            png = mp4.with_name(f"take-{req.take}.last.png")
-            if not png.is_file():
-                last_frame_png(mp4, png)
-        previous[req.take] = png if mp4 is not None else None
-        out[i] = (req, res)
-    return [out[i] for i in range(len(reqs))]
+def all_takes(project: WorkFolder, clips: dict[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
+    """Every take in the cache of each segment (see :meth:`WorkFolder.all_takes`)."""
+    return project.all_takes(clips)
 
 
-def all_takes(project: Project, clips: dict[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
-    """Every generated take in the cache of each segment (same key as its chosen take)."""
-    from . import generate
-
-    out: dict[int, list[ClipResult]] = {}
-    for index, (req, res) in clips.items():
-        folder = project.folder / "clips" / res.key
-        found = []
-        for meta in sorted(folder.glob("take-*.json")):
-            try:
-                take = int(meta.stem.split("-", 1)[1])
-            except ValueError:
-                continue
-            record = generate.find_clip(project.folder / "clips", res.key, take)
-            if record is None:
-                continue
-            mp4, _ = generate.clip_paths(project.folder / "clips", res.key, take)
-            found.append(ClipResult(path=mp4, key=res.key, take=take, n_frames=req.n_frames, fps=req.fps,
-                                    cached=True, seconds=0.0, meta=record))
-        out[index] = sorted(found, key=lambda r: r.take) or [res]
-    return out
-
-
-def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, tuple[ClipRequest, ClipResult]],
+def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[int, tuple[ClipRequest, ClipResult]],
                 *, formats: Sequence[str] = EXPORT_FORMATS, analysis: Analysis | None = None,
                 progress: Progress = _noop) -> Exported:
     """Build the timeline and write it in each format.
 
     A file the user changed since mvtimeline wrote it is first moved to ``NAME.bak-<time>``.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    plan : Plan
+    aligned : Lyrics
+    clips : mapping segment → (ClipRequest, ClipResult)
+        The chosen take of each segment.
+    formats : sequence of str
+        Names from :data:`mvtimeline.timeline.export.FORMATS`.
+    analysis : Analysis, optional
+        Its downbeats become guides when the project asks for beat guides.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    Exported
+
+    Raises
+    ------
+    InputError
+        An unknown format (the known ones are listed).
+    OutputError
+        A file cannot be written.
     """
     from .timeline import export
+    from .timeline.build import build
     from .timeline.kdenlive import subtitles_paths
 
     unknown = [f for f in formats if f not in export.FORMATS]
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(export.FORMATS)}")
-    from .timeline.build import build
-
     cfg = project.config
     downbeats = analysis.downbeat_times_s if (analysis is not None and cfg.beat_guides) else ()
     tl = build(plan, clips, aligned=aligned, fps=cfg.fps, width=cfg.width, height=cfg.height,
                audio_path=project.song, backend=cfg.backend, name=project.name,
-               takes=all_takes(project, clips), downbeats_s=downbeats)
+               takes=project.all_takes(clips), downbeats_s=downbeats)
     written: list[Path] = []
     backups: list[Path] = []
     for i, fmt in enumerate(formats):
@@ -406,19 +436,199 @@ def export_step(project: Project, plan: Plan, aligned: Lyrics, clips: dict[int, 
         target = project.path(export.FORMATS[fmt])
         guarded = [target] + (list(subtitles_paths(target)) if fmt == "kdenlive" else [])
         for p in guarded:
-            backup = _protect_user_edit(project.folder, p)
+            backup = project.protect(p)
             if backup is not None:
                 backups.append(backup)
         export.write(tl, target, format=fmt, kdenlive_version=cfg.kdenlive_format)
         for p in guarded:
             if p.exists():
-                _remember(project.folder, p)
+                project.remember(p)
         written.append(target)
     progress("export", len(formats), len(formats))
     return Exported(written=written, backups=backups)
 
 
-def pick(project: Project, segment: int, take: int) -> Exported:
+def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | None = None,
+                subtitles: bool = False, progress: Progress = _noop) -> Path:
+    """Render the project's ``.kdenlive`` with melt to ``NAME.mp4`` (or ``out``), in a render preset.
+
+    Raises
+    ------
+    InputError
+        An unknown preset, a project melt cannot render.
+    RenderFailed
+        melt failed.
+    """
+    from .render import load_preset, render
+
+    rp = load_preset(preset) if preset else None
+    target = out or project.path(rp.suffix if rp else ".mp4")
+    render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles,
+           progress=lambda f: progress("render", f, 1.0))
+    return target
+
+
+# --------------------------------------------------------------------------------------------- run
+def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
+        render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
+        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
+    """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
+
+    Parameters
+    ----------
+    song : Path
+        The song (any audio file ffmpeg decodes).
+    lyrics : Path or None
+        The lyrics file (any format :func:`mvtimeline.lyrics.read` reads).
+    out_dir : Path
+        The work folder (created).
+    config : Config
+        The settings.
+    lyrics_format : str, optional
+        Forced lyrics format.
+    render : bool
+        Also render ``NAME.mp4`` with melt.
+    preset : str, optional
+        Render preset (implies nothing by itself; see ``render``).
+    burn_subtitles : bool
+        Burn the lyrics into the render.
+    formats : sequence of str
+        Project formats to write.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        Bad input, found before any heavy work starts (and before the work folder is made).
+    RunError
+        A stage failed (ffmpeg, melt, a backend).
+    """
+    inputs = check_inputs(song, lyrics, config, lyrics_format=lyrics_format, preset=preset,
+                          burn_subtitles=burn_subtitles)
+    project = WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
+    analysis = analyze_step(project, progress=progress)
+    project.save()
+    aligned = align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
+    plan = plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
+    takes = list(range(1, max(1, config.takes) + 1))
+    gen = generate_step(project, plan, analysis, takes=takes, backend=inputs.backend, progress=progress)
+    exported = export_step(project, plan, aligned, gen.chosen, formats=formats, analysis=analysis,
+                           progress=progress)
+    result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
+                       clips_cached=gen.cached, backups=exported.backups)
+    if render:
+        result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress)
+    return result
+
+
+# ---------------------------------------------------------------------------- single-stage commands
+def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
+    """Analyse a song, and save the analysis to ``out`` when given.
+
+    Raises
+    ------
+    InputError, AudioFormatError
+        The song is missing or not audio.
+    """
+    from . import audio
+
+    analysis = audio.analyze(Path(song))
+    if out is not None:
+        analysis.save(Path(out))
+    return analysis
+
+
+def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | None = None) -> Lyrics:
+    """Time ``lyrics`` on ``song`` and write them to ``out`` in the format its suffix names.
+
+    Raises
+    ------
+    InputError
+        A bad song, lyrics file or output format (checked before the song is analysed).
+    """
+    from . import audio
+    from . import lyrics as lyr
+    from .lyrics.formats import write_format_for
+
+    write_format_for(Path(out), None)
+    read = lyr.read(Path(lyrics), format=lyrics_format)
+    audio.check(Path(song))
+    aligned = lyr.align(read, Path(song), audio.analyze(Path(song)))
+    lyr.write(aligned, Path(out))
+    return aligned
+
+
+def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False) -> Plan:
+    """Make ``plan.json`` of a work folder again (another ``style`` is saved in the project).
+
+    Raises
+    ------
+    InputError
+        Not a work folder, an unknown style, artifacts missing.
+    """
+    project = _folder(folder)
+    if style:
+        from .plan import load_style
+
+        load_style(style)
+        project = project.with_config(project.config.replace(style=style))
+        project.save()
+    return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan)
+
+
+def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
+             progress: Progress = _noop) -> tuple[Generated, Exported | None]:
+    """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
+    ``segments``); the project files, when there are some, are written again with the new takes.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, ``takes`` < 1, an unknown segment.
+    RunError
+        The backend failed.
+    """
+    if takes is not None and takes < 1:
+        raise InputError(f"--takes {takes} must be at least 1")
+    project = _folder(folder)
+    backend = _backend(project.config)
+    analysis = project.load_analysis()
+    plan = project.load_plan()
+    gen = generate_step(project, plan, analysis, segments=segments or None, backend=backend,
+                        takes=list(range(1, takes + 1)) if takes else None, progress=progress)
+    exported = None
+    if project.path(".kdenlive").exists():  # new takes go into the project bin
+        exported = export_step(project, plan, project.load_aligned(),
+                               project.chosen_clips(plan, analysis, backend), formats=("kdenlive", "otio"),
+                               analysis=analysis)
+    return gen, exported
+
+
+def export(folder: WorkFolder | Path, *, formats: Sequence[str] = EXPORT_FORMATS) -> Exported:
+    """Write the project of a work folder in ``formats`` again.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, an unknown format (checked first), a chosen take missing.
+    """
+    from .timeline.export import FORMATS
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    project = _folder(folder)
+    analysis = project.load_analysis()
+    plan = project.load_plan()
+    clips = chosen_clips(project, plan, analysis)
+    return export_step(project, plan, project.load_aligned(), clips, formats=formats, analysis=analysis)
+
+
+def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     """Make ``take`` the chosen take of ``segment`` in plan.json and put it on the timeline.
 
     A ``NAME.kdenlive`` mvtimeline wrote (unchanged since) is written again. One the user edited
@@ -435,21 +645,23 @@ def pick(project: Project, segment: int, take: int) -> Exported:
     from .plan import with_takes
     from .timeline.kdenlive_read import swap_take
 
-    plan = Plan.load(project.folder / "plan.json")
+    project = _folder(project)
+    plan = project.load_plan()
     if segment not in {s.index for s in plan.segments}:
         raise InputError(f"plan has no segment {segment}; segments are 1..{len(plan.segments)}")
     if take < 1:
         raise InputError(f"take {take} must be 1 or more")
-    analysis = Analysis.load(project.folder / "analysis.json")
-    aligned = Lyrics.load(project.folder / "aligned.json")
+    analysis = project.load_analysis()
+    aligned = project.load_aligned()
+    backend = _backend(project.config)
     new_plan = with_takes(plan, {segment: take})
-    clips = chosen_clips(project, new_plan, analysis)  # raises before anything is written
+    clips = project.chosen_clips(new_plan, analysis, backend)  # raises before anything is written
     kdenlive = project.path(".kdenlive")
-    if not (kdenlive.exists() and _is_user_edit(project.folder, kdenlive)):
-        new_plan.save(project.folder / "plan.json")
+    if not (kdenlive.exists() and project.is_user_edit(kdenlive)):
+        project.save_plan(new_plan)
         return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
 
-    old_clip = chosen_clips(project, plan, analysis)[segment][1].path
+    old_clip = project.chosen_clips(plan, analysis, backend)[segment][1].path
     new_clip = clips[segment][1].path
     backup = backup_path(kdenlive)
     shutil.copy2(kdenlive, backup)
@@ -460,159 +672,7 @@ def pick(project: Project, segment: int, take: int) -> Exported:
         raise
     log.warning("%s was edited since mvtimeline wrote it: changed in place (%d clip(s) of segment %d now show "
                 "take %d; a copy of it as it was is %s)", kdenlive.name, swapped, segment, take, backup.name)
-    _remember(project.folder, kdenlive)
-    new_plan.save(project.folder / "plan.json")
+    project.remember(kdenlive)
+    project.save_plan(new_plan)
     exported = export_step(project, new_plan, aligned, clips, formats=("otio",), analysis=analysis)
     return Exported(written=[kdenlive, *exported.written], backups=[backup, *exported.backups])
-
-
-def render_step(project: Project, *, out: Path | None = None, preset: str | None = None,
-                subtitles: bool = False, progress: Progress = _noop) -> Path:
-    """Render the project's .kdenlive with melt to NAME.mp4 (or ``out``), in a render preset."""
-    from .render import load_preset, render
-
-    rp = load_preset(preset) if preset else None
-    target = out or project.path(rp.suffix if rp else ".mp4")
-    render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles,
-           progress=lambda f: progress("render", f, 1.0))
-    return target
-
-
-# ------------------------------------------------------------------------------ user edits are kept
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _state(folder: Path) -> dict[str, str]:
-    try:
-        return json.loads((folder / _STATE).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _remember(folder: Path, path: Path) -> None:
-    state = _state(folder)
-    state[path.name] = _sha256(path)
-    atomic_write(folder / _STATE, json.dumps(state, indent=1))
-
-
-def _is_user_edit(folder: Path, path: Path) -> bool:
-    """``path`` differs from what mvtimeline last wrote there."""
-    return _state(folder).get(path.name) != _sha256(path)
-
-
-def _protect_user_edit(folder: Path, path: Path) -> Path | None:
-    """If ``path`` differs from what mvtimeline last wrote there, move it to a backup name first."""
-    if not path.exists() or not _is_user_edit(folder, path):
-        return None
-    backup = backup_path(path)
-    path.replace(backup)
-    log.warning("%s was changed since mvtimeline wrote it; kept it as %s", path.name, backup.name)
-    return backup
-
-
-# --------------------------------------------------------------------------------------------- run
-@dataclass
-class RunResult:
-    """What ``run`` made: the work folder's outputs and timings."""
-
-    project: Project
-    plan: Plan
-    outputs: list[Path] = field(default_factory=list)
-    clips_made: int = 0
-    clips_cached: int = 0
-    render: Path | None = None
-    backups: list[Path] = field(default_factory=list)
-
-
-def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
-                lyrics_format: str | None = None) -> Project:
-    """Check the inputs and set up the work folder (copying the song in, so the folder is portable)."""
-    song = Path(song)
-    if not song.exists():
-        raise InputError(f"{song}: no such song file")
-    if song.is_dir():
-        raise InputError(f"{song}: is a folder, not a song file")
-    if lyrics is not None:
-        lyrics = Path(lyrics)
-        if not lyrics.exists():
-            raise InputError(f"{lyrics}: no such lyrics file")
-    for img in config.images:
-        if not Path(img).is_file():
-            raise InputError(f"{img}: no such image file")
-    if config.video is not None and not Path(config.video).is_file():
-        raise InputError(f"{config.video}: no such video file")
-    out_dir = ensure_dir(Path(out_dir))
-    name = song.stem
-    local_song = out_dir / f"{name}{song.suffix.lower()}"
-    if not local_song.exists() or not local_song.samefile(song):
-        if not local_song.exists() or _sha256(local_song) != _sha256(song):
-            with atomic_path(local_song) as tmp:
-                try:
-                    shutil.copyfile(song, tmp)
-                except OSError as exc:
-                    raise RunError(f"{out_dir}: cannot copy the song into the work folder "
-                                   f"({exc.strerror or exc})") from None
-    local_lyrics = None
-    if lyrics is not None:
-        local_lyrics = out_dir / f"{name}.lyrics{lyrics.suffix.lower()}"
-        if not local_lyrics.exists() or not local_lyrics.samefile(lyrics):
-            atomic_write(local_lyrics, lyrics.read_bytes())
-    cfg = dataclasses.replace(config, images=tuple(Path(p).resolve() for p in config.images),
-                              video=Path(config.video).resolve() if config.video else None)
-    project = Project(folder=out_dir, name=name, song=local_song, lyrics=local_lyrics,
-                      lyrics_format=lyrics_format, config=cfg)
-    return project
-
-
-def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
-        render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
-        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
-    """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
-
-    Raises
-    ------
-    InputError
-        Bad input, found before any heavy work starts.
-    RunError
-        A stage failed (ffmpeg, melt).
-    """
-    from . import lyrics as lyr
-    from .generate import get_backend
-
-    get_backend(config.backend, **config.backend_settings())  # an unknown backend fails before anything else
-    from .plan import load_style
-
-    load_style(config.style)
-    if preset:
-        from .render import load_preset
-
-        load_preset(preset)
-    from . import audio
-
-    audio.check(Path(song))
-    if lyrics is not None:
-        lyr.read(Path(lyrics), format=lyrics_format)  # bad input fails before the work folder is made
-    project = new_project(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
-    analysis = analyze_step(project, progress=progress)
-    project.save()
-    aligned = align_step(project, analysis, progress=progress)
-    plan = plan_step(project, analysis, aligned, progress=progress)
-    takes = list(range(1, max(1, config.takes) + 1))
-    gen = generate_step(project, plan, analysis, takes=takes, progress=progress)
-    exported = export_step(project, plan, aligned, gen.chosen, formats=formats, analysis=analysis,
-                           progress=progress)
-    result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
-                       clips_cached=gen.cached, backups=exported.backups)
-    if render:
-        result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress)
-    return result
-
-
-def frame_count(duration_s: float, fps: Fraction) -> int:
-    """Frames of a song of ``duration_s`` seconds at ``fps``."""
-    return seconds_to_frame(duration_s, fps)

@@ -360,7 +360,7 @@ def storyboard(folder: Path, out: Path, *, tile_width: int = TILE_WIDTH, columns
         ``out`` cannot be written.
     """
     from . import pipeline
-    from .types import Analysis
+    from .workfolder import WorkFolder
 
     out = Path(out)
     suffix = out.suffix.lower()
@@ -372,23 +372,18 @@ def storyboard(folder: Path, out: Path, *, tile_width: int = TILE_WIDTH, columns
         raise InputError(f"tile_width {tile_width!r} must be an integer of at least 32 px")
     if columns is not None and (not isinstance(columns, int) or columns < 1):
         raise InputError(f"columns {columns!r} must be a positive integer")
-    folder = Path(folder)
-    project = pipeline.load_project(folder)
-    clips_dir = folder / "clips"
-    if not clips_dir.is_dir() or not any(clips_dir.glob("*/take-*.mp4")):
+    project = WorkFolder.open(Path(folder))
+    if not project.clips_dir.is_dir() or not any(project.clips_dir.glob("*/take-*.mp4")):
         raise InputError(f"{folder}: no clips generated yet; run 'mvtimeline generate {folder}' first")
-    for name in ("plan.json", "analysis.json"):
-        if not (folder / name).exists():
-            raise InputError(f"{folder}: no {name}; run 'mvtimeline generate {folder}' first")
-    plan = Plan.load(folder / "plan.json")
-    analysis = Analysis.load(folder / "analysis.json")
+    plan = project.load_plan()
+    analysis = project.load_analysis()
     clips = pipeline.chosen_clips(project, plan, analysis)
     log.info("storyboard of %s: %d segments → %s", folder, len(plan.segments), out)
     try:
         if suffix == ".png":
             data: bytes | str = _png(project, plan, clips, tile_width=tile_width, columns=columns)
         else:
-            data = _html(project, plan, clips, pipeline.all_takes(project, clips))
+            data = _html(project, plan, clips, project.all_takes(clips))
     except (OSError, ValueError) as exc:
         raise RunError(f"{out}: cannot draw the storyboard ({exc})") from None
     return atomic_write(out, data)

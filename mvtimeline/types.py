@@ -4,7 +4,8 @@
 ``Plan`` (plan.json) ← plan.build; ``ClipRequest``/``ClipResult`` ← generate. Times are seconds on
 the audio; frames exist only where :mod:`mvtimeline.frames` makes them.
 
-Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, ClipResult, section_kind.
+Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, GeneratedClip, ClipResult,
+section_kind.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "Segment",
     "Plan",
     "ClipRequest",
+    "GeneratedClip",
     "ClipResult",
     "section_kind",
 ]
@@ -325,6 +327,25 @@ class ClipRequest:
 
 
 @dataclass(frozen=True)
+class GeneratedClip:
+    """What a backend made for one request (``Backend.generate``): the frames written, the values it
+    had to adjust, and what it reports about the clip.
+
+    ``adjusted`` are one-line notes on values the backend changed (``"frames: 50 → 49 (4k+1)"``),
+    each also logged as a warning; ``details`` is JSON-serialisable: the mode, the encoder's
+    description (size, fps, codec, crf...), the source or model used.
+    """
+
+    n_frames: int
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    adjusted: tuple[str, ...] = ()
+
+    def to_meta(self) -> dict[str, Any]:
+        """The clip record's ``meta``: ``details`` plus ``frames`` and ``adjusted``."""
+        return {**self.details, "frames": self.n_frames, "adjusted": list(self.adjusted)}
+
+
+@dataclass(frozen=True)
 class ClipResult:
     """A generated (or cached) clip file and what made it."""
 
@@ -334,7 +355,7 @@ class ClipResult:
     n_frames: int
     fps: Fraction
     cached: bool
-    seconds: float
+    elapsed_s: float
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

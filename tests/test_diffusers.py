@@ -133,12 +133,12 @@ def test_first_last_frame_model_gets_the_keyframe_as_last_image(tiny, still, tmp
 
 # ------------------------------------------------------------------------------------ continuity
 def test_chaining_feeds_the_previous_clips_last_frame(tiny, still, tmp_path) -> None:
-    from mvtimeline.pipeline import _chained
+    from mvtimeline.generate import chain
 
     backend = get_backend("diffusers", video_model=str(tiny("wan")), steps=1, guidance=1.0, chain=True)
     calls = spy_calls(backend)
     reqs = [request(1, image=still, n_frames=6), request(2, image=still, n_frames=6, seed=4)]
-    pairs = _chained(reqs, backend, tmp_path, make=True)
+    pairs = chain(reqs, backend, tmp_path, make=True)
     (r1, c1), (r2, c2) = pairs
     assert r1.image == str(still) and r2.image != str(still)
     last = tmp_path / "last.png"
@@ -147,7 +147,7 @@ def test_chaining_feeds_the_previous_clips_last_frame(tiny, still, tmp_path) -> 
     assert np.array_equal(np.asarray(Image.open(r2.image).convert("RGB")), expected)
     assert np.array_equal(np.asarray(calls[1]["image"]), expected)  # what the pipeline really got
     # looked up again without generating: the same chained keys are found
-    again = _chained(reqs, backend, tmp_path, make=False)
+    again = chain(reqs, backend, tmp_path, make=False)
     assert [r.image for r, _ in again] == [r.image for r, _ in pairs]
     assert [res.key for _, res in pairs] == [r.key(backend.name, backend.version, backend.model_id) for r, _ in again]
 

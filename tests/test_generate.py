@@ -111,7 +111,7 @@ def clip_of(backend: ProceduralBackend, tmp_path_factory: pytest.TempPathFactory
     def make(req: ClipRequest) -> tuple[np.ndarray, dict[str, Any]]:
         if req not in memo:
             out = folder / f"clip{len(memo)}.mp4"
-            meta = backend.generate(req, out)
+            meta = backend.generate(req, out).to_meta()
             memo[req] = (decode(out), meta)
         return memo[req]
 
@@ -126,7 +126,7 @@ def test_clip_has_exact_frame_count_size_and_rate(
 ) -> None:
     req = make_request(fps=fps, n_frames=37, image=str(gradient_image) if with_image else None)
     out = tmp_path / "clip.mp4"
-    meta = backend.generate(req, out)
+    meta = backend.generate(req, out).to_meta()
     info = probe_video(out)
     assert (info["frames"], info["width"], info["height"]) == (37, W, H)
     assert info["fps"] == fps

@@ -201,8 +201,8 @@ def test_streaming_gives_the_same_clip_as_decoding_into_memory(tmp_path):
     base = ClipRequest(1, 1, "Verse", 0, "", "", "", 0, 32, 18, Fraction(24), 330, 0, 0, -0.25, 120.0)
     for pingpong in (False, True):
         req = with_source([base], video=long_video, pingpong=pingpong)[0]
-        memo = LoopBackend().generate(req, tmp_path / f"memory-{pingpong}.mp4")
-        stream = LoopBackend(memory_mb=0.001).generate(req, tmp_path / f"stream-{pingpong}.mp4")
+        memo = LoopBackend().generate(req, tmp_path / f"memory-{pingpong}.mp4").details
+        stream = LoopBackend(memory_mb=0.001).generate(req, tmp_path / f"stream-{pingpong}.mp4").details
         assert memo["in_memory"] and not stream["in_memory"]
         a, b = read_frames(tmp_path / f"memory-{pingpong}.mp4"), read_frames(tmp_path / f"stream-{pingpong}.mp4")
         assert len(a) == len(b) == 330
@@ -331,7 +331,7 @@ def test_a_sideways_phone_video_is_turned_upright(tmp_path):
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(stored), "-c", "copy", "-metadata:s:v:0",
                     "rotate=90", "-y", str(rotated)], check=True)
     req = with_source([_request(width=32, height=64, n_frames=3)], video=rotated)[0]
-    meta = LoopBackend().generate(req, tmp_path / "out.mp4")
+    meta = LoopBackend().generate(req, tmp_path / "out.mp4").details
     assert meta["source_size"] == [32, 64] and meta["source_quarter_turns"] == 1
     frame = read_frames(tmp_path / "out.mp4")[1].astype(int)
     top, bottom = frame[:24].mean(axis=(0, 1)), frame[-24:].mean(axis=(0, 1))

@@ -1,6 +1,6 @@
 """Analyse a song with librosa: tempo, beats, downbeats, loudness, onsets, sections, where the voice sings.
 
-Public: analyze, vocal_activity, downbeats.
+Public: analyze, vocal_activity, voice_threshold, downbeats.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from ..types import Analysis, Section
 from .load import load
 
-__all__ = ["analyze", "vocal_activity", "downbeats"]
+__all__ = ["analyze", "vocal_activity", "voice_threshold", "downbeats"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def analyze(path: Path, *, progress=None) -> Analysis:
     n = len(onset)
     vocal = _fit(vocal, n)
     loudness = _fit(loudness, n)
-    regions = _regions(vocal, hop_s, threshold=_threshold(vocal))
+    regions = _regions(vocal, hop_s, threshold=voice_threshold(vocal))
 
     step("sections")
     sections = _sections(y, sr, beat_times, duration_s)
@@ -159,8 +159,29 @@ def vocal_activity(y: np.ndarray, sr: int) -> np.ndarray:
     return np.repeat(curve, 2)
 
 
-def _threshold(curve: np.ndarray) -> float:
-    """A vocal/non-vocal threshold between the quiet and the loud mode of the curve (Otsu)."""
+def voice_threshold(curve: np.ndarray) -> float:
+    """The level separating "singing" from "not singing" in a vocal-activity curve.
+
+    Otsu's threshold between the quiet and the loud mode of the curve's histogram, kept in
+    0.1..0.6.
+
+    Parameters
+    ----------
+    curve : ndarray of float in 0..1
+        A vocal-activity curve (:func:`vocal_activity`).
+
+    Returns
+    -------
+    float
+        The threshold; 1.0 for an empty or silent curve (nothing counts as singing).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> quiet, sung = rng.normal(0.1, 0.03, 500), rng.normal(0.7, 0.05, 500)
+    >>> 0.1 < voice_threshold(np.clip(np.r_[quiet, sung], 0, 1)) < 0.7
+    True
+    """
     if curve.size == 0 or curve.max() <= 0:
         return 1.0
     hist, edges = np.histogram(curve, bins=64, range=(0, 1))

@@ -11,11 +11,14 @@ Public:
 - :func:`find_clip`, :func:`clip_paths` — look a clip up in the cache.
 - :func:`check_request` — the checks every request goes through.
 - :func:`probe_video` — frames, size and rate of a video file, counted by decoding.
+- :func:`clip_requests`, :func:`chain` — the requests of a plan, and the chaining rule.
 """
 
 from __future__ import annotations
 
-from .base import Backend, check_request, get_backend, known_backends
+from .base import Backend, check_request
+from .registry import get_backend, known_backends
+from .requests import chain, clip_requests
 from .cache import clip_paths, find_clip, image_sha256, run
 from ..media import probe_video
 
@@ -29,4 +32,6 @@ __all__ = [
     "clip_paths",
     "check_request",
     "probe_video",
+    "clip_requests",
+    "chain",
 ]

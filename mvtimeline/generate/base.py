@@ -1,11 +1,11 @@
-"""The backend protocol, the registry of backends, and the checks every request goes through.
+"""The backend protocol and the checks every request goes through (the registry: :mod:`.registry`).
 
 A backend turns one :class:`~mvtimeline.types.ClipRequest` into one MP4 file. It has a ``name``
 and a ``version`` (both part of the cache key, with ``model_id``), says how long a clip it can
 make (``max_seconds``), checks requests before any work (``check``) and makes a clip
 (``generate``), reporting frames through a ``progress(done, total)`` callback.
 
-Public: Backend, get_backend, known_backends, check_request.
+Public: Backend, check_request.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import math
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ..errors import InputError
-from ..types import ClipRequest
+from ..types import ClipRequest, GeneratedClip
 
-__all__ = ["Backend", "get_backend", "known_backends", "check_request"]
+__all__ = ["Backend", "check_request"]
 
 MIN_SIZE = 16
 MAX_SIZE = 8192
@@ -57,96 +57,12 @@ class Backend(Protocol):
         request: ClipRequest,
         out: Path,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict[str, Any]:
-        """Write the clip of ``request`` to ``out`` (an .mp4) and return meta about it.
+    ) -> GeneratedClip:
+        """Write the clip of ``request`` to ``out`` (an .mp4) and say what was made.
 
-        The returned dict is JSON-serialisable and has at least ``frames`` (frames written).
         ``progress(done, total)`` is called as frames are made.
         """
         ...
-
-
-def _procedural(**settings: Any) -> Backend:
-    from .procedural import ProceduralBackend
-
-    return ProceduralBackend(**settings)
-
-
-def _loop(**settings: Any) -> Backend:
-    from .loop import LoopBackend
-
-    return LoopBackend(**settings)
-
-
-def _diffusers(**settings: Any) -> Backend:
-    from .diffusers_backend import DiffusersBackend
-
-    return DiffusersBackend(**settings)
-
-
-_DIFFUSERS_SETTINGS = (
-    "video_model", "keyframe_model", "chain", "character", "character_strength", "device", "dtype", "offload",
-    "vae_tiling", "vae_slicing", "steps", "keyframe_steps", "guidance", "negative_prompt", "max_area",
-    "max_frames", "max_seconds",
-)
-
-
-_REGISTRY: dict[str, tuple[Callable[..., Backend], tuple[str, ...]]] = {
-    "procedural": (_procedural, ("crf", "preset", "keyint_s")),
-    "loop": (_loop, ("crf", "preset", "keyint_s", "memory_mb")),
-    "diffusers": (_diffusers, _DIFFUSERS_SETTINGS),
-}
-
-
-def known_backends() -> tuple[str, ...]:
-    """Names :func:`get_backend` knows.
-
-    Examples
-    --------
-    >>> known_backends()
-    ('procedural', 'loop', 'diffusers')
-    """
-    return tuple(_REGISTRY)
-
-
-def get_backend(name: str, **settings: Any) -> Backend:
-    """A backend by name, built with ``settings``.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`known_backends`.
-    **settings
-        Backend options; for ``procedural``: ``crf`` (int 0..51), ``preset`` (x264 preset),
-        ``keyint_s`` (seconds between keyframes); for ``loop``: the same plus ``memory_mb``
-        (MiB of decoded video kept in memory before streaming); for ``diffusers``:
-        ``video_model`` (required) and the other fields of
-        :class:`~mvtimeline.generate.diffusers_common.DiffusersSettings`.
-
-    Returns
-    -------
-    Backend
-
-    Raises
-    ------
-    InputError
-        Unknown name (the message lists the known ones), unknown setting, a bad setting value,
-        or a backend that is not available.
-
-    Examples
-    --------
-    >>> get_backend("procedural").name
-    'procedural'
-    """
-    try:
-        factory, allowed = _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown backend {name!r}; known: {', '.join(_REGISTRY)}") from None
-    unknown = sorted(set(settings) - set(allowed))
-    if unknown:
-        known = ", ".join(allowed) or "none"
-        raise InputError(f"backend {name!r}: unknown setting {unknown[0]!r}; known: {known}")
-    return factory(**settings)
 
 
 def check_request(request: ClipRequest) -> None:

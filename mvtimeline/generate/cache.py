@@ -174,7 +174,7 @@ def run(
     -------
     list of ClipResult
         One per request, in order. ``cached`` is True when the file was already there (nothing
-        was encoded); ``seconds`` is the time this call spent on the clip; ``meta`` holds the
+        was encoded); ``elapsed_s`` is the time this call spent on the clip; ``meta`` holds the
         backend's meta plus ``backend``, ``backend_version``, ``model_id`` and ``generate_s``
         (seconds it took to make the clip originally).
 
@@ -199,7 +199,7 @@ def run(
             log.info("%s: generating %d frames with %s into %s", label, req.n_frames, backend.name, mp4)
             cb = None if progress is None else (lambda done, total, _l=label: progress(_l, done, total))
             with atomic_path(mp4) as tmp:
-                meta = backend.generate(req, tmp, cb)
+                made = backend.generate(req, tmp, cb)
             took = time.perf_counter() - t0
             record = {
                 "kind": "clip",
@@ -212,7 +212,7 @@ def run(
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "seconds": round(took, 3),
                 "request": _request_dict(req),
-                "meta": meta,
+                "meta": made.to_meta(),
             }
             write_json(meta_path, record)
         else:
@@ -234,7 +234,7 @@ def run(
                 n_frames=int(info.get("frames", req.n_frames)),
                 fps=Fraction(req.fps),
                 cached=cached,
-                seconds=time.perf_counter() - t0,
+                elapsed_s=time.perf_counter() - t0,
                 meta=info,
             )
         )

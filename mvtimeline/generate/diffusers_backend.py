@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, RunError
-from ..types import ClipRequest
+from ..types import ClipRequest, GeneratedClip
 from .base import check_request
 from ..media import fit_image, open_image
 from .diffusers_common import (DiffusersSettings, ModelRef, VideoSpec, fit_size, native_indices,
@@ -206,7 +206,7 @@ class DiffusersBackend:
 
     # --------------------------------------------------------------------------------- generation
     def generate(self, request: ClipRequest, out: Path,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int, int], None] | None = None) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (exactly ``request.n_frames`` frames at ``request.fps``).
 
         ``progress(done, total)`` counts denoising steps (keyframe + every generation), then frames
@@ -214,11 +214,12 @@ class DiffusersBackend:
 
         Returns
         -------
-        dict
-            ``frames``, encoder fields (see :func:`~mvtimeline.generate.encode.encode_video`), and
-            ``model``, ``pipeline``, ``native_fps``, ``generations``, ``generated_size``, ``steps``,
-            ``guidance``, ``start_image`` (``request``/``keyframe``), ``last_image`` (bool),
-            ``device``, ``dtype``, ``adjusted`` (lines), ``seconds_by_stage``.
+        GeneratedClip
+            ``adjusted`` (lines) and ``details``: encoder fields (see
+            :func:`~mvtimeline.generate.encode.encode_video`), ``model``, ``pipeline``,
+            ``native_fps``, ``generations``, ``generated_size``, ``steps``, ``guidance``,
+            ``start_image`` (``request``/``keyframe``), ``last_image`` (bool), ``device``,
+            ``dtype``, ``seconds_by_stage``.
         """
         import numpy as np
         import torch
@@ -306,9 +307,9 @@ class DiffusersBackend:
             native_fps=_fmt(sp.native_fps), generations=list(plan["generations"]), native_frames=int(len(native)),
             generated_size=[w, h], steps=steps, guidance=guidance, start_image=start,
             last_image=last is not None, device=self._device, dtype=str(self._dtype).replace("torch.", ""),
-            adjusted=adjusted, seconds_by_stage=stages,
+            seconds_by_stage=stages,
         )
-        return meta
+        return GeneratedClip(n_frames=meta.pop("frames"), details=meta, adjusted=tuple(adjusted))
 
 
 def _fmt(fps: Fraction) -> str:

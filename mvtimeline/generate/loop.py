@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..types import ClipRequest
+from ..types import ClipRequest, GeneratedClip
 from ..media import (
     FrameFitter,
     StreamReader,
@@ -393,7 +393,7 @@ class LoopBackend:
         request: ClipRequest,
         out: Path,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict[str, Any]:
+    ) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (an .mp4 path, written in place).
 
         Parameters
@@ -407,11 +407,11 @@ class LoopBackend:
 
         Returns
         -------
-        dict
-            ``mode`` ("video" or "image"), ``crop_bottom``; in video mode ``pingpong`` and the
-            source's ``source_frames``, ``source_fps``, ``source_duration_s``, ``source_size``,
-            ``in_memory``; in image mode ``zoom_end``; plus the encoder's description (frames,
-            size, fps, codec, crf, preset, keyint, bytes) and ``adjusted`` (empty).
+        GeneratedClip
+            Its ``details``: ``mode`` ("video" or "image"), ``crop_bottom``; in video mode
+            ``pingpong`` and the source's ``source_frames``, ``source_fps``,
+            ``source_duration_s``, ``source_size``, ``in_memory``; in image mode ``zoom_end``;
+            plus the encoder's description (size, fps, codec, crf, preset, keyint, bytes).
 
         Raises
         ------
@@ -438,6 +438,4 @@ class LoopBackend:
             settings=self.settings,
             progress=progress,
         )
-        meta.update(enc)
-        meta["adjusted"] = []
-        return meta
+        return GeneratedClip(n_frames=enc.pop("frames"), details={**meta, **enc})

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..types import ClipRequest
+from ..types import ClipRequest, GeneratedClip
 from ..media import check_image, default_workers, fit_image, open_image, ordered_map
 from .base import check_request
 from .encode import EncodeSettings, encode_video
@@ -436,7 +436,7 @@ class ProceduralBackend:
         request: ClipRequest,
         out: Path,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict[str, Any]:
+    ) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (an .mp4 path, written in place).
 
         Parameters
@@ -450,10 +450,10 @@ class ProceduralBackend:
 
         Returns
         -------
-        dict
-            ``mode`` ("image" or "abstract"), ``move`` (image mode), ``adjusted`` (notes on
-            adjusted values, may be empty) and the encoder's description (frames, size, fps,
-            codec, crf, preset, keyint, bytes).
+        GeneratedClip
+            Its ``details``: ``mode`` ("image" or "abstract"), ``move`` (image mode) and the
+            encoder's description (size, fps, codec, crf, preset, keyint, bytes); ``adjusted``:
+            notes on adjusted values (may be empty).
 
         Raises
         ------
@@ -485,6 +485,4 @@ class ProceduralBackend:
             scale=scale,
             progress=progress,
         )
-        meta.update(enc)
-        meta["adjusted"] = adjusted
-        return meta
+        return GeneratedClip(n_frames=enc.pop("frames"), details={**meta, **enc}, adjusted=tuple(adjusted))

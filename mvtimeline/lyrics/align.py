@@ -216,7 +216,7 @@ def _tighten(lyrics: Lyrics) -> Lyrics:
 # ------------------------------------------------------------------------------------- alignment
 def _voice_curve(analysis: Analysis, n_frames: int, hop_s: float) -> np.ndarray:
     """The analysis' vocal activity on the aligner's grid, as a soft 0..1 voice presence."""
-    from ..audio.analyze import _threshold
+    from ..audio import voice_threshold
 
     va = np.asarray(analysis.vocal_activity, dtype=float)
     if va.size == 0:
@@ -224,7 +224,7 @@ def _voice_curve(analysis: Analysis, n_frames: int, hop_s: float) -> np.ndarray:
     t = np.arange(n_frames) * hop_s
     src = np.arange(va.size) * analysis.hop_s
     v = np.interp(t, src, va)
-    thr = _threshold(va)
+    thr = voice_threshold(va)
     return 1.0 / (1.0 + np.exp(-(v - thr) / 0.05))
 
 

@@ -13,7 +13,7 @@ on a temporary copy of it that melt can render headless and frame-exact:
 The output is H.264 (libx264, yuv420p) + AAC at the project's exact frame rate, written to a temp
 name beside the target and renamed only when melt succeeded.
 
-Public: render, RenderResult, project_frames.
+Public: render, RenderResult, project_frames, check_fonts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ..frames import exact_rate
 from ..frames import mlt_time_to_frames as _mlt_time_to_frames
 from .presets import RenderPreset, load_preset
 
-__all__ = ["render", "RenderResult", "project_frames", "X264_PRESETS", "CONTAINERS"]
+__all__ = ["render", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS", "CONTAINERS"]
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,14 @@ _INFINITE = 10**8  # a producer longer than this (Kdenlive's black track is 2147
 class RenderResult:
     """A finished render.
 
-    ``n_frames`` frames at ``fps`` (the project's exact rate); ``seconds`` is the wall-clock time
+    ``n_frames`` frames at ``fps`` (the project's exact rate); ``elapsed_s`` is the wall-clock time
     the render took.
     """
 
     path: Path
     n_frames: int
     fps: Fraction
-    seconds: float
+    elapsed_s: float
 
     @property
     def duration_s(self) -> float:
@@ -259,10 +259,25 @@ def _fix_subtitles(root: etree._Element, project: Path, base: Path) -> None:
             etree.SubElement(flt, "property", name="av.filename").text = str(found)
 
 
+def check_fonts() -> None:
+    """Check that burned-in subtitles can be drawn: libass finds its fonts through fontconfig.
+
+    Raises
+    ------
+    InputError
+        fontconfig lists no font (the message says what to install).
+    """
+    fc_list = shutil.which("fc-list")
+    listed = subprocess.run([fc_list, ":", "family"], capture_output=True, text=True).stdout if fc_list else ""
+    if not listed.strip():
+        raise InputError("burning subtitles in needs a font, and fontconfig lists none: "
+                         "apt-get install fontconfig fonts-dejavu-core")
+
+
 # ---------------------------------------------------------------------------------------- render
 def render(
     project: Path,
-    out: Path,
+    out: Path | None = None,
     *,
     progress: Callable[[float], None] | None = None,
     width: int | None = None,
@@ -281,9 +296,10 @@ def render(
     project : Path
         A ``.kdenlive`` (or ``.mlt``) file. Its media must exist; relative paths are taken from
         the project's folder.
-    out : Path
+    out : Path, optional
         The video to write; suffix one of ``.mp4 .m4v .mov .mkv``. Written to a temp name beside it
-        and renamed when melt succeeded; an existing file is replaced.
+        and renamed when melt succeeded; an existing file is replaced. Default: the project with
+        the preset's suffix (``.mp4`` without a preset).
     progress : callable(float), optional
         Called with the fraction done, 0..1, as melt reports frames.
     width, height : int, optional
@@ -319,9 +335,9 @@ def render(
         melt exited with an error or wrote no file; the message quotes melt's last error line.
     """
     project = Path(project)
-    out = Path(out)
     if isinstance(preset, str):
         preset = load_preset(preset)
+    out = Path(out) if out is not None else project.with_suffix(preset.suffix if preset else ".mp4")
     if preset is not None:
         x264_preset = preset.x264_preset
         crf = preset.crf if preset.crf is not None else crf
@@ -400,9 +416,9 @@ def render(
             raise RenderFailed(f"melt wrote no video for {project.name}: {last_error or 'no error message'}")
     if progress is not None:
         progress(1.0)
-    seconds = time.monotonic() - t0
-    log.info("rendered %s in %.1f s", out, seconds)
-    return RenderResult(path=out, n_frames=n_frames, fps=fps, seconds=seconds)
+    elapsed_s = time.monotonic() - t0
+    log.info("rendered %s in %.1f s", out, elapsed_s)
+    return RenderResult(path=out, n_frames=n_frames, fps=fps, elapsed_s=elapsed_s)
 
 
 def _run(cmd: list[str], n_frames: int, progress: Callable[[float], None] | None) -> str:

@@ -1,0 +1,353 @@
+"""A project's work folder: its paths, every artifact in it, the clip cache, and the user's edits.
+
+One :class:`WorkFolder` owns a folder made by ``mvtimeline run``::
+
+    project.json        the settings (Config) and where the song and lyrics are
+    analysis.json       Analysis (with the song's SHA-256, so a changed song is analysed again)
+    aligned.json        Lyrics, every line timed
+    plan.json           Plan (the user may edit it)
+    clips/              the content-addressed clip cache: clips/<key>/take-N.mp4 + take-N.json
+    NAME.kdenlive ...   the outputs (:meth:`WorkFolder.path`), NAME being the song's name
+    .mvtimeline-state.json   what mvtimeline last wrote to each output (to tell the user's edits)
+
+Nothing outside this module names those files.
+
+Public: WorkFolder, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .errors import InputError, RunError
+from .fileio import atomic_path, atomic_write, backup_path, ensure_dir, read_json, relative_path, write_json
+from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
+
+if TYPE_CHECKING:
+    from .generate.base import Backend
+
+__all__ = ["WorkFolder", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR"]
+
+log = logging.getLogger(__name__)
+
+PROJECT_FILE = "project.json"
+ANALYSIS_FILE = "analysis.json"
+ALIGNED_FILE = "aligned.json"
+PLAN_FILE = "plan.json"
+CLIPS_DIR = "clips"
+_STATE_FILE = ".mvtimeline-state.json"
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class WorkFolder:
+    """A work folder and its settings (``project.json``); paths inside it are stored relative to it.
+
+    Attributes
+    ----------
+    folder : Path
+        The folder.
+    name : str
+        The project's name (the song's file name without suffix): outputs are ``NAME.kdenlive``...
+    song : Path
+        The song, copied into the folder.
+    lyrics : Path or None
+        The lyrics file, copied into the folder, or None.
+    lyrics_format : str or None
+        The lyrics format the user forced (None: from the suffix).
+    config : Config
+        The run's settings.
+    """
+
+    folder: Path
+    name: str
+    song: Path
+    lyrics: Path | None
+    lyrics_format: str | None
+    config: Config
+
+    # ------------------------------------------------------------------------------------ paths
+    def path(self, suffix: str) -> Path:
+        """An output of the project: ``path(".kdenlive")`` → ``FOLDER/NAME.kdenlive``."""
+        return self.folder / f"{self.name}{suffix}"
+
+    @property
+    def clips_dir(self) -> Path:
+        """The clip cache."""
+        return self.folder / CLIPS_DIR
+
+    @property
+    def plan_file(self) -> Path:
+        return self.folder / PLAN_FILE
+
+    # ----------------------------------------------------------------------- create, open, save
+    @classmethod
+    def create(cls, song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
+               lyrics_format: str | None = None) -> WorkFolder:
+        """Set up a work folder for ``song``: the folder, and the song and lyrics copied into it
+        (so the folder is portable). Nothing is written when a file is missing.
+
+        Parameters
+        ----------
+        song : Path
+            The song (any audio file).
+        lyrics : Path or None
+            The lyrics file.
+        out_dir : Path
+            The work folder (created).
+        config : Config
+            The settings; image and video paths are made absolute.
+        lyrics_format : str, optional
+            The lyrics format, when not given by the suffix.
+
+        Returns
+        -------
+        WorkFolder
+            Not saved yet (:meth:`save` writes ``project.json``).
+
+        Raises
+        ------
+        InputError
+            A missing song, lyrics, image or video file.
+        OutputError
+            The folder cannot be made.
+        RunError
+            The song cannot be copied in.
+        """
+        song = Path(song)
+        if not song.exists():
+            raise InputError(f"{song}: no such song file")
+        if song.is_dir():
+            raise InputError(f"{song}: is a folder, not a song file")
+        if lyrics is not None and not Path(lyrics).exists():
+            raise InputError(f"{lyrics}: no such lyrics file")
+        for img in config.images:
+            if not Path(img).is_file():
+                raise InputError(f"{img}: no such image file")
+        if config.video is not None and not Path(config.video).is_file():
+            raise InputError(f"{config.video}: no such video file")
+        out_dir = ensure_dir(Path(out_dir))
+        name = song.stem
+        local_song = out_dir / f"{name}{song.suffix.lower()}"
+        if not local_song.exists() or not local_song.samefile(song):
+            if not local_song.exists() or sha256_of(local_song) != sha256_of(song):
+                with atomic_path(local_song) as tmp:
+                    try:
+                        shutil.copyfile(song, tmp)
+                    except OSError as exc:
+                        raise RunError(f"{out_dir}: cannot copy the song into the work folder "
+                                       f"({exc.strerror or exc})") from None
+        local_lyrics = None
+        if lyrics is not None:
+            lyrics = Path(lyrics)
+            local_lyrics = out_dir / f"{name}.lyrics{lyrics.suffix.lower()}"
+            if not local_lyrics.exists() or not local_lyrics.samefile(lyrics):
+                atomic_write(local_lyrics, lyrics.read_bytes())
+        cfg = dataclasses.replace(config, images=tuple(Path(p).resolve() for p in config.images),
+                                  video=Path(config.video).resolve() if config.video else None)
+        return cls(folder=out_dir, name=name, song=local_song, lyrics=local_lyrics, lyrics_format=lyrics_format,
+                   config=cfg)
+
+    @classmethod
+    def open(cls, folder: Path) -> WorkFolder:
+        """The work folder at ``folder``, from its ``project.json``.
+
+        Raises
+        ------
+        InputError
+            The folder has no (valid) ``project.json``.
+        """
+        folder = Path(folder)
+        path = folder / PROJECT_FILE
+        if not path.exists():
+            raise InputError(f"{folder}: not an mvtimeline work folder (no {PROJECT_FILE}); make one with "
+                             "'mvtimeline run'")
+        d = read_json(path, kind="project")
+        try:
+            return cls(folder=folder, name=d["name"], song=folder / d["song"],
+                       lyrics=folder / d["lyrics"] if d.get("lyrics") else None,
+                       lyrics_format=d.get("lyrics_format"), config=Config.from_dict(d, folder))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: malformed ({exc})") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``project.json`` holds."""
+        return {
+            "kind": "project", "schema": 1, "name": self.name,
+            "song": relative_path(self.song, self.folder),
+            "lyrics": relative_path(self.lyrics, self.folder) if self.lyrics else None,
+            "lyrics_format": self.lyrics_format,
+            **self.config.to_dict(self.folder),
+        }
+
+    def save(self) -> Path:
+        """Write ``project.json`` (atomically); returns its path."""
+        return write_json(self.folder / PROJECT_FILE, self.to_dict())
+
+    def with_config(self, config: Config) -> WorkFolder:
+        """The same folder with other settings (not saved)."""
+        return dataclasses.replace(self, config=config)
+
+    # --------------------------------------------------------------------------------- artifacts
+    def _need(self, name: str, made_by: str) -> Path:
+        path = self.folder / name
+        if not path.exists():
+            raise InputError(f"{self.folder}: no {name} yet; make it with '{made_by}'")
+        return path
+
+    def cached_analysis(self, audio_sha256: str) -> Analysis | None:
+        """``analysis.json`` if it was made for the song with this SHA-256, else None."""
+        path = self.folder / ANALYSIS_FILE
+        if not path.exists():
+            return None
+        try:
+            analysis = Analysis.load(path)
+            if json.loads(path.read_text(encoding="utf-8")).get("audio_sha256") == audio_sha256:
+                return analysis
+        except (InputError, ValueError):
+            pass
+        return None
+
+    def save_analysis(self, analysis: Analysis, audio_sha256: str) -> Analysis:
+        """Write ``analysis.json`` with the song's hash; returns the analysis exactly as a later
+        :meth:`load_analysis` gives it (rounded as saved, so cache keys agree)."""
+        d = analysis.to_dict()
+        d["audio_sha256"] = audio_sha256
+        write_json(self.folder / ANALYSIS_FILE, d)
+        return Analysis.from_dict(d)
+
+    def load_analysis(self) -> Analysis:
+        """``analysis.json``.
+
+        Raises
+        ------
+        InputError
+            It is missing or malformed.
+        """
+        return Analysis.load(self._need(ANALYSIS_FILE, f"mvtimeline run {self.song.name}"))
+
+    def save_aligned(self, aligned: Lyrics) -> Path:
+        """Write ``aligned.json``."""
+        return aligned.save(self.folder / ALIGNED_FILE)
+
+    def load_aligned(self) -> Lyrics:
+        """``aligned.json``.
+
+        Raises
+        ------
+        InputError
+            It is missing or malformed.
+        """
+        return Lyrics.load(self._need(ALIGNED_FILE, f"mvtimeline run {self.song.name}"))
+
+    def save_plan(self, plan: Plan) -> Path:
+        """Write ``plan.json``."""
+        return plan.save(self.folder / PLAN_FILE)
+
+    def load_plan(self) -> Plan:
+        """``plan.json``.
+
+        Raises
+        ------
+        InputError
+            It is missing or malformed.
+        """
+        return Plan.load(self._need(PLAN_FILE, f"mvtimeline plan {self.folder}"))
+
+    def existing_plan(self) -> Plan | None:
+        """``plan.json`` if there is one (the user's edits to keep), else None."""
+        path = self.folder / PLAN_FILE
+        return Plan.load(path) if path.exists() else None
+
+    # ------------------------------------------------------------------------------------- clips
+    def chosen_clips(self, plan: Plan, analysis: Analysis, backend: Backend
+                     ) -> dict[int, tuple[ClipRequest, ClipResult]]:
+        """The cached clip of each segment's chosen take, generating nothing.
+
+        Raises
+        ------
+        InputError
+            A chosen take has not been generated (the message says how to make it).
+        """
+        from . import generate
+
+        out = {}
+        reqs = generate.clip_requests(plan, analysis, self.config)
+        if getattr(backend, "chain", False):
+            reqs = [r for r, _ in generate.chain(reqs, backend, self.clips_dir, make=False)]
+        for req in reqs:
+            key = req.key(backend.name, backend.version, backend.model_id)
+            record = generate.find_clip(self.clips_dir, key, req.take)
+            if record is None:
+                raise InputError(f"segment {req.segment_index} has no take {req.take}; make it with "
+                                 f"'mvtimeline generate {self.folder} --segment {req.segment_index} "
+                                 f"--takes {req.take}'")
+            mp4, _ = generate.clip_paths(self.clips_dir, key, req.take)
+            out[req.segment_index] = (req, ClipResult(path=mp4, key=key, take=req.take, n_frames=req.n_frames,
+                                                      fps=req.fps, cached=True, elapsed_s=0.0, meta=record))
+        return out
+
+    def all_takes(self, clips: Mapping[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
+        """Every take in the cache of each segment (the takes share the key of its chosen take)."""
+        from . import generate
+
+        out: dict[int, list[ClipResult]] = {}
+        for index, (req, res) in clips.items():
+            found = []
+            for meta in sorted((self.clips_dir / res.key).glob("take-*.json")):
+                try:
+                    take = int(meta.stem.split("-", 1)[1])
+                except ValueError:
+                    continue
+                record = generate.find_clip(self.clips_dir, res.key, take)
+                if record is None:
+                    continue
+                mp4, _ = generate.clip_paths(self.clips_dir, res.key, take)
+                found.append(ClipResult(path=mp4, key=res.key, take=take, n_frames=req.n_frames, fps=req.fps,
+                                        cached=True, elapsed_s=0.0, meta=record))
+            out[index] = sorted(found, key=lambda r: r.take) or [res]
+        return out
+
+    # ------------------------------------------------------------------------------ user's edits
+    def _state(self) -> dict[str, str]:
+        try:
+            return json.loads((self.folder / _STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def is_user_edit(self, path: Path) -> bool:
+        """``path`` (an output in the folder) differs from what mvtimeline last wrote there."""
+        return self._state().get(Path(path).name) != sha256_of(path)
+
+    def remember(self, path: Path) -> None:
+        """Note what mvtimeline just wrote to ``path``, to tell the user's later edits."""
+        state = self._state()
+        state[Path(path).name] = sha256_of(path)
+        atomic_write(self.folder / _STATE_FILE, json.dumps(state, indent=1))
+
+    def protect(self, path: Path) -> Path | None:
+        """If the user edited ``path``, move it to ``NAME.bak-<time>`` and return that name."""
+        path = Path(path)
+        if not path.exists() or not self.is_user_edit(path):
+            return None
+        backup = backup_path(path)
+        path.replace(backup)
+        log.warning("%s was changed since mvtimeline wrote it; kept it as %s", path.name, backup.name)
+        return backup
