@@ -4,7 +4,8 @@ Usage: ``python bench/bench_align.py [--no-synth] [--no-dev] [--dev DIR]``
 
 (a) Synthesized songs (:func:`mvtimeline.demo.synthesize`, known line starts; word truth is not
     known there, so only line onsets): 90/120/150 BPM in English, 90/120 BPM in German (voice "de").
-(b) The real dev set (``/work/shared/data/alignment-dev``, skipped when absent): the aligner gets
+(b) The real dev set (``$MVT_ALIGNMENT_DEV``, default ``../shared/data/alignment-dev`` beside the checkout;
+skipped when absent): the aligner gets
     each clip's lyrics one line per line (the ground truth's line texts, no times), and is scored
     with the dev set's own ``score_alignment.py`` (line and word onsets, JamendoLyrics convention:
     per song, then averaged over songs).
@@ -18,6 +19,7 @@ of the lines over the song, side by side.
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import importlib.util
 import json
@@ -36,7 +38,7 @@ from mvtimeline.demo import synthesize
 from mvtimeline.lyrics import align, place, read
 from mvtimeline.types import Lyrics
 
-DEV = Path("/work/shared/data/alignment-dev")
+DEV = Path(os.environ.get("MVT_ALIGNMENT_DEV", Path(__file__).resolve().parents[2] / "shared/data/alignment-dev"))
 GERMAN = """[Strophe]
 Die Lichter der Stadt rufen meinen Namen
 Jedes Fenster brennt wie eine Flamme

@@ -21,7 +21,6 @@ from .config import DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, pars
 from .errors import InputError, MvtimelineError
 from .frames import parse_fps
 
-log = logging.getLogger("mvtimeline")
 
 
 # ------------------------------------------------------------------------------------ param types
@@ -178,12 +177,12 @@ def _progress(ctx):
 @click.option("--video", type=PathArg, default=None,
               help="The loop job: a clip looped over the whole song (uses the loop backend).")
 @click.option("--pingpong", is_flag=True, default=None, help="Loop the --video forward then backward.")
-@click.option("--crop-bottom", type=float, default=None,
+@click.option("--crop-bottom", "crop_bottom_pct", type=float, default=None,
               help="Cut this percentage (0-50) off the bottom of --video/--image, e.g. a watermark strip.")
 @_diffusers_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom,
+        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
         **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
@@ -195,7 +194,7 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     cfg = Config.from_options(fps=fps, size=size, style=style, backend=backend, dissolve_s=dissolve,
                               max_segment_s=max_segment, images=images, takes=takes, beat_guides=beat_guides,
                               kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
-                              crop_bottom_pct=crop_bottom, preset=preset,
+                              crop_bottom_pct=crop_bottom_pct, preset=preset,
                               diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS})
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
@@ -424,6 +423,8 @@ def main(argv=None) -> int:
             traceback.print_exc()
         click.echo(f"mvtimeline: error: {exc}", err=True)
         return exc.exit_code
+    except BrokenPipeError:  # the output went to a pager or head that closed: end quietly
+        return 1
     except OSError as exc:  # a full disk, a folder that became read-only mid-run...
         if verbose:
             traceback.print_exc()
@@ -443,8 +444,6 @@ def main(argv=None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except BrokenPipeError:
-        return 1
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DemoSong", "synthesize", "run_demo", "DEMO_LYRICS"]
 
-log = logging.getLogger(__name__)
 
 DEMO_LYRICS = Path(__file__).parent / "data" / "demo_lyrics.txt"
 SR = 44100

@@ -118,6 +118,15 @@ def _backend(config: Config) -> Backend:
 def load_project(folder: Path) -> WorkFolder:
     """The work folder at ``folder`` (see :meth:`WorkFolder.open`).
 
+    Parameters
+    ----------
+    folder : Path
+        A folder made by ``mvtimeline run``.
+
+    Returns
+    -------
+    WorkFolder
+
     Raises
     ------
     InputError
@@ -128,7 +137,31 @@ def load_project(folder: Path) -> WorkFolder:
 
 def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
                 lyrics_format: str | None = None) -> WorkFolder:
-    """A new work folder for ``song`` (see :meth:`WorkFolder.create`)."""
+    """A new work folder for ``song`` (see :meth:`WorkFolder.create`).
+
+    Parameters
+    ----------
+    song : Path
+        The song.
+    lyrics : Path or None
+        The lyrics file.
+    out_dir : Path
+        The work folder to make.
+    config : Config
+        The settings.
+    lyrics_format : str, optional
+        Forced lyrics format.
+
+    Returns
+    -------
+    WorkFolder
+        Not saved yet.
+
+    Raises
+    ------
+    InputError
+        A missing input file.
+    """
     return WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
 
 
@@ -373,6 +406,20 @@ def chosen_clips(project: WorkFolder, plan: Plan, analysis: Analysis, *, backend
                  ) -> dict[int, tuple[ClipRequest, ClipResult]]:
     """The cached clip of each segment's chosen take (see :meth:`WorkFolder.chosen_clips`).
 
+    Parameters
+    ----------
+    project : WorkFolder
+    plan : Plan
+        Whose chosen takes to look up.
+    analysis : Analysis
+    backend : Backend, optional
+        Default: built from the project's settings.
+
+    Returns
+    -------
+    dict
+        Segment index → (ClipRequest, ClipResult).
+
     Raises
     ------
     InputError
@@ -382,7 +429,19 @@ def chosen_clips(project: WorkFolder, plan: Plan, analysis: Analysis, *, backend
 
 
 def all_takes(project: WorkFolder, clips: dict[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
-    """Every take in the cache of each segment (see :meth:`WorkFolder.all_takes`)."""
+    """Every take in the cache of each segment (see :meth:`WorkFolder.all_takes`).
+
+    Parameters
+    ----------
+    project : WorkFolder
+    clips : dict
+        Segment index → (ClipRequest, ClipResult) of the chosen take.
+
+    Returns
+    -------
+    dict
+        Segment index → its ClipResults, take 1 first.
+    """
     return project.all_takes(clips)
 
 
@@ -451,6 +510,22 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
 def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | None = None,
                 subtitles: bool = False, progress: Progress = _noop) -> Path:
     """Render the project's ``.kdenlive`` with melt to ``NAME.mp4`` (or ``out``), in a render preset.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    out : Path, optional
+        The video; default ``NAME`` with the preset's suffix (``.mp4``).
+    preset : str, optional
+        Render preset name or file.
+    subtitles : bool
+        Burn the lyrics in.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    Path
+        The video written.
 
     Raises
     ------
@@ -529,6 +604,17 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
 def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
     """Analyse a song, and save the analysis to ``out`` when given.
 
+    Parameters
+    ----------
+    song : Path
+        Any audio file ffmpeg decodes.
+    out : Path, optional
+        Where to save ``analysis.json``.
+
+    Returns
+    -------
+    Analysis
+
     Raises
     ------
     InputError, AudioFormatError
@@ -544,6 +630,22 @@ def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
 
 def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | None = None) -> Lyrics:
     """Time ``lyrics`` on ``song`` and write them to ``out`` in the format its suffix names.
+
+    Parameters
+    ----------
+    song : Path
+        The song.
+    lyrics : Path
+        The lyrics file.
+    out : Path
+        ``.lrc``, ``.elrc``, ``.srt``, ``.vtt``, ``.ass``, ``.json`` or ``.txt``.
+    lyrics_format : str, optional
+        Forced lyrics format.
+
+    Returns
+    -------
+    Lyrics
+        Every line timed, as written.
 
     Raises
     ------
@@ -565,6 +667,19 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
 def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False) -> Plan:
     """Make ``plan.json`` of a work folder again (another ``style`` is saved in the project).
 
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+        The work folder.
+    style : str, optional
+        Another style (name or file) for the prompts.
+    replan : bool
+        Choose new cut points too.
+
+    Returns
+    -------
+    Plan
+
     Raises
     ------
     InputError
@@ -584,6 +699,21 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
              progress: Progress = _noop) -> tuple[Generated, Exported | None]:
     """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
     ``segments``); the project files, when there are some, are written again with the new takes.
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+        The work folder.
+    segments : sequence of int, optional
+        Only these segments.
+    takes : int >= 1, optional
+        Make takes 1..``takes``; default: each segment's chosen take.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    (Generated, Exported or None)
+        The clips, and the project files written again (None when there were none).
 
     Raises
     ------
@@ -611,6 +741,17 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
 def export(folder: WorkFolder | Path, *, formats: Sequence[str] = EXPORT_FORMATS) -> Exported:
     """Write the project of a work folder in ``formats`` again.
 
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+        The work folder.
+    formats : sequence of str
+        Names from :data:`mvtimeline.timeline.export.FORMATS`.
+
+    Returns
+    -------
+    Exported
+
     Raises
     ------
     InputError
@@ -635,6 +776,20 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     (in Kdenlive, say) is first copied to ``NAME.kdenlive.bak-<time>`` and then changed in place:
     only the segment's clip shows the new take, every other edit stays. The ``.otio`` is written
     again (an edited one moved aside first).
+
+    Parameters
+    ----------
+    project : WorkFolder or Path
+        The work folder.
+    segment : int
+        The segment's number.
+    take : int >= 1
+        The take to put on the timeline (it must have been generated).
+
+    Returns
+    -------
+    Exported
+        The files written and the copies of the user's files.
 
     Raises
     ------

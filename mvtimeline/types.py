@@ -122,10 +122,45 @@ class Analysis:
         )
 
     def save(self, path: Path) -> Path:
+        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> Analysis:
+        """Read the artifact written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Analysis
+
+        Raises
+        ------
+        InputError
+            Missing, not JSON, not this kind of artifact, or malformed.
+        SchemaVersionError
+            Written with a schema this version does not read (the message says which it reads).
+        """
         return _load(cls, path, "analysis")
 
 
@@ -190,10 +225,45 @@ class Lyrics:
         return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
 
     def save(self, path: Path) -> Path:
+        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> Lyrics:
+        """Read the artifact written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Lyrics
+
+        Raises
+        ------
+        InputError
+            Missing, not JSON, not this kind of artifact, or malformed.
+        SchemaVersionError
+            Written with a schema this version does not read (the message says which it reads).
+        """
         return _load(cls, path, "aligned")
 
 
@@ -259,10 +329,45 @@ class Plan:
         )
 
     def save(self, path: Path) -> Path:
+        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> Plan:
+        """Read the artifact written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        InputError
+            Missing, not JSON, not this kind of artifact, or malformed.
+        SchemaVersionError
+            Written with a schema this version does not read (the message says which it reads).
+        """
         return _load(cls, path, "plan")
 
 

@@ -85,7 +85,17 @@ class WorkFolder:
 
     # ------------------------------------------------------------------------------------ paths
     def path(self, suffix: str) -> Path:
-        """An output of the project: ``path(".kdenlive")`` → ``FOLDER/NAME.kdenlive``."""
+        """An output of the project: ``path(".kdenlive")`` → ``FOLDER/NAME.kdenlive``.
+
+        Parameters
+        ----------
+        suffix : str
+            What follows the project's name, e.g. ``".kdenlive"``, ``".kdenlive.ass"``.
+
+        Returns
+        -------
+        Path
+        """
         return self.folder / f"{self.name}{suffix}"
 
     @property
@@ -169,6 +179,15 @@ class WorkFolder:
     def open(cls, folder: Path) -> WorkFolder:
         """The work folder at ``folder``, from its ``project.json``.
 
+        Parameters
+        ----------
+        folder : Path
+            A folder made by ``mvtimeline run``.
+
+        Returns
+        -------
+        WorkFolder
+
         Raises
         ------
         InputError
@@ -188,7 +207,14 @@ class WorkFolder:
             raise InputError(f"{path}: malformed ({exc})") from None
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``project.json`` holds."""
+        """What ``project.json`` holds.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``schema``, ``name``, ``song``, ``lyrics``, ``lyrics_format`` and the
+            settings (:meth:`Config.to_dict`), paths relative to the folder.
+        """
         return {
             "kind": "project", "schema": 1, "name": self.name,
             "song": relative_path(self.song, self.folder),
@@ -198,11 +224,31 @@ class WorkFolder:
         }
 
     def save(self) -> Path:
-        """Write ``project.json`` (atomically); returns its path."""
+        """Write ``project.json`` (atomically).
+
+        Returns
+        -------
+        Path
+            ``project.json``.
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return write_json(self.folder / PROJECT_FILE, self.to_dict())
 
     def with_config(self, config: Config) -> WorkFolder:
-        """The same folder with other settings (not saved)."""
+        """The same folder with other settings (not saved).
+
+        Parameters
+        ----------
+        config : Config
+
+        Returns
+        -------
+        WorkFolder
+        """
         return dataclasses.replace(self, config=config)
 
     # --------------------------------------------------------------------------------- artifacts
@@ -213,7 +259,17 @@ class WorkFolder:
         return path
 
     def cached_analysis(self, audio_sha256: str) -> Analysis | None:
-        """``analysis.json`` if it was made for the song with this SHA-256, else None."""
+        """``analysis.json`` if it was made for the song with this SHA-256, else None.
+
+        Parameters
+        ----------
+        audio_sha256 : str
+            The song's SHA-256 (hex).
+
+        Returns
+        -------
+        Analysis or None
+        """
         path = self.folder / ANALYSIS_FILE
         if not path.exists():
             return None
@@ -226,8 +282,25 @@ class WorkFolder:
         return None
 
     def save_analysis(self, analysis: Analysis, audio_sha256: str) -> Analysis:
-        """Write ``analysis.json`` with the song's hash; returns the analysis exactly as a later
-        :meth:`load_analysis` gives it (rounded as saved, so cache keys agree)."""
+        """Write ``analysis.json`` with the song's hash.
+
+        Parameters
+        ----------
+        analysis : Analysis
+        audio_sha256 : str
+            The song's SHA-256 (hex), to tell a changed song.
+
+        Returns
+        -------
+        Analysis
+            Exactly as a later :meth:`load_analysis` gives it (rounded as saved, so cache keys
+            agree).
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         d = analysis.to_dict()
         d["audio_sha256"] = audio_sha256
         write_json(self.folder / ANALYSIS_FILE, d)
@@ -235,6 +308,10 @@ class WorkFolder:
 
     def load_analysis(self) -> Analysis:
         """``analysis.json``.
+
+        Returns
+        -------
+        Analysis
 
         Raises
         ------
@@ -244,11 +321,29 @@ class WorkFolder:
         return Analysis.load(self._need(ANALYSIS_FILE, f"mvtimeline run {self.song.name}"))
 
     def save_aligned(self, aligned: Lyrics) -> Path:
-        """Write ``aligned.json``."""
+        """Write ``aligned.json``.
+
+        Parameters
+        ----------
+        aligned : Lyrics
+
+        Returns
+        -------
+        Path
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return aligned.save(self.folder / ALIGNED_FILE)
 
     def load_aligned(self) -> Lyrics:
         """``aligned.json``.
+
+        Returns
+        -------
+        Lyrics
 
         Raises
         ------
@@ -258,11 +353,29 @@ class WorkFolder:
         return Lyrics.load(self._need(ALIGNED_FILE, f"mvtimeline run {self.song.name}"))
 
     def save_plan(self, plan: Plan) -> Path:
-        """Write ``plan.json``."""
+        """Write ``plan.json``.
+
+        Parameters
+        ----------
+        plan : Plan
+
+        Returns
+        -------
+        Path
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
         return plan.save(self.folder / PLAN_FILE)
 
     def load_plan(self) -> Plan:
         """``plan.json``.
+
+        Returns
+        -------
+        Plan
 
         Raises
         ------
@@ -272,7 +385,17 @@ class WorkFolder:
         return Plan.load(self._need(PLAN_FILE, f"mvtimeline plan {self.folder}"))
 
     def existing_plan(self) -> Plan | None:
-        """``plan.json`` if there is one (the user's edits to keep), else None."""
+        """``plan.json`` if there is one (the user's edits to keep), else None.
+
+        Returns
+        -------
+        Plan or None
+
+        Raises
+        ------
+        InputError
+            It is there but malformed.
+        """
         path = self.folder / PLAN_FILE
         return Plan.load(path) if path.exists() else None
 
@@ -280,6 +403,18 @@ class WorkFolder:
     def chosen_clips(self, plan: Plan, analysis: Analysis, backend: Backend
                      ) -> dict[int, tuple[ClipRequest, ClipResult]]:
         """The cached clip of each segment's chosen take, generating nothing.
+
+        Parameters
+        ----------
+        plan : Plan
+        analysis : Analysis
+        backend : Backend
+            Its name, version and model id make the cache keys.
+
+        Returns
+        -------
+        dict
+            Segment index → (ClipRequest, ClipResult).
 
         Raises
         ------
@@ -305,7 +440,19 @@ class WorkFolder:
         return out
 
     def all_takes(self, clips: Mapping[int, tuple[ClipRequest, ClipResult]]) -> dict[int, list[ClipResult]]:
-        """Every take in the cache of each segment (the takes share the key of its chosen take)."""
+        """Every take in the cache of each segment (the takes share the key of its chosen take).
+
+        Parameters
+        ----------
+        clips : mapping
+            Segment index → (ClipRequest, ClipResult) of the chosen take.
+
+        Returns
+        -------
+        dict
+            Segment index → its ClipResults, take 1 first (the chosen one alone when the cache
+            has no other).
+        """
         from . import generate
 
         out: dict[int, list[ClipResult]] = {}
@@ -333,17 +480,44 @@ class WorkFolder:
             return {}
 
     def is_user_edit(self, path: Path) -> bool:
-        """``path`` (an output in the folder) differs from what mvtimeline last wrote there."""
+        """``path`` (an output in the folder) differs from what mvtimeline last wrote there.
+
+        Parameters
+        ----------
+        path : Path
+            An existing output.
+
+        Returns
+        -------
+        bool
+        """
         return self._state().get(Path(path).name) != sha256_of(path)
 
     def remember(self, path: Path) -> None:
-        """Note what mvtimeline just wrote to ``path``, to tell the user's later edits."""
+        """Note what mvtimeline just wrote to ``path``, to tell the user's later edits.
+
+        Parameters
+        ----------
+        path : Path
+            An output just written.
+        """
         state = self._state()
         state[Path(path).name] = sha256_of(path)
         atomic_write(self.folder / _STATE_FILE, json.dumps(state, indent=1))
 
     def protect(self, path: Path) -> Path | None:
-        """If the user edited ``path``, move it to ``NAME.bak-<time>`` and return that name."""
+        """If the user edited ``path``, move it to ``NAME.bak-<time>``.
+
+        Parameters
+        ----------
+        path : Path
+            An output about to be written.
+
+        Returns
+        -------
+        Path or None
+            The backup, or None when there was nothing to keep.
+        """
         path = Path(path)
         if not path.exists() or not self.is_user_edit(path):
             return None

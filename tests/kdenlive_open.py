@@ -1,6 +1,6 @@
 """Open a project in the real Kdenlive on a virtual screen and report what it shows.
 
-The Python twin of ``/work/shared/tools/kdenlive_open.sh``: Xvfb on a free display, a private
+The Python twin of the team's ``kdenlive_open.sh``: Xvfb on a free display, a private
 D-Bus session and HOME, ``kdenlive PROJECT``, wait for the main window, list the visible windows
 with xdotool, take a screenshot with ImageMagick's ``import``, then end everything it started.
 A project opened *cleanly* shows only the main window (``<name> / <profile> — Kdenlive``): any

@@ -143,3 +143,30 @@ def test_picking_a_take_that_was_never_made_says_how_to_make_it(job):
     project = pipeline.load_project(job.project.folder)
     with pytest.raises(InputError, match=r"no take 7; make it with 'mvtimeline generate .* --segment 3 --takes 7'"):
         pipeline.pick(project, 3, 7)
+
+
+def test_align_and_export_write_the_same_subtitle_files_byte_for_byte(job, demo_song, tmp_path):
+    """One writer per format: ``mvtimeline align -o`` and ``mvtimeline export`` agree (the .ass too,
+    for a project of the align's default 1920x1080)."""
+    import subprocess
+    import sys
+
+    from mvtimeline.lyrics import write
+    from mvtimeline.timeline.build import build
+
+    project = job.project
+    for fmt in ("srt",):  # whole commands, as a user runs them
+        a = tmp_path / f"aligned.{fmt}"
+        subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "align", str(demo_song.audio_path),
+                        str(demo_song.lyrics_path), "-o", str(a)], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "export", str(project.folder), "--format", fmt],
+                       check=True, capture_output=True)
+        assert a.read_bytes() == project.path(f".{fmt}").read_bytes()
+    aligned = project.load_aligned()
+    plan = project.load_plan()
+    clips = pipeline.chosen_clips(project, plan, project.load_analysis())
+    tl = build(plan, clips, aligned=aligned, fps=FPS, width=1920, height=1080, audio_path=project.song,
+               backend="procedural")
+    export.write(tl, tmp_path / "export.ass")
+    write(aligned, tmp_path / "align.ass")
+    assert (tmp_path / "export.ass").read_bytes() == (tmp_path / "align.ass").read_bytes()

@@ -4,7 +4,7 @@ Each ``build_*`` function makes every component from a small config under ``torc
 and saves the pipeline into ``folder`` (which then holds a ``model_index.json``), so tests and the
 benchmark load it through the backend's real ``from_pretrained`` path. Tokenizers need no download:
 ``ByT5Tokenizer()`` for the T5 slots and a byte-level ``vocab.json``/``merges.txt`` for CLIP
-(see /work/shared/GENERATION.md §2.2).
+(see GENERATION.md §2.2 in the team's shared notes).
 
 Public: build_sd, build_wan_i2v, build_wan_flf2v, build_ltx_i2v, build_svd, write_clip_tokenizer, BUILDERS.
 """

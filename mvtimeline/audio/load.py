@@ -5,7 +5,6 @@ Public: load, probe_duration, AUDIO_SUFFIXES.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +15,6 @@ from ..errors import AudioFormatError, InputError, ToolMissing
 
 __all__ = ["load", "check", "probe_duration", "AUDIO_SUFFIXES"]
 
-log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".aiff", ".aif")
 

@@ -210,7 +210,7 @@ def run(
                 "size_bytes": mp4.stat().st_size,
                 "backend": {"name": backend.name, "version": backend.version, "model_id": backend.model_id},
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "seconds": round(took, 3),
+                "generate_s": round(took, 3),
                 "request": _request_dict(req),
                 "meta": made.to_meta(),
             }
@@ -224,7 +224,7 @@ def run(
             backend=record["backend"]["name"],
             backend_version=record["backend"]["version"],
             model_id=record["backend"]["model_id"],
-            generate_s=record.get("seconds"),
+            generate_s=record.get("generate_s"),
         )
         results.append(
             ClipResult(

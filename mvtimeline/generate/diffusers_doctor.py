@@ -10,7 +10,6 @@ Public: Check, diagnose.
 from __future__ import annotations
 
 import importlib
-import logging
 import shutil
 import subprocess
 import time
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 
 __all__ = ["Check", "diagnose"]
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

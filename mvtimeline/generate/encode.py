@@ -11,7 +11,6 @@ Public: encode_video, EncodeSettings.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +25,6 @@ from ..errors import InputError, RunError
 
 __all__ = ["encode_video", "EncodeSettings"]
 
-log = logging.getLogger(__name__)
 
 # libavutil enum values (pixfmt.h): AVCOL_PRI_BT709, AVCOL_TRC_BT709, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG
 _BT709 = 1

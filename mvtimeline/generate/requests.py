@@ -12,7 +12,6 @@ Public: clip_requests, chain.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["clip_requests", "chain"]
 
-log = logging.getLogger(__name__)
 
 
 def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequence[int] | None = None

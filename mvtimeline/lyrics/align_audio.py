@@ -14,7 +14,6 @@ Public: VoiceFeatures, song_features, mfcc_features, normalize_rows, SR, HOP, N_
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,6 @@ import numpy as np
 
 __all__ = ["VoiceFeatures", "song_features", "mfcc_features", "normalize_rows", "SR", "HOP", "N_FFT"]
 
-log = logging.getLogger(__name__)
 
 #: Sample rate (Hz) the aligner works at: the voice band is below 8 kHz.
 SR = 16000

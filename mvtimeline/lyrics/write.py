@@ -267,7 +267,7 @@ def to_ass(lyrics: Lyrics, *, karaoke: bool = True, play_res: tuple[int, int] = 
     subs.info["ScaledBorderAndShadow"] = "yes"
     subs.styles["Default"] = pysubs2.SSAStyle(
         fontname="DejaVu Sans",
-        fontsize=max(8, round(64 * scale)),
+        fontsize=max(24, round(64 * scale)),  # readable on a small preview too
         primarycolor=pysubs2.Color(255, 255, 255, 0),  # sung: white
         secondarycolor=pysubs2.Color(170, 170, 170, 0),  # not yet sung: grey
         outlinecolor=pysubs2.Color(0, 0, 0, 0),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +18,6 @@ from .segment import CutPolicy, cut_points
 
 __all__ = ["build", "validate", "with_takes", "CutPolicy", "load_style", "list_styles", "section_kind"]
 
-log = logging.getLogger(__name__)
 
 _MATCH_S = 1e-3
 

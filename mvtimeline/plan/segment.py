@@ -5,7 +5,6 @@ Public: cut_points, CutPolicy.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from ..types import Analysis, Line
 
 __all__ = ["cut_points", "CutPolicy"]
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ Every writer reads only the OTIO timeline (shape in :mod:`mvtimeline.timeline`).
 ``.otio`` files point their video clips at links named after the clips (:func:`media_folder`),
 because Kdenlive's OTIO import names each bin clip after its file.
 
-Public: FORMATS, write, format_for, media_folder, subtitles_to_ssa.
+The lyrics (``.srt``, karaoke ``.ass``) come from the one writer of each format in
+:mod:`mvtimeline.lyrics.write`, as ``mvtimeline align -o`` writes them.
+
+Public: FORMATS, write, format_for, media_folder, timeline_lyrics.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -19,9 +21,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..fileio import atomic_path, atomic_write, ensure_dir
 
-__all__ = ["FORMATS", "write", "format_for", "media_folder", "subtitles_to_ssa"]
+__all__ = ["FORMATS", "write", "format_for", "media_folder", "timeline_lyrics"]
 
-log = logging.getLogger(__name__)
 
 #: format name → file suffix
 FORMATS: dict[str, str] = {
@@ -57,8 +58,37 @@ def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: 
     """Write ``timeline`` to ``path`` in ``format`` (default: from the suffix), atomically.
 
     ``.otio`` gets media paths relative to its folder (the folder can be moved or zipped; Kdenlive
-    25.04+ resolves them against the .otio file). FCP 7 XML and FCP X XML get ``file://`` URLs, as
-    Premiere, Resolve and Final Cut expect. The EDL holds the video track (CMX 3600 has one track).
+    25.04+ resolves them against the .otio file) and named links for its clips
+    (:func:`media_folder`). FCP 7 XML and FCP X XML get ``file://`` URLs, as Premiere, Resolve and
+    Final Cut expect. The EDL holds the video track (CMX 3600 has one track), a reel per segment
+    and take. ``.srt`` and ``.ass`` hold the lyric lines (karaoke word timing in the ``.ass``).
+
+    Parameters
+    ----------
+    timeline : opentimelineio.schema.Timeline
+        The timeline (shape: :mod:`mvtimeline.timeline`).
+    path : Path
+        The file to write; its folder is created.
+    format : str, optional
+        One of :data:`FORMATS` (``kdenlive``, ``otio``, ``fcp7``, ``fcpx``, ``edl``, ``srt``,
+        ``ass``); default: from the suffix of ``path``.
+    kdenlive_version : {"1.04", "1.1"}
+        Kdenlive document version (``kdenlive`` only).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        An unknown format or suffix (the message lists the known ones), or a timeline the
+        writer cannot hold.
+    OutputError
+        The file cannot be written.
+    RunError
+        An OpenTimelineIO adapter failed.
     """
     fmt = format or format_for(path)
     if fmt not in FORMATS:
@@ -80,8 +110,14 @@ def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: 
     if fmt in ADAPTERS:
         return _write_adapter(timeline, path, fmt)
     if fmt in ("srt", "ass"):
-        subs = subtitles_to_ssa(timeline, karaoke=fmt == "ass")
-        return atomic_write(path, subs.to_string(fmt))
+        from ..lyrics.write import to_ass, to_srt
+
+        lyrics = timeline_lyrics(timeline)
+        if fmt == "srt":
+            return atomic_write(path, to_srt(lyrics))
+        meta = timeline.metadata.get("mvtimeline", {})
+        size = (int(meta.get("width", 1920)), int(meta.get("height", 1080)))
+        return atomic_write(path, to_ass(lyrics, play_res=size))
     raise AssertionError(fmt)
 
 
@@ -236,47 +272,15 @@ def _write_adapter(timeline, path: Path, fmt: str) -> Path:
     return atomic_write(path, text)
 
 
-def subtitles_to_ssa(timeline, *, karaoke: bool = False):
-    """The lyric lines of ``timeline`` as a ``pysubs2.SSAFile`` (``\\k`` word timing when ``karaoke``)."""
-    import pysubs2
+def timeline_lyrics(timeline):
+    """The lyric lines of ``timeline`` (its ``metadata["mvtimeline"]["subtitles"]``) as timed
+    :class:`~mvtimeline.types.Lyrics`, for the one ``.srt``/``.ass`` writer in
+    :mod:`mvtimeline.lyrics.write`."""
+    from ..types import Line, Lyrics, Word
 
-    meta = timeline.metadata.get("mvtimeline", {})
-    subs = pysubs2.SSAFile()
-    w = int(meta.get("width", 1920))
-    h = int(meta.get("height", 1080))
-    subs.info["PlayResX"] = str(w)
-    subs.info["PlayResY"] = str(h)
-    style = subs.styles["Default"]
-    style.fontsize = max(24, round(h * 0.055))
-    style.outline = max(2, round(h / 400))
-    style.shadow = 1
-    style.marginv = round(h * 0.06)
-    style.bold = True
-    last_start = -1
-    for cue in meta.get("subtitles", []):
-        start = int(round(float(cue["start_s"]) * 1000))
-        end = int(round(float(cue["end_s"]) * 1000))
-        if start <= last_start:  # editors drop a second cue with the same start
-            start = last_start + 1
-        end = max(end, start + 1)
-        text = " ".join(str(cue["text"]).split())
-        if karaoke and cue.get("words") and all(wd.get("start_s") is not None for wd in cue["words"]):
-            parts = []
-            cursor = start
-            for wd in cue["words"]:
-                ws = int(round(float(wd["start_s"]) * 1000))
-                we = int(round(float(wd["end_s"] if wd.get("end_s") is not None else wd["start_s"]) * 1000))
-                if ws > cursor:
-                    parts.append(f"{{\\k{(ws - cursor) // 10}}}")
-                parts.append(f"{{\\k{max(1, (we - max(ws, cursor)) // 10)}}}{_escape(wd['text'])} ")
-                cursor = max(cursor, we)
-            text = "".join(parts).rstrip()
-        elif karaoke:
-            text = _escape(text)
-        subs.append(pysubs2.SSAEvent(start=start, end=end, text=text))
-        last_start = start
-    return subs
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")")
+    lines = []
+    for cue in timeline.metadata.get("mvtimeline", {}).get("subtitles", []):
+        words = tuple(Word(str(w["text"]), w.get("start_s"), w.get("end_s")) for w in cue.get("words") or ())
+        lines.append(Line(text=str(cue["text"]), words=words, section=cue.get("section"),
+                          start_s=float(cue["start_s"]), end_s=float(cue["end_s"]), source="file"))
+    return Lyrics(path="", format="timeline", lines=tuple(lines))

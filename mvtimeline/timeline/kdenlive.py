@@ -22,7 +22,6 @@ DOCUMENT_VERSIONS, KDENLIVE_VERSION.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from fractions import Fraction
@@ -61,7 +60,6 @@ __all__ = [
     "KDENLIVE_VERSION",
 ]
 
-log = logging.getLogger(__name__)
 
 #: ``kdenlive:docproperties.version`` of Kdenlive 21.12 - 22.12 documents (the default).
 DOCUMENT_VERSION = "1.04"
