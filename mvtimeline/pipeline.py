@@ -115,54 +115,10 @@ def _backend(config: Config) -> Backend:
     return get_backend(config.backend, **config.backend_settings())
 
 
-def load_project(folder: Path) -> WorkFolder:
-    """The work folder at ``folder`` (see :meth:`WorkFolder.open`).
-
-    Parameters
-    ----------
-    folder : Path
-        A folder made by ``mvtimeline run``.
-
-    Returns
-    -------
-    WorkFolder
-
-    Raises
-    ------
-    InputError
-        The folder has no (valid) ``project.json``.
-    """
-    return WorkFolder.open(folder)
-
-
-def new_project(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *,
-                lyrics_format: str | None = None) -> WorkFolder:
-    """A new work folder for ``song`` (see :meth:`WorkFolder.create`).
-
-    Parameters
-    ----------
-    song : Path
-        The song.
-    lyrics : Path or None
-        The lyrics file.
-    out_dir : Path
-        The work folder to make.
-    config : Config
-        The settings.
-    lyrics_format : str, optional
-        Forced lyrics format.
-
-    Returns
-    -------
-    WorkFolder
-        Not saved yet.
-
-    Raises
-    ------
-    InputError
-        A missing input file.
-    """
-    return WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
+#: The work folder at a path (:meth:`WorkFolder.open`).
+load_project = WorkFolder.open
+#: A new work folder for a song (:meth:`WorkFolder.create`).
+new_project = WorkFolder.create
 
 
 # ------------------------------------------------------------------------------------- input checks

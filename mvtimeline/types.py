@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .fileio import read_json, write_json
 
@@ -59,6 +59,56 @@ def _r(x: float, nd: int = 4) -> float:
     return round(float(x), nd)
 
 
+# ------------------------------------------------------------------------------------------ artifacts
+class _Artifact:
+    """Paired save/load of an artifact (``to_dict``/``from_dict`` JSON with ``kind`` and ``schema``)."""
+
+    KIND: ClassVar[str] = ""
+
+    def save(self, path: Path) -> Path:
+        """Write the artifact as versioned JSON (``"kind"`` and ``"schema"``), atomically.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        OutputError
+            It cannot be written.
+        """
+        return write_json(path, self.to_dict())  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: Path) -> Any:
+        """Read the artifact written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : Path
+            The JSON file.
+
+        Returns
+        -------
+        Analysis, Lyrics or Plan
+            The artifact, of the class it is called on.
+
+        Raises
+        ------
+        InputError
+            Missing, not JSON, not this kind of artifact, or malformed.
+        SchemaVersionError
+            Written with a schema this version does not read (the message says which it reads).
+        """
+        return _load(cls, path, cls.KIND)
+
+
 # --------------------------------------------------------------------------------------------- audio
 @dataclass(frozen=True)
 class Section:
@@ -70,8 +120,10 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Analysis:
+class Analysis(_Artifact):
     """What librosa found in the song. Curves are sampled every ``hop_s`` seconds, values 0..1."""
+
+    KIND: ClassVar[str] = "analysis"
 
     audio_path: str
     duration_s: float
@@ -121,48 +173,6 @@ class Analysis:
             sections=tuple(Section(**s) for s in d["sections"]),
         )
 
-    def save(self, path: Path) -> Path:
-        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Path
-            ``path``.
-
-        Raises
-        ------
-        OutputError
-            It cannot be written.
-        """
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: Path) -> Analysis:
-        """Read the artifact written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Analysis
-
-        Raises
-        ------
-        InputError
-            Missing, not JSON, not this kind of artifact, or malformed.
-        SchemaVersionError
-            Written with a schema this version does not read (the message says which it reads).
-        """
-        return _load(cls, path, "analysis")
-
 
 # -------------------------------------------------------------------------------------------- lyrics
 @dataclass(frozen=True)
@@ -200,8 +210,10 @@ class Line:
 
 
 @dataclass(frozen=True)
-class Lyrics:
+class Lyrics(_Artifact):
     """Lyrics as read from a file, or aligned to the song (then every line is timed)."""
+
+    KIND: ClassVar[str] = "aligned"
 
     path: str
     format: str
@@ -223,48 +235,6 @@ class Lyrics:
             ld["words"] = tuple(Word(**w) for w in ld.get("words", ()))
             lines.append(Line(**ld))
         return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
-
-    def save(self, path: Path) -> Path:
-        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Path
-            ``path``.
-
-        Raises
-        ------
-        OutputError
-            It cannot be written.
-        """
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: Path) -> Lyrics:
-        """Read the artifact written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Lyrics
-
-        Raises
-        ------
-        InputError
-            Missing, not JSON, not this kind of artifact, or malformed.
-        SchemaVersionError
-            Written with a schema this version does not read (the message says which it reads).
-        """
-        return _load(cls, path, "aligned")
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -300,8 +270,10 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(_Artifact):
     """Segments covering [0, duration_s] exactly, in order, with the style they were made with."""
+
+    KIND: ClassVar[str] = "plan"
 
     audio_path: str
     duration_s: float
@@ -327,48 +299,6 @@ class Plan:
             dissolve_s=float(d["dissolve_s"]),
             segments=tuple(segs),
         )
-
-    def save(self, path: Path) -> Path:
-        """Write the artifact as versioned JSON (``"schema": {SCHEMA}``), atomically.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Path
-            ``path``.
-
-        Raises
-        ------
-        OutputError
-            It cannot be written.
-        """
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: Path) -> Plan:
-        """Read the artifact written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : Path
-            The JSON file.
-
-        Returns
-        -------
-        Plan
-
-        Raises
-        ------
-        InputError
-            Missing, not JSON, not this kind of artifact, or malformed.
-        SchemaVersionError
-            Written with a schema this version does not read (the message says which it reads).
-        """
-        return _load(cls, path, "plan")
 
 
 # ------------------------------------------------------------------------------------------ generate
