@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
+from .config import CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
 from .errors import InputError, MvtimelineError
 from .frames import parse_fps
 
@@ -146,6 +146,42 @@ def _diffusers_options(f):
     return f
 
 
+def _voice_options(f):
+    """Where the voice comes from: the user's stem, or Demucs."""
+    opts = [
+        click.option("--vocals", type=PathArg, default=None,
+                     help="The song's vocal stem (Demucs, UVR...; same length and rate): used for the voice."),
+        click.option("--separate", is_flag=True, default=None,
+                     help="Make the vocal stem with Demucs (pip install 'mvtimeline[separate]'; cached weights)."),
+        click.option("--separate-model", default=None, help="Demucs model for --separate (default htdemucs)."),
+        click.option("--separate-repo", type=PathArg, default=None, help="A folder of Demucs model files for --separate."),
+        click.option("--allow-download", is_flag=True, default=False,
+                     help="Let --separate download a Demucs model that is not cached yet."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _separate(separate, separate_model, separate_repo, allow_download) -> dict:
+    if not (separate or separate_model or separate_repo):
+        if allow_download:
+            raise InputError("--allow-download is for --separate")
+        return {}
+    out = {"model": separate_model or "htdemucs", "allow_download": bool(allow_download)}
+    if separate_repo:
+        out["repo"] = str(separate_repo)
+    return out
+
+
+def _print_flags(con, aligned) -> None:
+    from .lyrics import flagged
+
+    for flag, nos in flagged(aligned).items():
+        shown = ", ".join(str(n) for n in nos[:12]) + (" …" if len(nos) > 12 else "")
+        con.print(f"  [yellow]{len(nos)} line(s) {flag}[/]: lines {shown}")
+
+
 def _progress(ctx):
     return Reporter(_console(), enabled=not ctx.obj.get("quiet"))
 
@@ -167,6 +203,8 @@ def _progress(ctx):
 @click.option("--max-segment", type=float, default=None, help="Longest segment in seconds (default: the backend's).")
 @click.option("--takes", type=int, default=None, help="Takes per segment, all in the project bin (default 1).")
 @click.option("--beat-guides", is_flag=True, default=None, help="Also put a guide on every downbeat.")
+@click.option("--cut-rule", type=click.Choice(CUT_RULES), default=None,
+              help="Where cuts may go: words (default: never inside a sung word unless forced), lines, beats.")
 @click.option("--kdenlive-format", type=click.Choice(KDENLIVE_FORMATS), default=None,
               help="Kdenlive document version: 1.04 (Kdenlive 22.12+, default) or 1.1 (sequences, 23.04+).")
 @click.option("--render/--no-render", "do_render", default=False, help="Also render NAME.mp4 with melt.")
@@ -179,11 +217,12 @@ def _progress(ctx):
 @click.option("--pingpong", is_flag=True, default=None, help="Loop the --video forward then backward.")
 @click.option("--crop-bottom", "crop_bottom_pct", type=float, default=None,
               help="Cut this percentage (0-50) off the bottom of --video/--image, e.g. a watermark strip.")
+@_voice_options
 @_diffusers_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        takes, beat_guides, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        **diffusers_opts):
+        takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
+        vocals, separate, separate_model, separate_repo, allow_download, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
     Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
@@ -194,7 +233,8 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     cfg = Config.from_options(fps=fps, size=size, style=style, backend=backend, dissolve_s=dissolve,
                               max_segment_s=max_segment, images=images, takes=takes, beat_guides=beat_guides,
                               kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
-                              crop_bottom_pct=crop_bottom_pct, preset=preset,
+                              crop_bottom_pct=crop_bottom_pct, preset=preset, cut_rule=cut_rule, vocals=vocals,
+                              separate=_separate(separate, separate_model, separate_repo, allow_download),
                               diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS})
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
@@ -205,18 +245,21 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     con = _console(stderr=False)
     con.print(f"[bold]{len(result.plan.segments)} segments[/], {result.clips_made} clips made, "
               f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
+    _print_flags(con, result.project.load_aligned())
     _print_outputs(con, result.outputs + ([result.render] if result.render else []), result.backups)
 
 
 @cli.command()
 @click.argument("song", type=PathArg)
 @click.option("-o", "--out", type=PathArg, default=None, help="Write analysis.json here (default: print a summary).")
+@click.option("--vocals", type=PathArg, default=None,
+              help="The song's vocal stem (same length and rate): the voice curve comes from it.")
 @click.pass_context
-def analyze(ctx, song, out):
+def analyze(ctx, song, out, vocals):
     """Analyse SONG: tempo, beats, downbeats, sections, where the voice sings."""
     from .pipeline import analyze_song
 
-    a = analyze_song(song, out=out)
+    a = analyze_song(song, out=out, vocals=vocals)
     con = _console(stderr=False)
     con.print(f"duration {a.duration_s:.2f} s, tempo {a.tempo_bpm:.1f} BPM, {len(a.beat_times_s)} beats, "
               f"{len(a.downbeat_times_s)} bars, {len(a.vocal_regions_s)} vocal phrases, {len(a.sections)} sections")
@@ -230,28 +273,45 @@ def analyze(ctx, song, out):
 @click.option("--lyrics-format", default=None, help="Force the lyrics format.")
 @click.option("-o", "--out", type=PathArg, required=True,
               help="Output: .lrc, .elrc, .srt, .vtt, .ass, .json or .txt (chosen by suffix).")
+@click.option("--plot", type=PathArg, default=None,
+              help="Also draw voice, gaps, lines, words and the plan's cuts on one time axis (PNG).")
+@click.option("--max-segment", type=float, default=None, help="Longest segment of the plan in --plot (default 20 s).")
+@click.option("--cut-rule", type=click.Choice(CUT_RULES), default="words", help="Cut rule of the plan in --plot.")
+@_voice_options
 @click.pass_context
-def align(ctx, song, lyrics, lyrics_format, out):
+def align(ctx, song, lyrics, lyrics_format, out, plot, max_segment, cut_rule, vocals, separate, separate_model,
+          separate_repo, allow_download):
     """Time LYRICS on SONG and write the times in any lyrics format (edit them and feed them back)."""
     from .pipeline import align_lyrics
 
-    aligned = align_lyrics(song, lyrics, out, lyrics_format=lyrics_format)
-    _console(stderr=False).print(f"{len(aligned.lines)} lines timed → {out}")
+    sep = _separate(separate, separate_model, separate_repo, allow_download)
+    if sep and vocals is not None:
+        raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+    aligned = align_lyrics(song, lyrics, out, lyrics_format=lyrics_format, vocals=vocals, separate=sep or None,
+                           plot=plot, max_segment_s=max_segment, cut_rule=cut_rule)
+    con = _console(stderr=False)
+    con.print(f"{len(aligned.lines)} lines timed → {out}" + (f" (plot: {plot})" if plot else ""))
+    _print_flags(con, aligned)
 
 
 @cli.command()
 @click.argument("folder", type=PathArg)
 @click.option("--style", default=None, help="Re-render prompts with another style (edited prompts are kept).")
 @click.option("--replan", is_flag=True, help="Choose new cut points (segments whose bounds survive keep their edits).")
+@click.option("--cut-rule", type=click.Choice(CUT_RULES), default=None,
+              help="Where cuts may go: words (never inside a sung word unless forced), lines, beats.")
 @click.pass_context
-def plan(ctx, folder, style, replan):
+def plan(ctx, folder, style, replan, cut_rule):
     """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds)."""
     from .pipeline import replan as do_replan
 
-    p = do_replan(folder, style=style, replan=replan)
+    p = do_replan(folder, style=style, replan=replan, cut_rule=cut_rule)
     con = _console(stderr=False)
     for s in p.segments:
-        con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.section:<12} {s.image_prompt[:70]}")
+        con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.cut or 'start':<13} {s.section:<12} "
+                  f"{s.image_prompt[:56]}")
+    forced = sum(1 for s in p.segments if s.cut == "forced")
+    con.print(f"{len(p.segments)} segments, cut rule {p.cut_rule}: {forced} cut(s) forced inside a sung word")
 
 
 @cli.command()

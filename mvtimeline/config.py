@@ -5,7 +5,7 @@ values, ``mvtimeline.toml``) into a checked ``Config``: every value check lives 
 and the batch runner agree. :meth:`Config.to_dict` / :meth:`Config.from_dict` are the settings part
 of a work folder's ``project.json`` (paths relative to the folder).
 
-Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS.
+Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from .errors import InputError
 from .fileio import relative_path
 from .frames import parse_fps
 
-__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS"]
+__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES"]
 
 #: Kdenlive document versions the project can be written as.
 KDENLIVE_FORMATS = ("1.04", "1.1")
 #: The diffusers backend's options a run takes (stored in project.json under ``diffusers``).
 DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "device", "dtype", "offload", "steps",
                      "guidance", "negative_prompt")
+#: Where the planner may cut (the same as mvtimeline.plan.CUT_RULES).
+CUT_RULES = ("words", "lines", "beats")
 #: Longest dissolve, in seconds.
 MAX_DISSOLVE_S = 5.0
 
@@ -59,6 +61,9 @@ class Config:
     pingpong: bool = False
     crop_bottom: float = 0.0
     diffusers: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the diffusers backend
+    cut_rule: str = "words"  # where cuts may go: "words" (never inside a word unless forced), "lines", "beats"
+    vocals: Path | None = None  # the song's vocal stem: the voice for alignment, gaps and lip-sync audio
+    separate: dict[str, Any] = field(default_factory=dict, hash=False)  # make the stem with Demucs: model, repo
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` dict for that backend."""
@@ -100,6 +105,9 @@ class Config:
         crop_bottom_pct: Any = None,
         diffusers: Mapping[str, Any] | None = None,
         preset: str | None = None,
+        cut_rule: str | None = None,
+        vocals: Path | str | None = None,
+        separate: Mapping[str, Any] | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -134,6 +142,13 @@ class Config:
         preset : str, optional
             A render preset (name or file): when no ``size`` is given, a preset made for one frame
             size (``shorts``: 1080x1920) sets it.
+        cut_rule : {"words", "lines", "beats"}
+            Where the planner may cut (:data:`mvtimeline.plan.CUT_RULES`).
+        vocals : path
+            The song's vocal stem (checked against the song by the run).
+        separate : mapping
+            Make the vocal stem with Demucs (not with ``vocals``): ``model`` (default ``htdemucs``),
+            ``repo`` (a folder of model files), ``allow_download`` (bool).
 
         Returns
         -------
@@ -193,6 +208,23 @@ class Config:
             changes.update(video=Path(video), backend="loop")
         if pingpong is not None:
             changes["pingpong"] = bool(pingpong)
+        if cut_rule is not None:
+            if cut_rule not in CUT_RULES:
+                raise InputError(f"--cut-rule {cut_rule!r}: known: {', '.join(CUT_RULES)}")
+            changes["cut_rule"] = str(cut_rule)
+        if vocals is not None:
+            changes["vocals"] = Path(vocals).resolve()
+        if separate:
+            if vocals is not None or cfg.vocals is not None:
+                raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+            unknown = sorted(set(separate) - {"model", "repo", "allow_download"})
+            if unknown:
+                raise InputError(f"unknown separate option {unknown[0]!r}; known: model, repo, allow_download")
+            sep: dict[str, Any] = {"model": str(separate.get("model") or "htdemucs"),
+                                   "allow_download": bool(separate.get("allow_download", False))}
+            if separate.get("repo"):
+                sep["repo"] = str(Path(separate["repo"]).resolve())
+            changes["separate"] = sep
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -227,6 +259,8 @@ class Config:
             "images": [relative_path(p, folder) for p in self.images], "beat_guides": self.beat_guides,
             "kdenlive_format": self.kdenlive_format, "video": relative_path(self.video, folder) if self.video else None,
             "pingpong": self.pingpong, "crop_bottom": self.crop_bottom, "diffusers": dict(self.diffusers),
+            "cut_rule": self.cut_rule, "vocals": relative_path(self.vocals, folder) if self.vocals else None,
+            "separate": dict(self.separate),
         }
 
     @classmethod
@@ -245,8 +279,9 @@ class Config:
                    kdenlive_format=str(d.get("kdenlive_format", "1.04")),
                    video=folder / d["video"] if d.get("video") else None,
                    pingpong=bool(d.get("pingpong", False)), crop_bottom=float(d.get("crop_bottom", 0.0)),
-                   diffusers=dict(d.get("diffusers") or {}),
-                   images=tuple(folder / p for p in d.get("images", [])))
+                   diffusers=dict(d.get("diffusers") or {}), cut_rule=str(d.get("cut_rule", "words")),
+                   images=tuple(folder / p for p in d.get("images", [])),
+                   vocals=folder / d["vocals"] if d.get("vocals") else None, separate=dict(d.get("separate") or {}))
 
 
 def _number(value: Any, option: str) -> float:
@@ -281,7 +316,8 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-_TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format"}
+_TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
+              "cut_rule"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -10,16 +10,18 @@ Shared by the procedural, loop and diffusers backends, the storyboard and clip i
   an output size, all at once or with random access;
 - :func:`probe_video`, :func:`probe_first_frame` — what a file holds, counted by decoding;
 - :func:`frame_at`, :func:`last_frame_png` — one frame by time, the last frame as a PNG;
-- :func:`ordered_map`, :func:`default_workers` — frames made in order by a few threads.
+- :func:`ordered_map`, :func:`default_workers` — frames made in order by a few threads;
+- :func:`load_font`, :func:`format_time` — text on pictures (storyboard, alignment plot).
 
 Public: open_image, check_image, fit_box, fit_image, VideoIndex, index_video, FrameFitter,
 decode_frames, StreamReader, probe_video, probe_first_frame, frame_at, last_frame_png, ordered_map,
-default_workers, STREAM_CHUNK.
+default_workers, STREAM_CHUNK, load_font, format_time.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +50,8 @@ __all__ = [
     "ordered_map",
     "default_workers",
     "STREAM_CHUNK",
+    "load_font",
+    "format_time",
 ]
 
 STREAM_CHUNK = 48  # streaming: frames decoded per backward seek (e.g. the backward half of a ping-pong)
@@ -509,3 +513,45 @@ def ordered_map(fn: Callable[[int], np.ndarray], n: int, *, workers: int) -> Ite
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+# ---------------------------------------------------------------------------------- drawing helpers
+_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "C:/Windows/Fonts/arial.ttf",
+)
+_BOLD_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
+    "/Library/Fonts/Arial Bold.ttf",
+    "C:/Windows/Fonts/arialbd.ttf",
+)
+
+
+def load_font(size: int, *, bold: bool = False) -> Any:
+    """A PIL font of ``size`` px: DejaVu Sans (or the system's Arial), else PIL's default."""
+    from PIL import ImageFont
+
+    for path in _BOLD_FONTS if bold else _FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def format_time(t_s: float) -> str:
+    """Seconds as ``mm:ss`` (rounded down to the second).
+
+    Examples
+    --------
+    >>> format_time(0.0), format_time(83.9), format_time(6000.2)
+    ('00:00', '01:23', '100:00')
+    """
+    whole = int(math.floor(max(0.0, t_s) + 1e-6))
+    return f"{whole // 60:02d}:{whole % 60:02d}"

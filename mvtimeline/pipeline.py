@@ -5,9 +5,9 @@ and the artifacts before it, and saves its own; :func:`run` does them all for a 
 folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`replan`,
 :func:`generate`, :func:`export`, :func:`pick`) are what the single-stage commands call.
 
-Public: run, check_inputs, load_project, new_project, analyze_step, align_step, plan_step,
+Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
 generate_step, export_step, render_step, chosen_clips, all_takes, pick, analyze_song,
-align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS.
+align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "check_inputs",
     "load_project",
     "new_project",
+    "separate_step",
     "analyze_step",
     "align_step",
     "plan_step",
@@ -52,6 +53,7 @@ __all__ = [
     "Exported",
     "Inputs",
     "EXPORT_FORMATS",
+    "STEM_FILE",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ Progress = Callable[[str, float, float], None]
 
 #: What ``run`` and ``export`` write by default.
 EXPORT_FORMATS = ("kdenlive", "otio", "srt", "ass")
+#: Where a work folder keeps the vocal stem Demucs made for it (``separate``).
+STEM_FILE = "stems/vocals.wav"
 
 
 def _noop(stage: str, done: float, total: float) -> None:
@@ -178,6 +182,13 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
             raise InputError(f"{config.video}: no such video file")
         probe_first_frame(Path(config.video))
     audio.check(Path(song))
+    if config.vocals is not None:
+        audio.check_stem(config.vocals, Path(song))
+    if config.separate:
+        from .audio.separate import load_demucs
+
+        load_demucs(config.separate.get("model", "htdemucs"), repo=config.separate.get("repo"),
+                    allow_download=bool(config.separate.get("allow_download")))
     read = lyr.read(Path(lyrics), format=lyrics_format) if lyrics is not None else None
     return Inputs(lyrics=read, backend=backend)
 
@@ -205,15 +216,53 @@ def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis
     """
     from . import audio
 
-    digest = sha256_of(project.song)
+    vocals = project.config.vocals
+    digest = sha256_of(project.song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
     cached = project.cached_analysis(digest)
     if cached is not None:
         return cached
     steps = ["decode", "beats", "loudness", "voice", "sections"]
-    analysis = audio.analyze(project.song, progress=lambda s: progress("analyze", steps.index(s), len(steps)))
+    analysis = audio.analyze(project.song, vocals=vocals,
+                             progress=lambda s: progress("analyze", steps.index(s), len(steps)))
     saved = project.save_analysis(analysis, digest)
     progress("analyze", len(steps), len(steps))
     return saved
+
+
+def separate_step(project: WorkFolder, *, progress: Progress = _noop) -> WorkFolder:
+    """Make the song's vocal stem with Demucs when the settings ask for it (``separate``) and no
+    stem is given: ``stems/vocals.wav`` in the work folder, kept for re-runs; the folder's settings
+    then name it as ``vocals``.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    WorkFolder
+        The folder, with ``config.vocals`` set when a stem was made (saved).
+
+    Raises
+    ------
+    ToolMissing, InputError, RunError
+        As :func:`mvtimeline.audio.separate.separate_vocals`.
+    """
+    cfg = project.config
+    if not cfg.separate or cfg.vocals is not None:
+        return project
+    from .audio.separate import separate_vocals
+
+    stem = project.folder / STEM_FILE
+    if not stem.exists():
+        progress("separate", 0, 1)
+        separate_vocals(project.song, stem, model=cfg.separate.get("model", "htdemucs"),
+                        repo=cfg.separate.get("repo"), allow_download=bool(cfg.separate.get("allow_download")))
+        progress("separate", 1, 1)
+    project = project.with_config(cfg.replace(vocals=stem))
+    project.save()
+    return project
 
 
 def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None = None,
@@ -288,7 +337,8 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     if project.config.max_segment_s:
         max_s = min(max_s, float(project.config.max_segment_s))
     p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
-                      dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan)
+                      dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan,
+                      cut_rule=project.config.cut_rule)
     planner.validate(p, max_s=max_s)
     project.save_plan(p)
     progress("plan", 1, 1)
@@ -541,6 +591,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     inputs = check_inputs(song, lyrics, config, lyrics_format=lyrics_format, preset=preset,
                           burn_subtitles=burn_subtitles)
     project = WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
+    project = separate_step(project, progress=progress)
     analysis = analyze_step(project, progress=progress)
     project.save()
     aligned = align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
@@ -557,7 +608,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
 
 
 # ---------------------------------------------------------------------------- single-stage commands
-def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
+def analyze_song(song: Path, *, out: Path | None = None, vocals: Path | None = None) -> Analysis:
     """Analyse a song, and save the analysis to ``out`` when given.
 
     Parameters
@@ -566,6 +617,8 @@ def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
         Any audio file ffmpeg decodes.
     out : Path, optional
         Where to save ``analysis.json``.
+    vocals : Path, optional
+        The song's vocal stem (same duration and rate): the voice curve comes from it.
 
     Returns
     -------
@@ -578,13 +631,18 @@ def analyze_song(song: Path, *, out: Path | None = None) -> Analysis:
     """
     from . import audio
 
-    analysis = audio.analyze(Path(song))
+    audio.check(Path(song))
+    if vocals is not None:
+        audio.check_stem(Path(vocals), Path(song))
+    analysis = audio.analyze(Path(song), vocals=vocals)
     if out is not None:
         analysis.save(Path(out))
     return analysis
 
 
-def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | None = None) -> Lyrics:
+def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | None = None,
+                 vocals: Path | None = None, separate: dict | None = None, plot: Path | None = None,
+                 max_segment_s: float | None = None, cut_rule: str = "words") -> Lyrics:
     """Time ``lyrics`` on ``song`` and write them to ``out`` in the format its suffix names.
 
     Parameters
@@ -597,6 +655,18 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
         ``.lrc``, ``.elrc``, ``.srt``, ``.vtt``, ``.ass``, ``.json`` or ``.txt``.
     lyrics_format : str, optional
         Forced lyrics format.
+    vocals : Path, optional
+        The song's vocal stem (same duration and rate): the aligner listens to it.
+    separate : dict, optional
+        Make the stem with Demucs (``model``, ``repo``, ``allow_download``: see
+        :func:`mvtimeline.audio.separate.separate_vocals`); written beside ``out`` as
+        ``OUT.vocals.wav`` and reused when there.
+    plot : Path, optional
+        Also draw the alignment (voice, gaps, lines, words and the cuts a plan would make) as PNG.
+    max_segment_s : float, optional
+        The longest segment of the plan drawn in ``plot`` (default: the procedural backend's).
+    cut_rule : str
+        The cut rule of that plan.
 
     Returns
     -------
@@ -606,21 +676,44 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
     Raises
     ------
     InputError
-        A bad song, lyrics file or output format (checked before the song is analysed).
+        A bad song, stem, lyrics file or output format (checked before the song is analysed).
     """
     from . import audio
     from . import lyrics as lyr
     from .lyrics.formats import write_format_for
 
-    write_format_for(Path(out), None)
+    out = Path(out)
+    write_format_for(out, None)
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise InputError(f"{plot}: the alignment plot is written as PNG; name it *.png")
     read = lyr.read(Path(lyrics), format=lyrics_format)
     audio.check(Path(song))
-    aligned = lyr.align(read, Path(song), audio.analyze(Path(song)))
-    lyr.write(aligned, Path(out))
+    if vocals is not None:
+        audio.check_stem(Path(vocals), Path(song))
+    elif separate:
+        from .audio.separate import separate_vocals
+
+        vocals = out.with_name(out.stem + ".vocals.wav")
+        if not vocals.exists():
+            separate_vocals(Path(song), vocals, model=separate.get("model", "htdemucs"), repo=separate.get("repo"),
+                            allow_download=bool(separate.get("allow_download")))
+        audio.check_stem(vocals, Path(song))
+    analysis = audio.analyze(Path(song), vocals=vocals)
+    aligned = lyr.align(read, Path(song), analysis)
+    lyr.write(aligned, out)
+    if plot is not None:
+        from . import plan as planner
+        from .alignplot import plot_alignment
+        from .generate import get_backend
+
+        max_s = float(max_segment_s or get_backend("procedural").max_seconds)
+        p = planner.build(aligned, analysis, style="cinematic", max_s=max_s, title=Path(song).stem, cut_rule=cut_rule)
+        plot_alignment(Path(plot), analysis, aligned, p, title=f"{Path(song).name} — {Path(lyrics).name}")
     return aligned
 
 
-def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False) -> Plan:
+def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False,
+           cut_rule: str | None = None) -> Plan:
     """Make ``plan.json`` of a work folder again (another ``style`` is saved in the project).
 
     Parameters
@@ -631,6 +724,8 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
         Another style (name or file) for the prompts.
     replan : bool
         Choose new cut points too.
+    cut_rule : {"words", "lines", "beats"}, optional
+        Another cut rule (saved in the project; new cut points are chosen).
 
     Returns
     -------
@@ -642,13 +737,14 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
         Not a work folder, an unknown style, artifacts missing.
     """
     project = _folder(folder)
-    if style:
+    if style or cut_rule:
         from .plan import load_style
 
-        load_style(style)
-        project = project.with_config(project.config.replace(style=style))
+        if style:
+            load_style(style)
+        project = project.with_config(Config.from_options(base=project.config, style=style, cut_rule=cut_rule))
         project.save()
-    return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan)
+    return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan or bool(cut_rule))
 
 
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,

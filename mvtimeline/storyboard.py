@@ -7,7 +7,7 @@
 - :func:`grid_layout` — where the tiles of a PNG storyboard go.
 - :func:`middle_frame` — the RGB frame from the middle of a segment in a clip.
 
-Public: storyboard, grid_layout, GridLayout, middle_frame, format_time, STORYBOARD_FORMATS.
+Public: storyboard, grid_layout, GridLayout, middle_frame, STORYBOARD_FORMATS.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import InputError, RunError
 from .fileio import atomic_write
+from .media import format_time, load_font
 from .types import ClipRequest, ClipResult, Plan, Segment
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "grid_layout",
     "GridLayout",
     "middle_frame",
-    "format_time",
     "STORYBOARD_FORMATS",
 ]
 
@@ -49,30 +49,6 @@ FONT_SIZE = 15
 TEXT_LINES = 7  # text rows under each thumbnail: 1 header, 2 lyric, 4 prompt
 HTML_THUMB_WIDTH = 320  # px, thumbnails in the HTML page
 JPEG_QUALITY = 82
-_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/Library/Fonts/Arial.ttf",
-    "C:/Windows/Fonts/arial.ttf",
-)
-_BOLD_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
-    "/Library/Fonts/Arial Bold.ttf",
-    "C:/Windows/Fonts/arialbd.ttf",
-)
-
-
-def format_time(t_s: float) -> str:
-    """Seconds as ``mm:ss`` (rounded down to the second).
-
-    Examples
-    --------
-    >>> format_time(0.0), format_time(83.9), format_time(6000.2)
-    ('00:00', '01:23', '100:00')
-    """
-    whole = int(math.floor(max(0.0, t_s) + 1e-6))
-    return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
 def _time_range(seg: Segment) -> str:
@@ -178,20 +154,6 @@ def grid_layout(
                       size=(width, height), header_height=header, thumbs=thumbs)
 
 
-def _font(size: int, *, bold: bool = False) -> Any:
-    from PIL import ImageFont
-
-    for path in _BOLD_FONTS if bold else _FONTS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
-
-
 def _wrap(text: str, font: Any, width_px: float, max_lines: int) -> list[str]:
     """Greedy word wrap by rendered width; the last line gets an ellipsis when text is left over."""
     words = text.split()
@@ -227,8 +189,8 @@ def _png(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResul
     cfg = project.config
     segs = list(plan.segments)
     layout = grid_layout(len(segs), aspect=cfg.width / cfg.height, tile_width=tile_width, columns=columns)
-    font = _font(FONT_SIZE)
-    bold = _font(FONT_SIZE, bold=True)
+    font = load_font(FONT_SIZE)
+    bold = load_font(FONT_SIZE, bold=True)
     line_h = FONT_SIZE + 4
     sheet = Image.new("RGB", layout.size, (24, 24, 28))
     draw = ImageDraw.Draw(sheet)

@@ -33,6 +33,7 @@ __all__ = [
     "GeneratedClip",
     "ClipResult",
     "section_kind",
+    "LINE_FLAGS",
 ]
 
 SCHEMA = 1
@@ -121,7 +122,10 @@ class Section:
 
 @dataclass(frozen=True)
 class Analysis(_Artifact):
-    """What librosa found in the song. Curves are sampled every ``hop_s`` seconds, values 0..1."""
+    """What librosa found in the song. Curves are sampled every ``hop_s`` seconds, values 0..1.
+
+    ``vocals_path`` is the vocal stem the voice curve (and the aligner's features) came from, or
+    ``""`` when they come from the song itself."""
 
     KIND: ClassVar[str] = "analysis"
 
@@ -138,6 +142,7 @@ class Analysis(_Artifact):
     vocal_activity: tuple[float, ...]
     vocal_regions_s: tuple[tuple[float, float], ...]
     sections: tuple[Section, ...]
+    vocals_path: str = ""  # the vocal stem the voice curve came from ("": the song's own foreground)
 
     def curve_at(self, name: str, t_s: float) -> float:
         """Value of curve ``name`` (onset_strength, loudness, vocal_activity) at time ``t_s``."""
@@ -171,6 +176,7 @@ class Analysis(_Artifact):
             vocal_activity=tuple(map(float, d["vocal_activity"])),
             vocal_regions_s=tuple((float(a), float(b)) for a, b in d["vocal_regions_s"]),
             sections=tuple(Section(**s) for s in d["sections"]),
+            vocals_path=str(d.get("vocals_path", "")),
         )
 
 
@@ -191,7 +197,8 @@ class Line:
     ``section`` is the tag it sits under (``"Verse 1"``, ``"Chorus"``) or None; ``stanza`` counts
     blank-line separated blocks from 0. ``source`` says where the times come from: ``"file"`` (the
     lyrics file had them), ``"interim"`` (spread over vocal activity), ``"aligned"`` (the aligner).
-    ``confidence`` is 0..1.
+    ``confidence`` is 0..1. ``flags`` name what the aligner doubts about the line's times
+    (:data:`LINE_FLAGS`).
     """
 
     text: str
@@ -203,10 +210,17 @@ class Line:
     source: str = "none"
     confidence: float = 0.0
     line_no: int = 0  # 1-based line number in the lyrics file, for messages
+    flags: tuple[str, ...] = ()
 
     @property
     def is_timed(self) -> bool:
         return self.start_s is not None and self.end_s is not None
+
+
+#: What a line's ``flags`` may say: ``"over instrumental"``: hardly any voice is heard under the
+#: line (the lyrics file's times or the aligner put it over a break); ``"unsure"``: the aligner's
+#: confidence is under its floor and the line keeps a syllable-spread (interim) time.
+LINE_FLAGS = ("over instrumental", "unsure")
 
 
 @dataclass(frozen=True)
@@ -233,6 +247,7 @@ class Lyrics(_Artifact):
         for ld in d["lines"]:
             ld = dict(ld)
             ld["words"] = tuple(Word(**w) for w in ld.get("words", ()))
+            ld["flags"] = tuple(ld.get("flags", ()))
             lines.append(Line(**ld))
         return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
 
@@ -243,7 +258,9 @@ class Segment:
     """One clip's worth of the song: [start_s, end_s) with its prompts and seed.
 
     ``auto`` holds the prompts the style template produced; a prompt that differs from it was
-    edited by the user and is kept on re-plans.
+    edited by the user and is kept on re-plans. ``cut`` says why the segment starts where it does
+    (``"between lines"``, ``"word gap"``, ``"forced"``: inside a sung word; ``""`` for the first
+    segment and for bounds the user set).
     """
 
     index: int
@@ -257,6 +274,7 @@ class Segment:
     seed: int = 0
     take: int = 1
     auto: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    cut: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -271,7 +289,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Plan(_Artifact):
-    """Segments covering [0, duration_s] exactly, in order, with the style they were made with."""
+    """Segments covering [0, duration_s] exactly, in order, with the style they were made with and
+    the cut rule (:data:`mvtimeline.plan.CUT_RULES`) their cuts follow."""
 
     KIND: ClassVar[str] = "plan"
 
@@ -280,6 +299,7 @@ class Plan(_Artifact):
     style: str
     dissolve_s: float
     segments: tuple[Segment, ...]
+    cut_rule: str = "words"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -298,6 +318,7 @@ class Plan(_Artifact):
             style=d["style"],
             dissolve_s=float(d["dissolve_s"]),
             segments=tuple(segs),
+            cut_rule=str(d.get("cut_rule", "words")),
         )
 
 

@@ -22,13 +22,16 @@ HOP = 512  # curves are sampled every HOP / SR ≈ 23 ms
 BEAT_HOP = 256
 
 
-def analyze(path: Path, *, progress=None) -> Analysis:
+def analyze(path: Path, *, vocals: Path | None = None, progress=None) -> Analysis:
     """Analyse the song at ``path``.
 
     Parameters
     ----------
     path : Path
         An audio file ffmpeg decodes.
+    vocals : Path, optional
+        A vocal stem of this song (same duration and rate, :func:`~mvtimeline.audio.check_stem`):
+        the voice curve comes from it instead of the song's voice foreground.
     progress : callable(str) or None
         Called with the name of each step as it starts.
 
@@ -73,7 +76,12 @@ def analyze(path: Path, *, progress=None) -> Analysis:
     loudness = np.clip((db + 40.0) / 40.0, 0.0, 1.0)
 
     step("voice")
-    vocal = vocal_activity(y, sr)
+    if vocals is not None:
+        stem, _ = load(Path(vocals), sr=SR)
+        stem = np.pad(stem, (0, max(0, y.size - stem.size)))[: y.size]
+        vocal = vocal_activity(stem, sr, isolated=True)
+    else:
+        vocal = vocal_activity(y, sr)
     n = len(onset)
     vocal = _fit(vocal, n)
     loudness = _fit(loudness, n)
@@ -97,6 +105,7 @@ def analyze(path: Path, *, progress=None) -> Analysis:
         vocal_activity=tuple(float(v) for v in vocal),
         vocal_regions_s=tuple(regions),
         sections=tuple(sections),
+        vocals_path=str(Path(vocals).resolve()) if vocals is not None else "",
     )
 
 
@@ -133,30 +142,44 @@ def downbeats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, per_bar: int = 
     return beat_times[phase::per_bar], per_bar
 
 
-def vocal_activity(y: np.ndarray, sr: int) -> np.ndarray:
+def vocal_activity(y: np.ndarray, sr: int, *, isolated: bool = False) -> np.ndarray:
     """A 0..1 curve of how much a voice sings, one value per ``HOP`` samples.
 
     A harmonic/percussive split removes drums; a median over ~1.4 s in each frequency bin takes out
     sustained chords and pads (their partials hold still, a voice's move with pitch and vowels). The
     curve is the level of what is left in the voice band (150–4000 Hz), in dB mapped from -50..0 dB
     (relative to the loud end) to 0..1, smoothed over ~0.1 s.
+
+    ``isolated``: ``y`` is a vocal stem (the voice alone): its level in the voice band is the curve,
+    with no foreground to find.
+
+    A pitch-tracking cue (``librosa.pyin`` voicing on the foreground) was measured and left out: on
+    the dev set's word truth it lowers the share of sung frames found (98.8 → 82 % with a quarter
+    weight) for a few points of pauses found, and a cut is safe only where no voice is missed.
     """
     import librosa
     import scipy.ndimage
 
     hop = HOP * 2
-    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop))
-    H, _P = librosa.decompose.hpss(S, kernel_size=(17, 31), margin=(1.0, 2.0))
-    background = scipy.ndimage.median_filter(H, size=(1, 31))  # ~1.4 s: sustained chords and pads
-    fg = np.maximum(H - background, 0.0)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=2048)
-    band = (freqs >= 150) & (freqs <= 4000)
-    energy = (fg[band] ** 2).sum(axis=0)
+    top = int(np.searchsorted(freqs, VOICE_TOP_HZ)) + 1  # the voice band only: the filters cost per bin
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop))[:top]
+    if isolated:
+        fg = S
+    else:
+        H, _P = librosa.decompose.hpss(S, kernel_size=(17, 31), margin=(1.0, 2.0))
+        background = scipy.ndimage.median_filter(H, size=(1, 31))  # ~1.4 s: sustained chords and pads
+        fg = np.maximum(H - background, 0.0)
+    energy = (fg[freqs[:top] >= 150] ** 2).sum(axis=0)
     if energy.max() <= 0:
         return np.zeros(2 * energy.size)
     db = librosa.power_to_db(energy, ref=np.percentile(energy, 99))
     curve = scipy.ndimage.uniform_filter1d(np.clip((db + 50.0) / 50.0, 0.0, 1.0), size=3)
     return np.repeat(curve, 2)
+
+
+#: The voice band's top (Hz): what the foreground keeps.
+VOICE_TOP_HZ = 4000.0
 
 
 def voice_threshold(curve: np.ndarray) -> float:

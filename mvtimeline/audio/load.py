@@ -1,6 +1,6 @@
 """Decode a song to mono float32 samples: soundfile first, ffmpeg for everything else.
 
-Public: load, probe_duration, AUDIO_SUFFIXES.
+Public: load, check, check_stem, probe, probe_duration, AUDIO_SUFFIXES, STEM_TOLERANCE_S.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import numpy as np
 
 from ..errors import AudioFormatError, InputError, ToolMissing
 
-__all__ = ["load", "check", "probe_duration", "AUDIO_SUFFIXES"]
+__all__ = ["load", "check", "check_stem", "probe", "probe_duration", "AUDIO_SUFFIXES", "STEM_TOLERANCE_S"]
+
+#: A vocal stem may last this much (seconds) more or less than its song (an encoder's padding).
+STEM_TOLERANCE_S = 0.1
 
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".aiff", ".aif")
@@ -99,6 +102,50 @@ def _load_ffmpeg(path: Path, sr: int | None) -> tuple[np.ndarray, int]:
         why = reason[-1] if reason else "no audio stream"
         raise AudioFormatError(f"{path}: not an audio file ffmpeg can decode ({why.split(': ')[-1]})")
     return np.frombuffer(proc.stdout, dtype="<f4").copy(), rate
+
+
+def probe(path: Path) -> tuple[float, int]:
+    """Duration (seconds) and sample rate (Hz) of an audio file: from the header for the formats
+    libsndfile reads, else from the decoded samples.
+
+    Raises
+    ------
+    InputError, AudioFormatError
+    """
+    path = _check_file(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        import soundfile as sf
+
+        try:
+            info = sf.info(str(path))
+            if info.frames > 0 and info.samplerate > 0:
+                return info.frames / info.samplerate, int(info.samplerate)
+        except (RuntimeError, sf.LibsndfileError, TypeError, ValueError):
+            pass
+    y, rate = load(path, sr=None)
+    return y.size / rate, rate
+
+
+def check_stem(stem: Path, song: Path) -> Path:
+    """Fail fast unless ``stem`` is audio of the same song: its sample rate and (within
+    ``STEM_TOLERANCE_S``) its duration equal the song's (a stem of another mix or edit would put
+    every word in the wrong place).
+
+    Raises
+    ------
+    InputError, AudioFormatError
+        One line naming the stem and what differs.
+    """
+    stem = check(Path(stem))
+    stem_s, stem_rate = probe(stem)
+    song_s, song_rate = probe(Path(song))
+    if stem_rate != song_rate:
+        raise InputError(f"{stem}: the vocal stem is {stem_rate} Hz, the song {song_rate} Hz: export the stem at "
+                         "the song's rate")
+    if abs(stem_s - song_s) > STEM_TOLERANCE_S:
+        raise InputError(f"{stem}: the vocal stem lasts {stem_s:.2f} s, the song {song_s:.2f} s: a stem of "
+                         "this very mix is needed (same start, same length)")
+    return stem
 
 
 def probe_duration(path: Path) -> float:

@@ -8,7 +8,9 @@
   ``.ass`` (karaoke), ``.json`` (aligned.json), ``.txt``, and ``format="suno"``; atomic.
 - :func:`align` ``(lyrics, audio_path, analysis, *, progress=None) -> Lyrics``: every line and word
   timed offline: file times kept (after a global offset check), untimed lines found by espeak-ng
-  speech + DTW on the voice, low-confidence lines left at their interim place (:mod:`.align`).
+  speech + DTW on the voice (stanzas first placed on the song's vocal phrases, repeated stanzas
+  pinned where the music repeats), low-confidence lines left at their interim place and flagged
+  (:mod:`.align`); :func:`flagged` lists the flagged lines.
 - :func:`place` ``(lyrics, *, vocal_regions_s, duration_s) -> Lyrics``: interim times for untimed
   lines over the vocal regions, weighted by syllables, anchored on timed lines.
 - :data:`FORMATS`: every format by name, with its suffixes and whether it is read and/or written.
@@ -20,10 +22,10 @@ the names ``write``, ``align`` and ``place`` here are the functions, not their m
 
 from __future__ import annotations
 
-from .align import align
+from .align import align, flagged
 from .formats import FORMATS, Format, read
 from .place import place
 from .words import count_syllables, split_words
 from .write import write
 
-__all__ = ["read", "write", "align", "place", "FORMATS", "Format", "split_words", "count_syllables"]
+__all__ = ["read", "write", "align", "flagged", "place", "FORMATS", "Format", "split_words", "count_syllables"]

@@ -27,7 +27,7 @@
      interim placement between their confident neighbours (``source="interim"``, their low
      confidence kept), with one warning giving the count.
 
-Public: align, estimate_offset, MIN_CONFIDENCE, OFFSET_RANGE_S.
+Public: align, align_words, flag_lines, flagged, estimate_offset, MIN_CONFIDENCE, OFFSET_RANGE_S.
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ import numpy as np
 from ..errors import InputError
 from ..types import Analysis, Line, Lyrics, Word
 from ._common import untimed_runs
+from ..audio import voice_threshold
+from .align_structure import stanza_spans
 from .place import place
 from .words import count_syllables, line_syllables, split_words
 
-__all__ = ["align", "estimate_offset", "MIN_CONFIDENCE", "OFFSET_RANGE_S"]
+__all__ = ["align", "align_words", "flag_lines", "flagged", "estimate_offset", "MIN_CONFIDENCE", "OFFSET_RANGE_S"]
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,9 @@ MIN_CONFIDENCE = 0.35
 OFFSET_RANGE_S = 10.0
 #: The best offset must beat no offset by this share of the correlation's range.
 OFFSET_MIN_GAIN = 0.15
-#: Offsets smaller than this (seconds) are not worth applying (line times in files and the voice
-#: curve are not more precise).
-OFFSET_MIN_S = 0.15
+#: Offsets smaller than this (seconds) are not applied: line times in files are more precise than
+#: the voice curve (measured: a true LRC came out 0.27 s late with a 0.15 s floor).
+OFFSET_MIN_S = 0.5
 #: The offset found on whole lines is refined within this many seconds on the voice's onsets.
 REFINE_S = 0.6
 
@@ -67,6 +69,14 @@ REFINE_S = 0.6
 BAND_MIN_S = 4.0
 BAND_MAX_S = 15.0
 BAND_SHARE = 0.15
+#: Aligned lines whose mean confidence is under LOST_CONFIDENCE (over LOST_MIN_LINES lines or more)
+#: make the song's alignment "lost" (a warning).
+LOST_CONFIDENCE = 0.55
+LOST_MIN_LINES = 4
+#: A line with voice under less than this share of its time is flagged "over instrumental".
+OVER_INSTRUMENTAL_MAX = 0.25
+#: A stanza is aligned in its matched stretch of song widened by this much (seconds) each way.
+STANZA_PAD_S = 0.5
 #: Pause rows in the template before each line and after the last.
 PAUSE_ROWS = 2
 #: Word starts move to a voice onset at most this far (seconds); line starts look from
@@ -214,10 +224,13 @@ def _tighten(lyrics: Lyrics) -> Lyrics:
 
 
 # ------------------------------------------------------------------------------------- alignment
+def _stem(analysis: Analysis) -> Path | None:
+    """The vocal stem the analysis was made with, if any (the aligner then listens to it)."""
+    return Path(analysis.vocals_path) if analysis.vocals_path else None
+
+
 def _voice_curve(analysis: Analysis, n_frames: int, hop_s: float) -> np.ndarray:
     """The analysis' vocal activity on the aligner's grid, as a soft 0..1 voice presence."""
-    from ..audio import voice_threshold
-
     va = np.asarray(analysis.vocal_activity, dtype=float)
     if va.size == 0:
         return np.full(n_frames, 0.5)
@@ -257,6 +270,33 @@ def _snap(t: float, onset: np.ndarray, hop: float, lo: float, hi: float, *, befo
     return t
 
 
+#: A line's match is compared with the same warp moved this far (seconds) each way...
+SHARP_RANGE_S = 3.0
+#: ... but not closer than this: a line matches almost as well a syllable off.
+SHARP_MIN_S = 0.6
+#: A sharpness this high (cost 15 % under the best shifted warp) counts in full towards confidence.
+SHARP_FULL = 0.15
+
+
+def _sharpness(rows: np.ndarray, song: np.ndarray, cols: np.ndarray, hop: float) -> float:
+    """How much better a line's warp matches where it is than moved elsewhere nearby: 1 - its cost
+    over the cheapest cost with the whole warp shifted by ``SHARP_MIN_S``..``SHARP_RANGE_S``
+    either way (0 when somewhere else fits as well; a lost line fits anywhere about alike)."""
+    lo, hi = int(SHARP_MIN_S / hop), int(SHARP_RANGE_S / hop)
+    T = song.shape[0]
+    here = float(np.mean(0.5 * (1.0 - np.einsum("ij,ij->i", rows, song[cols]))))
+    others = []
+    for d in [*range(-hi, -lo + 1), *range(lo, hi + 1)]:
+        c = cols + d
+        ok = (c >= 0) & (c < T)
+        if ok.mean() < 0.8:
+            continue
+        others.append(float(np.mean(0.5 * (1.0 - np.einsum("ij,ij->i", rows[ok], song[c[ok]])))))
+    if not others:
+        return 0.5
+    return float(np.clip(1.0 - here / max(min(others), 1e-6), 0.0, 1.0))
+
+
 def _align_run(
     lines: list[Line],
     interim: list[Line],
@@ -265,8 +305,13 @@ def _align_run(
     feats,
     templates,
     voice: np.ndarray,
+    lags_s: Sequence[float] = (),
 ) -> list[tuple[float, float, list[float], float]]:
-    """Align one run of untimed lines inside [lo_s, hi_s]: (start, end, word starts, confidence)."""
+    """Align one run of untimed lines inside [lo_s, hi_s]: (start, end, word starts, confidence).
+
+    ``lags_s``: the same lines are sung again that many seconds later, alike (a repeated chorus):
+    the song's features of every repeat are averaged, so all of them vote on one warp.
+    """
     from .align_dtw import banded_dtw
 
     hop = feats.hop_s
@@ -276,11 +321,16 @@ def _align_run(
     n = len(lines)
     if T < 2 * n + 2:
         return []
+    shifts = [0] + [int(round(lag / hop)) for lag in lags_s if t1 + int(round(lag / hop)) <= feats.n_frames]
     song = feats.mfcc[t0:t1]
     v = voice[t0:t1]
+    if len(shifts) > 1:
+        song = sum(feats.mfcc[t0 + d: t1 + d] for d in shifts) / len(shifts)
+        song = song / (np.linalg.norm(song, axis=1, keepdims=True) + 1e-9)
+        v = sum(voice[t0 + d: t1 + d] for d in shifts) / len(shifts)
 
     # template rows and their expected song time (the interim placement)
-    rows_feat, rows_level, rows_pause, rows_time = [], [], [], []
+    rows_feat, rows_level, rows_pause, rows_time, rows_gap = [], [], [], [], []
     spans: list[tuple[int, int]] = []
     d = song.shape[1]
     prev_end = lo_s
@@ -290,12 +340,14 @@ def _align_run(
             rows_level.append([0.0])
             rows_pause.append([1.0])
             rows_time.append([prev_end + (im.start_s - prev_end) * (k + 0.5) / PAUSE_ROWS])
+            rows_gap.append((prev_end, im.start_s))
         a = sum(len(r) for r in rows_level)
         m = tpl.n_frames
         rows_feat.append(tpl.mfcc)
         rows_level.append(0.3 + 0.7 * tpl.level)
         rows_pause.append(np.full(m, -1.0))
         rows_time.append(im.start_s + (im.end_s - im.start_s) * (np.arange(m) + 0.5) / max(1, m))
+        rows_gap.extend([None] * m)
         spans.append((a, a + m))
         prev_end = im.end_s
     for k in range(PAUSE_ROWS):
@@ -303,14 +355,20 @@ def _align_run(
         rows_level.append([0.0])
         rows_pause.append([1.0])
         rows_time.append([prev_end + (hi_s - prev_end) * (k + 0.5) / PAUSE_ROWS])
+        rows_gap.append((prev_end, hi_s))
     tm = np.concatenate(rows_feat, axis=0)
     level = np.concatenate([np.asarray(r, float) for r in rows_level])
     pause_w = np.concatenate([np.asarray(r, float) for r in rows_pause])
     expected = (np.concatenate([np.asarray(r, float) for r in rows_time]) - t0 * hop) / hop
     J = tm.shape[0]
     band = min(BAND_MAX_S, max(BAND_MIN_S, BAND_SHARE * (hi_s - lo_s))) / hop
-    lo = np.clip(np.floor(expected - band), 0, T - 1).astype(np.int64)
-    hi = np.clip(np.ceil(expected + band) + 1, 1, T).astype(np.int64)
+    # a pause row may last the whole gap it stands for (a long break is one pause)
+    first = np.array([g[0] if g else np.nan for g in rows_gap])
+    last = np.array([g[1] if g else np.nan for g in rows_gap])
+    first = np.where(np.isnan(first), expected, (first - t0 * hop) / hop)
+    last = np.where(np.isnan(last), expected, (last - t0 * hop) / hop)
+    lo = np.clip(np.floor(np.minimum(expected, first) - band), 0, T - 1).astype(np.int64)
+    hi = np.clip(np.ceil(np.maximum(expected, last) + band) + 1, 1, T).astype(np.int64)
     lo = np.maximum.accumulate(lo)
     hi = np.maximum.accumulate(hi)
     lo[0], hi[-1] = 0, T
@@ -343,7 +401,10 @@ def _align_run(
         q = d_line / max(d_null, 1e-6)
         conf_mfcc = float(np.clip((1.0 - q) / 0.35, 0.0, 1.0))
         conf_voice = float(voiced[start_f:end_f].mean()) if end_f > start_f else 0.0
-        conf = float(np.clip(0.1 + 0.5 * conf_mfcc + 0.4 * conf_voice, 0.0, 1.0))
+        conf_sharp = _sharpness(tm[pj[sel]], song, ts, hop)
+        # a line that fits its place no better than a little to either side is not sure of it
+        conf = float(np.clip(0.1 + 0.35 * conf_mfcc + 0.25 * conf_voice + 0.3 * min(1.0, conf_sharp / SHARP_FULL),
+                             0.0, 1.0))
         if end_f - start_f < 2:
             conf = min(conf, 0.1)
         # word starts: the spoken line's frames shared by syllables, mapped through the warp
@@ -358,6 +419,160 @@ def _align_run(
             acc += w
         out.append(((t0 + start_f) * hop, (t0 + end_f) * hop, word_starts, round(conf, 3)))
     return out
+
+
+# ------------------------------------------------------------------------------ words of timed lines
+#: Pause rows between two words want no voice this much (a word gap is allowed, not required).
+WORD_GAP_PAUSE = 0.3
+#: Cost of holding a word's template row for one more song frame (keeps the warp from lingering on
+#: the first words when sung and spoken words look alike).
+WORD_HOLD_COST = 0.02
+#: A timed line's words are looked for until at most this long after its start (seconds): a base and
+#: so much per syllable (a held note included).
+WORD_SPAN_BASE_S = 2.0
+WORD_SPAN_PER_SYLLABLE_S = 0.8
+#: A timed line's words are looked for from this long before its start (seconds).
+WORD_LEAD_S = 0.25
+
+
+def _needs_words(line: Line) -> bool:
+    return line.is_timed and not (line.words and all(w.start_s is not None and w.end_s is not None
+                                                     for w in line.words))
+
+
+def _words_of_line(line: Line, templates, feats, voice: np.ndarray, lo_s: float, hi_s: float
+                   ) -> list[tuple[float, float]] | None:
+    """Where each word of a timed line is sung inside ``[lo_s, hi_s]``: a DTW of the words spoken one
+    by one (so each word's rows are known) against the song, pauses allowed between words."""
+    from .align_dtw import banded_dtw
+
+    hop = feats.hop_s
+    t0 = max(0, int(math.floor(lo_s / hop)))
+    t1 = min(feats.n_frames, int(math.ceil(hi_s / hop)))
+    T = t1 - t0
+    n_rows = sum(t.n_frames for t in templates) + len(templates) + 1
+    if T < 2 or T < len(templates):
+        return None
+    d = feats.mfcc.shape[1]
+    feat, level, pause, spans = [], [], [], []
+    row = 0
+    for k, tpl in enumerate(templates):
+        feat.append(np.zeros((1, d)))
+        level.append([0.0])
+        pause.append([1.0 if k == 0 else WORD_GAP_PAUSE])
+        row += 1
+        feat.append(tpl.mfcc)
+        level.append(0.3 + 0.7 * tpl.level)
+        pause.append(np.full(tpl.n_frames, -1.0))
+        spans.append((row, row + tpl.n_frames))
+        row += tpl.n_frames
+    feat.append(np.zeros((1, d)))
+    level.append([0.0])
+    pause.append([1.0])
+    tm = np.concatenate(feat, axis=0)
+    J = tm.shape[0]
+    assert J == n_rows
+    lo = np.zeros(J, dtype=np.int64)
+    hi = np.full(J, T, dtype=np.int64)
+    pj, pt, _ = banded_dtw(tm, np.concatenate([np.asarray(x, float) for x in level]),
+                           np.concatenate([np.asarray(x, float) for x in pause]), feats.mfcc[t0:t1], voice[t0:t1],
+                           lo, hi, horizontal_penalty=WORD_HOLD_COST)
+    if pj.size == 0:
+        return None
+    out = []
+    for a, b in spans:
+        ts = pt[(pj >= a) & (pj < b)]
+        if ts.size == 0:
+            return None
+        out.append(((t0 + int(ts.min())) * hop, (t0 + int(ts.max()) + 1) * hop))
+    return out
+
+
+def _voice_holds(analysis: Analysis, end_s: float, limit_s: float, threshold: float) -> float:
+    """``end_s`` moved on while the voice keeps singing (a held note), at most to ``limit_s``."""
+    va = analysis.vocal_activity
+    hop = analysis.hop_s
+    i = int(end_s / hop)
+    while i < len(va) and (i + 1) * hop <= limit_s and va[i] >= threshold:
+        i += 1
+    return max(end_s, min(limit_s, i * hop))
+
+
+def align_words(lyrics: Lyrics, audio_path: Path, analysis: Analysis, *, feats=None) -> Lyrics:
+    """Give the words of every timed line without word times their times, inside the line.
+
+    The local problem: the line's start (and end) are known, so each word's spoken template only
+    has to be warped onto a few seconds of song (:func:`_words_of_line`); word starts then snap to
+    the voice's onsets. Lines whose words are all timed already (enhanced LRC, Suno, aligned)
+    are left as they are.
+
+    Parameters
+    ----------
+    lyrics : Lyrics
+        Lyrics with (some) timed lines.
+    audio_path : Path
+        The song (decoded only when some timed line needs word times).
+    analysis : Analysis
+        The song's analysis (its voice curve).
+    feats : VoiceFeatures, optional
+        The song's aligner features when already computed.
+
+    Returns
+    -------
+    Lyrics
+        The same lines; every timed line has word times within its span.
+
+    Raises
+    ------
+    ToolMissing
+        espeak-ng is not installed.
+    """
+    todo = [i for i, ln in enumerate(lyrics.lines) if _needs_words(ln)]
+    if not todo:
+        return lyrics
+    from .align_audio import song_features
+    from .align_tts import guess_voice, speak_lines
+
+    if feats is None:
+        feats = song_features(Path(audio_path), vocals=_stem(analysis))
+    voice = _voice_curve(analysis, feats.n_frames, feats.hop_s)
+    lines = list(lyrics.lines)
+    words_of = {i: [w.text for w in lines[i].words] or split_words(lines[i].text) for i in todo}
+    unique = sorted({w for ws in words_of.values() for w in ws})
+    lang = guess_voice([ln.text for ln in lines])
+    tpl = dict(zip(unique, speak_lines(unique, voice=lang)))
+    duration = float(analysis.duration_s)
+    thr = voice_threshold(np.asarray(analysis.vocal_activity, dtype=float))
+    for i in todo:
+        ln = lines[i]
+        ws = words_of[i]
+        prev_end = max((float(lines[k].end_s) for k in range(i) if lines[k].is_timed), default=0.0)
+        nxt = min((float(lines[k].start_s) for k in range(i + 1, len(lines)) if lines[k].is_timed), default=duration)
+        lo = max(prev_end, float(ln.start_s) - WORD_LEAD_S)
+        # a line's file time gives no end (an LRC line "ends" where the next starts, maybe after a
+        # long break): look no further than its words could plausibly be sung
+        longest = WORD_SPAN_BASE_S + WORD_SPAN_PER_SYLLABLE_S * line_syllables(ws)
+        hi = min(nxt, float(ln.end_s), float(ln.start_s) + longest)
+        found = _words_of_line(ln, [tpl[w] for w in ws], feats, voice, lo, hi) if ws else None
+        if not found:
+            continue
+        starts = []
+        for k, (a, _) in enumerate(found):
+            floor_s = starts[-1] + 0.02 if starts else lo
+            a = _snap(a, feats.onset, feats.onset_hop_s, floor_s, hi - 0.02)
+            starts.append(max(a, floor_s))
+        if ln.source == "file":  # the file's line time is the first word's start (more precise than ours)
+            starts[0] = float(ln.start_s)
+            starts = [max(t, starts[0] + 0.02 * k) for k, t in enumerate(starts)]
+        ends = [min(b, starts[k + 1]) if k + 1 < len(found) else min(b, hi) for k, (_, b) in enumerate(found)]
+        # a sung word lasts as long as the voice holds it (a long note), up to the next word
+        for k in range(len(ends)):
+            limit = starts[k + 1] if k + 1 < len(starts) else hi
+            ends[k] = _voice_holds(analysis, ends[k], limit, thr)
+        ends = [max(e, s + 0.02) for s, e in zip(starts, ends)]
+        words = tuple(Word(w, round(s, 3), round(e, 3)) for w, s, e in zip(ws, starts, ends))
+        lines[i] = dataclasses.replace(ln, words=words)
+    return dataclasses.replace(lyrics, lines=tuple(lines))
 
 
 def align(
@@ -406,11 +621,12 @@ def align(
         return lyrics
     if lyrics.is_timed:
         step("offset")
+        feats = None
         offset, gain = estimate_offset(lyrics, analysis)
         if offset:  # worth a closer look: refine on the voice's onsets
             from .align_audio import song_features
 
-            feats = song_features(Path(audio_path))
+            feats = song_features(Path(audio_path), vocals=_stem(analysis))
             offset, gain = estimate_offset(lyrics, analysis, onset=feats.onset, onset_hop_s=feats.onset_hop_s)
         if offset:
             log.warning("%s: lyrics times shifted by %+.2f s to fit the song's voice (fit %.2f better)",
@@ -418,7 +634,9 @@ def align(
             lyrics = _shift(lyrics, offset, duration)
         else:
             log.info("%s: lyrics times fit the song (no offset; best shift gains %.2f)", lyrics.path or "lyrics", gain)
-        return place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration)
+        step("words")
+        lyrics = align_words(lyrics, Path(audio_path), analysis, feats=feats)
+        return flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
 
     interim = place(lyrics, vocal_regions_s=regions, duration_s=duration)
     lines = list(lyrics.lines)
@@ -427,7 +645,7 @@ def align(
     from .align_tts import guess_voice, speak_lines
 
     step("voice")
-    feats = song_features(Path(audio_path))
+    feats = song_features(Path(audio_path), vocals=_stem(analysis))
     voice = _voice_curve(analysis, feats.n_frames, feats.hop_s)
     step("speak")
     lang = guess_voice([ln.text for ln in lines])
@@ -438,13 +656,35 @@ def align(
     step("warp")
     result: dict[int, tuple[float, float, list[float], float]] = {}
     n = len(lines)
-    for i, j in untimed_runs(lines):
-        lo_s = interim.lines[i - 1].end_s if i > 0 else 0.0
-        hi_s = interim.lines[j].start_s if j < n else duration
+    runs = [(i, j, interim.lines[i - 1].end_s if i > 0 else 0.0, interim.lines[j].start_s if j < n else duration)
+            for i, j in untimed_runs(lines)]
+    spans = stanza_spans(lines, analysis, music=feats.music, music_hop_s=feats.hop_s) if len(todo) == n else None
+    twins: dict[int, list[tuple[int, float]]] = {}  # first stanza → [(repeat, lag)]
+    if spans:  # structure first: each stanza is aligned inside the stretch of song it was matched to
+        runs = []
+        for k, sp in enumerate(spans):
+            lo_s = max(spans[k - 1].end_s if k else 0.0, sp.start_s - STANZA_PAD_S)
+            hi_s = min(spans[k + 1].start_s if k + 1 < len(spans) else duration, sp.end_s + STANZA_PAD_S)
+            if sp.twin >= 0:
+                twins.setdefault(sp.twin, []).append((k, sp.lag_s))
+            runs.append((sp.first, sp.last + 1, lo_s, hi_s))
+            sub = place(dataclasses.replace(lyrics, lines=tuple(lines[sp.first: sp.last + 1])),
+                        vocal_regions_s=[(max(a, lo_s), min(b, hi_s)) for a, b in regions if b > lo_s and a < hi_s]
+                        or [(lo_s, hi_s)], duration_s=duration)
+            interim = dataclasses.replace(interim, lines=interim.lines[: sp.first] + sub.lines
+                                          + interim.lines[sp.last + 1:])
+    for k, (i, j, lo_s, hi_s) in enumerate(runs):
+        if spans and spans[k].twin >= 0:
+            continue  # aligned with the stanza it repeats
+        reps = twins.get(k, [])
         run = _align_run(lines[i:j], list(interim.lines[i:j]), lo_s, hi_s, feats,
-                         [tpl_of[k] for k in range(i, j)], voice)
-        for k, r in enumerate(run):
-            result[i + k] = r
+                         [tpl_of[q] for q in range(i, j)], voice, [lag for _, lag in reps])
+        for q, r in enumerate(run):
+            result[i + q] = r
+        for k2, lag in reps:  # the repeats: the same warp, later
+            i2 = spans[k2].first
+            for q, (a, b, ws, conf) in enumerate(run):
+                result[i2 + q] = (a + lag, b + lag, [w + lag for w in ws], conf)
 
     out = list(lines)
     low = []
@@ -488,4 +728,59 @@ def align(
     final = [
         dataclasses.replace(ln, confidence=confs[i]) if i in low else ln for i, ln in enumerate(placed.lines)
     ]
-    return dataclasses.replace(placed, lines=tuple(final))
+    sure = [confs[i] for i in todo if i in confs]
+    if len(sure) >= LOST_MIN_LINES and float(np.mean(sure)) < LOST_CONFIDENCE:
+        log.warning("%s: the alignment looks lost (mean confidence %.2f over %d lines): look at it "
+                    "(mvtimeline align ... --plot align.png) or give timed lyrics (LRC, SRT)",
+                    lyrics.path or "lyrics", float(np.mean(sure)), len(sure))
+    return flag_lines(dataclasses.replace(placed, lines=tuple(final)), analysis)
+
+
+def flagged(lyrics: Lyrics) -> dict[str, list[int]]:
+    """The lines (1-based file line numbers, else positions) carrying each flag, flags in
+    :data:`mvtimeline.types.LINE_FLAGS` order; flags no line carries are left out."""
+    from ..types import LINE_FLAGS
+
+    out: dict[str, list[int]] = {}
+    for flag in LINE_FLAGS:
+        nos = [ln.line_no or i + 1 for i, ln in enumerate(lyrics.lines) if flag in ln.flags]
+        if nos:
+            out[flag] = nos
+    return out
+
+
+def flag_lines(lyrics: Lyrics, analysis: Analysis) -> Lyrics:
+    """Mark what is doubtful about each timed line (:data:`mvtimeline.types.LINE_FLAGS`):
+    ``"over instrumental"`` when the voice is heard under less than ``OVER_INSTRUMENTAL_MAX`` of
+    the line's time, ``"unsure"`` when the aligner's confidence is under :data:`MIN_CONFIDENCE`.
+
+    Parameters
+    ----------
+    lyrics : Lyrics
+    analysis : Analysis
+        The song's voice curve.
+
+    Returns
+    -------
+    Lyrics
+        The same lines with ``flags`` set.
+    """
+    va = np.asarray(analysis.vocal_activity, dtype=float)
+    thr = voice_threshold(va) if va.size else 1.0
+    hop = analysis.hop_s
+    out = []
+    for ln in lyrics.lines:
+        flags = []
+        if ln.is_timed and va.size and ln.end_s - ln.start_s > 0:
+            a, b = int(ln.start_s / hop), max(int(ln.start_s / hop) + 1, int(math.ceil(ln.end_s / hop)))
+            if float((va[a:b] >= thr).mean() if b <= va.size else 0.0) < OVER_INSTRUMENTAL_MAX:
+                flags.append("over instrumental")
+        if ln.source in ("aligned", "interim") and ln.confidence < MIN_CONFIDENCE:
+            flags.append("unsure")
+        out.append(dataclasses.replace(ln, flags=tuple(flags)))
+    n_over = sum("over instrumental" in ln.flags for ln in out)
+    if n_over:
+        log.warning("%d line(s) sit where hardly any voice is heard (over an instrumental stretch?): lines %s",
+                    n_over, ", ".join(str(ln.line_no or i + 1) for i, ln in enumerate(out)
+                                      if "over instrumental" in ln.flags))
+    return dataclasses.replace(lyrics, lines=tuple(out))

@@ -37,8 +37,9 @@ N_MELS = 40
 class VoiceFeatures:
     """Features of the song every ``hop_s`` seconds (frame k is centred at ``k * hop_s``).
 
-    ``mfcc``: (n_frames, 12) unit-length rows; ``onset``: foreground onset strength every
-    ``onset_hop_s`` seconds, 0..1.
+    ``mfcc``: (n_frames, 12) unit-length rows of the voice foreground; ``onset``: foreground onset
+    strength every ``onset_hop_s`` seconds, 0..1; ``music``: (n_frames, 24) unit-length rows of the
+    whole mix (chroma and MFCC c1–c12, each half CMVN'd), to find where the song repeats itself.
     """
 
     hop_s: float
@@ -46,6 +47,7 @@ class VoiceFeatures:
     onset: np.ndarray
     onset_hop_s: float
     duration_s: float
+    music: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -76,13 +78,16 @@ def normalize_rows(feats: np.ndarray) -> np.ndarray:
     return feats / (np.linalg.norm(feats, axis=1, keepdims=True) + 1e-9)
 
 
-def song_features(audio_path: Path) -> VoiceFeatures:
+def song_features(audio_path: Path, *, vocals: Path | None = None) -> VoiceFeatures:
     """Decode ``audio_path`` and compute the aligner's voice features.
 
     Parameters
     ----------
     audio_path : Path
         Any audio file :func:`mvtimeline.audio.load.load` decodes.
+    vocals : Path, optional
+        A vocal stem of the song: the voice features come from it as it is (no foreground to find);
+        the ``music`` rows still come from the song.
 
     Returns
     -------
@@ -96,19 +101,32 @@ def song_features(audio_path: Path) -> VoiceFeatures:
     y, sr = load(Path(audio_path), sr=SR)
     duration_s = y.size / sr
     S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    H, _P = librosa.decompose.hpss(S, kernel_size=(13, 17), margin=(1.0, 2.0))
-    background = scipy.ndimage.median_filter(H, size=(1, 33))  # ~1.3 s: sustained chords and pads
-    fg = np.maximum(H - background, 0.0)
+    if vocals is not None:
+        stem, _ = load(Path(vocals), sr=SR)
+        stem = np.pad(stem, (0, max(0, y.size - stem.size)))[: y.size]
+        fg = np.abs(librosa.stft(stem, n_fft=N_FFT, hop_length=HOP))
+        voice_src = stem
+    else:
+        H, _P = librosa.decompose.hpss(S, kernel_size=(13, 17), margin=(1.0, 2.0))
+        background = scipy.ndimage.median_filter(H, size=(1, 33))  # ~1.3 s: sustained chords and pads
+        fg = np.maximum(H - background, 0.0)
+        voice_src = y
     mfcc = mfcc_features(fg**2)
+    chroma = librosa.feature.chroma_stft(S=S**2, sr=sr, n_fft=N_FFT).T
+    music = np.hstack([normalize_rows(chroma), normalize_rows(mfcc_features(S**2, normalize=False))])
+    music = music / (np.linalg.norm(music, axis=1, keepdims=True) + 1e-9)
 
     # onset envelope of the foreground on a 10 ms grid: the foreground mask applied to a finer STFT
-    S_fine = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=ONSET_HOP))
-    mask = fg / (S + 1e-9)
-    ratio = HOP // ONSET_HOP
-    mask_fine = np.repeat(mask, ratio, axis=1)[:, : S_fine.shape[1]]
-    if mask_fine.shape[1] < S_fine.shape[1]:
-        pad = S_fine.shape[1] - mask_fine.shape[1]
-        mask_fine = np.pad(mask_fine, ((0, 0), (0, pad)), mode="edge")
+    S_fine = np.abs(librosa.stft(voice_src, n_fft=N_FFT, hop_length=ONSET_HOP))
+    if vocals is not None:
+        mask_fine = np.ones_like(S_fine)
+    else:
+        mask = fg / (S + 1e-9)
+        ratio = HOP // ONSET_HOP
+        mask_fine = np.repeat(mask, ratio, axis=1)[:, : S_fine.shape[1]]
+        if mask_fine.shape[1] < S_fine.shape[1]:
+            pad = S_fine.shape[1] - mask_fine.shape[1]
+            mask_fine = np.pad(mask_fine, ((0, 0), (0, pad)), mode="edge")
     freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
     band = (freqs >= 150) & (freqs <= 4000)
     fg_fine = (S_fine * mask_fine)[band]
@@ -118,4 +136,4 @@ def song_features(audio_path: Path) -> VoiceFeatures:
     if ref > 0:  # a robust scale: a few huge transients must not flatten the voice's onsets
         onset = np.clip(onset / ref, 0.0, 1.0)
     return VoiceFeatures(hop_s=HOP / sr, mfcc=mfcc, onset=onset.astype(np.float64), onset_hop_s=ONSET_HOP / sr,
-                         duration_s=float(duration_s))
+                         duration_s=float(duration_s), music=music)

@@ -26,17 +26,11 @@ import numpy as np
 
 __all__ = ["banded_dtw"]
 
-try:  # numba ships with librosa; the pure-Python fallback is correct but slow
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        def wrap(f):
-            return f
-        return wrap(args[0]) if args and callable(args[0]) else wrap
+from ..jit import njit
 
 
 @njit(cache=True, nogil=True)
-def _dtw(tm, level, pause_w, sm, voice, lo, hi, w_mfcc, w_voice, vpen):  # pragma: no cover - numba
+def _dtw(tm, level, pause_w, sm, voice, lo, hi, w_mfcc, w_voice, vpen, hpen):  # pragma: no cover - numba
     J = tm.shape[0]
     D_dim = tm.shape[1]
     W = 0
@@ -64,7 +58,7 @@ def _dtw(tm, level, pause_w, sm, voice, lo, hi, w_mfcc, w_voice, vpen):  # pragm
                     best = d
                     arg = 0
             if t > lo[j]:
-                d = D[j, t - 1 - lo[j]]
+                d = D[j, t - 1 - lo[j]] + (hpen if pause_w[j] < 0.0 else 0.0)
                 if d < best:
                     best = d
                     arg = 1
@@ -115,6 +109,7 @@ def banded_dtw(
     w_mfcc: float = 1.0,
     w_voice: float = 0.5,
     vertical_penalty: float = 0.05,
+    horizontal_penalty: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Warp ``template`` rows onto ``song`` columns inside the band ``[lo[j], hi[j])``.
 
@@ -132,6 +127,9 @@ def banded_dtw(
         0..1 voice presence per song frame.
     lo, hi : np.ndarray of int, shape (J,)
         Band per row; non-decreasing, ``lo[0] == 0``, ``hi[-1] == T``, ``lo[j] < hi[j]``.
+    vertical_penalty, horizontal_penalty : float >= 0
+        Extra cost of a step where only the template advances / only the song advances on a
+        speech row (a held note; pause rows wait for free).
 
     Returns
     -------
@@ -151,5 +149,6 @@ def banded_dtw(
         float(w_mfcc),
         float(w_voice),
         float(vertical_penalty),
+        float(horizontal_penalty),
     )
     return pj, pt, float(total)

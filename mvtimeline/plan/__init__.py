@@ -1,6 +1,7 @@
 """Plan stage: segments that cover the song exactly, with prompts and seeds.
 
-Public: build, validate, with_takes, CutPolicy, load_style, list_styles, section_kind.
+Public: build, validate, with_takes, forced_cuts, Cut, CutPolicy, CUT_RULES, CUT_REASONS, load_style,
+list_styles, section_kind.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 from ..errors import InputError
 from ..types import Analysis, Line, Lyrics, Plan, Segment
 from .prompts import list_styles, load_style, render_prompts, section_kind
-from .segment import CutPolicy, cut_points
+from .segment import CUT_REASONS, CUT_RULES, Cut, CutPolicy, cut_points
 
-__all__ = ["build", "validate", "with_takes", "CutPolicy", "load_style", "list_styles", "section_kind"]
+__all__ = ["build", "validate", "with_takes", "forced_cuts", "Cut", "CutPolicy", "CUT_RULES", "CUT_REASONS",
+           "load_style", "list_styles", "section_kind"]
 
 
 _MATCH_S = 1e-3
@@ -63,6 +65,7 @@ def build(
     title: str = "song",
     previous: Plan | None = None,
     replan: bool = False,
+    cut_rule: str = "words",
 ) -> Plan:
     """Make the plan of a song.
 
@@ -82,23 +85,36 @@ def build(
         The plan already on disk. Unless ``replan``, its segment bounds are kept as they are (the user
         may have moved them). Either way, a segment with the same bounds keeps its seed and take, and
         its prompts where the user edited them.
+    cut_rule : {"words", "lines", "beats"}
+        Where cuts may go (:data:`CUT_RULES`): never inside a sung word unless forced (default),
+        only between lines, or on any beat.
+
+    Returns
+    -------
+    Plan
+        Each segment records why it starts where it does (``cut``).
 
     Raises
     ------
     InputError
-        Unknown style, or limits that cannot cover the song.
+        Unknown style or cut rule, or limits that cannot cover the song (with ``cut_rule="lines"``:
+        a run of lines longer than ``max_s``, named in the message).
     """
+    if cut_rule not in CUT_RULES:
+        raise InputError(f"unknown cut rule {cut_rule!r}; known: {', '.join(CUT_RULES)}")
     st = load_style(style)
     lines = [ln for ln in aligned.lines if ln.is_timed]
     first_s = min((ln.start_s for ln in lines), default=analysis.duration_s)
     last_s = max((ln.end_s for ln in lines), default=0.0)
     if previous is not None and not replan and abs(previous.duration_s - analysis.duration_s) < _MATCH_S:
         bounds = [(s.start_s, s.end_s) for s in previous.segments]
+        reasons = {round(s.start_s, 3): s.cut for s in previous.segments}
     else:
         policy = _policy(analysis, max_s=max_s, dissolve_s=dissolve_s)
-        cuts = cut_points(analysis, lines, policy=policy)
-        edges = [0.0, *cuts, analysis.duration_s]
+        cuts = cut_points(analysis, lines, policy=policy, rule=cut_rule)
+        edges = [0.0, *(c.time_s for c in cuts), analysis.duration_s]
         bounds = list(zip(edges[:-1], edges[1:]))
+        reasons = {round(c.time_s, 3): c.reason for c in cuts}
 
     old = {(round(s.start_s, 3), round(s.end_s, 3)): s for s in (previous.segments if previous else ())}
     segments = []
@@ -119,9 +135,10 @@ def build(
                 if getattr(prev, key) != prev.auto.get(key, getattr(prev, key)):
                     prompts[key] = getattr(prev, key)  # edited by the user: keep it
         segments.append(Segment(index=i, start_s=round(a, 6), end_s=round(b, 6), section=section,
-                                lines=seg_lines, seed=seed, take=prev.take if prev else 1, auto=auto, **prompts))
+                                lines=seg_lines, seed=seed, take=prev.take if prev else 1, auto=auto,
+                                cut=reasons.get(round(a, 3), "") if i > 1 else "", **prompts))
     plan = Plan(audio_path=analysis.audio_path, duration_s=analysis.duration_s, style=st.name,
-                dissolve_s=dissolve_s, segments=tuple(segments))
+                dissolve_s=dissolve_s, segments=tuple(segments), cut_rule=cut_rule)
     validate(plan, max_s=None)
     return plan
 
@@ -154,6 +171,11 @@ def validate(plan: Plan, *, max_s: float | None) -> Plan:
     if len({s.index for s in segs}) != len(segs):
         raise InputError("plan segment numbers are not unique")
     return plan
+
+
+def forced_cuts(plan: Plan) -> list[Segment]:
+    """The segments whose starting cut falls inside a sung word (no gap could keep them short)."""
+    return [s for s in plan.segments if s.cut == "forced"]
 
 
 def with_takes(plan: Plan, takes: dict[int, int]) -> Plan:

@@ -1,21 +1,67 @@
-"""Cut points: segments that cover the song exactly, cut on beats in vocal gaps.
+"""Cut points: segments that cover the song exactly, cut between lines or words, never inside a word.
 
-Public: cut_points, CutPolicy.
+Candidates for a cut, cheapest first:
+
+- **between lines**: in the gap between two sung lines (the last word's end to the next line's
+  first word; at the very join when lines are sung back to back), and anywhere the voice does not
+  sing (intro, outro, instrumental breaks): on a beat when one falls there, else the gap's middle;
+- **word gap**: inside a line, between two words, when a run of lines sung back to back is longer
+  than a segment may be; the widest gaps (and the quietest: the voice curve of the analysis) are
+  cheapest, on a beat inside the gap if one fits, else the gap's middle;
+- **forced**: inside a sung word, only when nothing else can keep the segments short enough.
+
+A dynamic programme picks the cheapest cuts such that every segment lasts ``min_s`` to ``max_s``
+and is near ``target_s``; downbeats and the moment just before a line starts earn a bonus, voice
+under the cut costs. The **cut rule** chooses which candidates exist: ``"words"`` (the default:
+all three, a cut inside a word only when forced), ``"lines"`` (only between lines; a run of lines
+longer than ``max_s`` is an error naming it: what the lip-sync backends need), ``"beats"`` (every
+beat, inside lines too: a plain montage). Every cut records why it is there.
+
+Public: cut_points, Cut, CutPolicy, CUT_RULES, CUT_REASONS.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import CUT_RULES
 from ..errors import InputError
 from ..types import Analysis, Line
 
-__all__ = ["cut_points", "CutPolicy"]
+__all__ = ["cut_points", "Cut", "CutPolicy", "CUT_RULES", "CUT_REASONS"]
 
+log = logging.getLogger(__name__)
+
+#: Why a cut is where it is.
+CUT_REASONS = ("between lines", "word gap", "forced")
+#: A cut this close to a word's edge (seconds) counts as outside the word.
+EDGE_S = 0.02
+#: Cuts between lines keep this far (seconds) after the previous line's last word when the gap allows.
+END_MARGIN_S = 0.15
+#: Off-beat candidates in a gap: the middle, and points this far apart (seconds) in a long gap.
+GAP_STEP_S = 0.5
+#: At a line start the lyrics file gives, the voice under the cut counts this much (it is the line
+#: before, held up to the next: the cut is between lines all the same).
+SURE_VOICE_SHARE = 0.25
+#: The outro's own segment starts at least this long (seconds) after the last line's start when
+#: its end is a guess (a line's end is never in the file), so a held last word is not cut.
+OUTRO_MARGIN_S = 1.0
+#: A line timed by the aligner (not by the lyrics file) may start this much earlier (seconds) than
+#: it says: cuts before it go where the voice pauses within that much of its start.
+UNSURE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One cut: the time (seconds) where a segment ends and the next begins, and why there."""
+
+    time_s: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -34,14 +80,17 @@ class CutPolicy:
     downbeat_bonus: float = 0.6
     line_start_bonus: float = 0.8
     offbeat_penalty: float = 3.0
+    word_gap_cost: float = 6.0
+    forced_cost: float = 60.0
 
 
-def _inside_lines(t: float, lines: Sequence[Line], margin_s: float = 0.05) -> float:
-    """Confidence-weighted 1 if ``t`` falls inside a timed line, else 0."""
-    for line in lines:
-        if line.is_timed and line.start_s + margin_s < t < line.end_s - margin_s:
-            return max(0.25, line.confidence)
-    return 0.0
+@dataclass(frozen=True)
+class _Cand:
+    time_s: float
+    reason: str
+    offbeat: bool
+    width_s: float = 0.0  # the gap's width (word gaps)
+    sure: bool = False  # a line start the lyrics file gives: the voice under it is the line before, held
 
 
 def _vocal_at(analysis: Analysis, t: float, half_window_s: float = 0.12) -> float:
@@ -55,28 +104,144 @@ def _vocal_at(analysis: Analysis, t: float, half_window_s: float = 0.12) -> floa
     return max(window) if window else 0.0
 
 
-def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy) -> list[float]:
-    """Choose the inner cut times (seconds) for the song.
+def _word_spans(line: Line) -> list[tuple[float, float]]:
+    """Where a timed line is sung: its words, or the whole line when a word has no time."""
+    if line.words and all(w.start_s is not None and w.end_s is not None for w in line.words):
+        spans = [(float(w.start_s), float(w.end_s)) for w in line.words if w.end_s > w.start_s]
+        if spans:
+            return spans
+    return [(float(line.start_s), float(line.end_s))]
 
-    Candidates are the beats, plus the joins between timed lines sung back to back with no beat
-    between them (off-beat, at a penalty); each gets a cost for vocal activity and for sitting
-    inside a timed lyric line, a bonus on downbeats and just before a line starts. The intro (before the first sung
-    line) and the outro (after the last) are cut off as segments of their own when long enough. A
-    dynamic programme then picks the cheapest cuts so that every segment is between ``min_s`` and
-    ``max_s`` and near ``target_s``. When the beats alone cannot satisfy ``max_s`` (no beat, very slow
-    tempo), extra off-beat candidates at a fine grid are allowed at a penalty.
+
+def _sung_edges(line: Line) -> tuple[float, float]:
+    spans = _word_spans(line)
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def _cut_edges(analysis: Analysis, line: Line, floor_s: float) -> tuple[float, float]:
+    """Where a cut must stay out of for ``line``: its sung edges; for a line the aligner timed, its
+    start moved back to where the voice pauses just before (the quietest moment within
+    ``UNSURE_S`` before it, not before ``floor_s``): the aligner's start may be late by that much."""
+    a, b = _sung_edges(line)
+    if line.source == "file" or not analysis.vocal_activity:
+        return a, b
+    hop = analysis.hop_s
+    va = analysis.vocal_activity
+    i0 = max(0, int(math.ceil(max(floor_s, a - UNSURE_S) / hop)))
+    i1 = min(len(va), int(a / hop) + 1)
+    if i1 - i0 < 2:
+        return a, b
+    quiet = i0 + int(np.argmin(np.asarray(va[i0:i1])))
+    return min(a, quiet * hop), b
+
+
+def _all_edges(analysis: Analysis, timed: Sequence[Line]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for ln in timed:
+        out.append(_cut_edges(analysis, ln, out[-1][1] if out else 0.0))
+    return out
+
+
+def _in_gap_points(a: float, b: float, beats: np.ndarray) -> list[tuple[float, bool]]:
+    """Cut times in the gap [a, b]: the beats inside it, else its middle (and more off-beat points
+    in a long gap, so a segment limit can still be met)."""
+    inside = beats[(beats > a + EDGE_S) & (beats < b - EDGE_S)] if b - a > 2 * EDGE_S else beats[:0]
+    if inside.size:
+        return [(float(t), False) for t in inside]
+    if b - a <= GAP_STEP_S:
+        return [((a + b) / 2, True)]
+    n = int((b - a) // GAP_STEP_S)
+    return [(a + (b - a) * (k + 0.5) / n, True) for k in range(n)]
+
+
+def _candidates(analysis: Analysis, lines: Sequence[Line], beats: np.ndarray, rule: str) -> list[_Cand]:
+    duration = analysis.duration_s
+    timed = sorted((ln for ln in lines if ln.is_timed), key=lambda ln: ln.start_s)
+    out: list[_Cand] = []
+    # between lines (and before the first / after the last line)
+    edges = _all_edges(analysis, timed)
+    gaps = []
+    prev_end = 0.0
+    for a, b in edges:
+        # a line's start is known better than the previous line's end (often estimated): keep off
+        # the end by END_MARGIN_S when the gap allows
+        gaps.append((min(prev_end + END_MARGIN_S, max(prev_end, a)) if prev_end else 0.0, max(prev_end, a)))
+        prev_end = max(prev_end, b)
+    gaps.append((min(prev_end + END_MARGIN_S, duration), duration))
+    for k, (a, b) in enumerate(gaps):
+        # the next line's start itself: the surest place between two lines (a file gives it exactly;
+        # the end of the line before is often a guess, and a held note may run up to it)
+        if k < len(edges) and 0 < b < duration:
+            out.append(_Cand(b, "between lines", not bool(np.any(np.abs(beats - b) < 0.03)),
+                             sure=timed[k].source == "file"))
+        if b - a > EDGE_S:
+            out += [_Cand(t, "between lines", off) for t, off in _in_gap_points(a, b, beats)
+                    if t < b - EDGE_S]
+    if rule == "lines":
+        return out
+    if rule == "beats":
+        taken = {round(c.time_s, 3) for c in out}
+        sung = [s for ln in timed for s in _word_spans(ln)]
+        for t in beats:
+            if round(float(t), 3) in taken:
+                continue
+            inside = any(a + EDGE_S < t < b - EDGE_S for a, b in sung)
+            out.append(_Cand(float(t), "forced" if inside else "word gap", False))
+        return out
+    # word gaps inside lines
+    for ln in timed:
+        spans = _word_spans(ln)
+        for (_, e0), (s1, _) in zip(spans[:-1], spans[1:]):
+            if s1 < e0:
+                continue
+            out += [_Cand(t, "word gap", off, s1 - e0) for t, off in _in_gap_points(e0, s1, beats)]
+    return out
+
+
+def _forced_grid(a: float, b: float, beats: np.ndarray, policy: CutPolicy, timed: Sequence[Line]) -> list[_Cand]:
+    """The last resort: beats and a fine grid anywhere in [a, b]; those inside a sung word are forced."""
+    grid = np.arange(a + policy.min_s, b - policy.min_s + 1e-9, max(0.1, policy.min_s / 4))
+    pts = [(float(t), False) for t in beats if a + policy.min_s <= t <= b - policy.min_s]
+    pts += [(float(t), True) for t in grid]
+    out = []
+    for t, off in pts:
+        if any(wa + EDGE_S < t < wb - EDGE_S for ln in timed for wa, wb in _word_spans(ln)):
+            reason = "forced"
+        elif any(ln.start_s < t < ln.end_s for ln in timed):
+            reason = "word gap"
+        else:
+            reason = "between lines"
+        out.append(_Cand(t, reason, off))
+    return out
+
+
+def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy, rule: str = "words") -> list[Cut]:
+    """Choose the inner cuts of the song (see the module's description).
+
+    Parameters
+    ----------
+    analysis : Analysis
+        Beats, downbeats, vocal activity, duration.
+    lines : sequence of Line
+        Timed lyric lines; their words' times (when all are known) mark where a cut may not go.
+    policy : CutPolicy
+        Segment lengths (seconds) and weights.
+    rule : {"words", "lines", "beats"}
+        Which cuts are allowed (see :data:`CUT_RULES`).
 
     Returns
     -------
-    list of float
-        Strictly increasing cut times in (0, duration); segments are the gaps between 0, the cuts and
-        the duration.
+    list of Cut
+        Strictly increasing times in (0, duration), each with its reason (:data:`CUT_REASONS`).
 
     Raises
     ------
     InputError
-        ``max_s`` is below ``min_s``, or the song is too short for one segment.
+        An unknown rule; ``max_s`` below ``min_s``; with ``rule="lines"``, a run of lines sung
+        back to back longer than ``max_s`` (the message names the lines and their times).
     """
+    if rule not in CUT_RULES:
+        raise InputError(f"unknown cut rule {rule!r}; known: {', '.join(CUT_RULES)}")
     duration = analysis.duration_s
     if policy.max_s < policy.min_s:
         raise InputError(f"longest segment {policy.max_s:.2f} s is shorter than the shortest {policy.min_s:.2f} s")
@@ -84,73 +249,86 @@ def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy) 
         return []
     beats = np.asarray([t for t in analysis.beat_times_s if 0 < t < duration])
     downs = np.asarray(analysis.downbeat_times_s)
-    starts = [line.start_s for line in lines if line.is_timed]
-
-    def cost(t: float, offbeat: bool) -> float:
-        c = policy.vocal_weight * _vocal_at(analysis, t) + policy.line_weight * _inside_lines(t, lines)
-        if offbeat:
-            c += policy.offbeat_penalty
-        elif downs.size and np.min(np.abs(downs - t)) < 0.03:
-            c -= policy.downbeat_bonus
-        if starts:
-            ahead = [s - t for s in starts if 0.0 <= s - t <= 1.2]
-            if ahead:
-                c -= policy.line_start_bonus * (1.0 - min(ahead) / 1.2)
-        return c
-
-    # anchors: intro and outro end at the beat before the first / after the last sung moment
-    sung = [(line.start_s, line.end_s) for line in lines if line.is_timed]
-    if not sung:
-        sung = list(analysis.vocal_regions_s)
-    anchors: list[float] = []
-    if sung and beats.size:
-        first = min(s for s, _ in sung)
-        last = max(e for _, e in sung)
-        before = beats[(beats <= first - 0.05) & (beats >= policy.min_s)]
-        if before.size:
-            anchors.append(float(before[-1]))
-        after = beats[(beats >= last + 0.05) & (beats <= duration - policy.min_s)]
-        if after.size and (not anchors or after[0] - anchors[-1] >= policy.min_s):
-            anchors.append(float(after[0]))
-
-    # where lines are sung back to back with no beat between them, the boundary itself is the best
-    # place left for a cut: an off-beat candidate, dearer than a beat but far cheaper than mid-line
     timed = sorted((ln for ln in lines if ln.is_timed), key=lambda ln: ln.start_s)
-    joins = []
-    for cur, nxt in zip(timed[:-1], timed[1:]):
-        g0, g1 = cur.end_s, max(cur.end_s, nxt.start_s)
-        if not np.any((beats >= g0) & (beats <= g1)) and 0 < g0 and g1 < duration:
-            joins.append((g0 + g1) / 2)
-    bounds = [0.0, *anchors, duration]
-    cuts: list[float] = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        cuts += _dp(a, b, beats, cost, policy, extra=joins)
-        if b < duration:
-            cuts.append(b)
+    starts = [a for a, _ in _all_edges(analysis, timed)]
+
+    def cost(c: _Cand) -> float:
+        k = policy.vocal_weight * _vocal_at(analysis, c.time_s) * (SURE_VOICE_SHARE if c.sure else 1.0)
+        if c.reason == "word gap":
+            # the widest gaps first: a breath between words, not the tiny join of two syllables
+            k += policy.word_gap_cost / (1.0 + 4.0 * c.width_s)
+        elif c.reason == "forced":
+            # a montage (rule "beats") cuts inside lines at a moderate cost; otherwise only when nothing else fits
+            k += policy.line_weight if rule == "beats" else policy.forced_cost
+        if c.offbeat:
+            k += policy.offbeat_penalty if c.reason != "between lines" else policy.offbeat_penalty / 3
+        elif downs.size and np.min(np.abs(downs - c.time_s)) < 0.03:
+            k -= policy.downbeat_bonus
+        ahead = [s - c.time_s for s in starts if 0.0 <= s - c.time_s <= 1.2]
+        if ahead:
+            k -= policy.line_start_bonus * (1.0 - min(ahead) / 1.2)
+        return k
+
+    cands = _candidates(analysis, timed, beats, rule)
+    # anchors: the intro and the outro are segments of their own when long enough
+    anchors: list[_Cand] = []
+    if timed:
+        first, last = starts[0], max(_sung_edges(ln)[1] for ln in timed)
+        before = [c for c in cands if c.reason == "between lines" and policy.min_s <= c.time_s <= first - 0.05]
+        if before:
+            anchors.append(max(before, key=lambda c: (not c.offbeat, c.time_s)))
+        after = [c for c in cands if c.reason == "between lines" and last + 0.05 <= c.time_s <= duration - policy.min_s]
+        late = [c for c in after if c.time_s >= last + OUTRO_MARGIN_S]
+        after = late or after
+        if after and (not anchors or after[0].time_s - anchors[-1].time_s >= policy.min_s):
+            anchors.append(min(after, key=lambda c: (c.offbeat, c.time_s)))
+    bounds = [0.0, *(a.time_s for a in anchors), duration]
+    cuts: list[Cut] = []
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        inner = [c for c in cands if a + policy.min_s <= c.time_s <= b - policy.min_s]
+        cuts += _dp(a, b, inner, cost, policy, beats, rule, timed)
+        if k < len(anchors):
+            cuts.append(Cut(round(anchors[k].time_s, 6), anchors[k].reason))
+    forced = sum(1 for c in cuts if c.reason == "forced")
+    if forced:
+        log.warning("%d of %d cuts fall inside a sung word: no gap between lines or words kept the segments "
+                    "under %.1f s there", forced, len(cuts), policy.max_s)
     return cuts
 
 
-def _dp(a: float, b: float, beats: np.ndarray, cost, policy: CutPolicy, *, extra: Sequence[float] = ()
-        ) -> list[float]:
-    """Cheapest inner cuts of [a, b] (exclusive) under the length limits; ``extra`` are off-beat
-    candidates (line joins)."""
+def _dp(a: float, b: float, cands: list[_Cand], cost, policy: CutPolicy, beats: np.ndarray, rule: str,
+        timed: Sequence[Line]) -> list[Cut]:
+    """Cheapest inner cuts of [a, b] under the length limits."""
     if b - a <= policy.max_s:
         return []
-    cands = [(float(t), False) for t in beats if a + policy.min_s <= t <= b - policy.min_s]
-    cands = sorted(cands + [(float(t), True) for t in extra if a + policy.min_s <= t <= b - policy.min_s])
+    cands = sorted(cands, key=lambda c: c.time_s)
     result = _solve(a, b, cands, cost, policy)
-    if result is None:  # beats cannot do it: allow a fine off-beat grid too
-        grid = np.arange(a + policy.min_s, b - policy.min_s + 1e-9, max(0.1, policy.min_s / 4))
-        extra = [(float(t), True) for t in grid if not any(abs(t - c) < 0.05 for c, _ in cands)]
-        result = _solve(a, b, sorted(cands + extra), cost, policy)
+    if result is None and rule == "lines":
+        raise InputError(_long_run_message(a, b, cands, policy, timed))
+    if result is None:  # nothing between lines and words does it: allow cuts inside words
+        result = _solve(a, b, sorted(cands + _forced_grid(a, b, beats, policy, timed), key=lambda c: c.time_s),
+                        cost, policy)
     if result is None:
         raise InputError(f"cannot cut {a:.2f}–{b:.2f} s into segments of {policy.min_s:.2f}–{policy.max_s:.2f} s")
     return result
 
 
-def _solve(a: float, b: float, cands: list[tuple[float, bool]], cost, policy: CutPolicy) -> list[float] | None:
-    times = [a] + [t for t, _ in cands] + [b]
-    node_cost = [0.0] + [cost(t, off) for t, off in cands] + [0.0]
+def _long_run_message(a: float, b: float, cands: list[_Cand], policy: CutPolicy, timed: Sequence[Line]) -> str:
+    times = [a, *(c.time_s for c in cands), b]
+    gap_a, gap_b = max(zip(times[:-1], times[1:]), key=lambda p: p[1] - p[0])
+    inside = [ln for ln in timed if ln.end_s > gap_a and ln.start_s < gap_b]
+    if inside:
+        nos = [ln.line_no for ln in inside if ln.line_no]
+        which = (f"lines {nos[0]}–{nos[-1]}" if len(nos) > 1 else f"line {nos[0]}") if nos else "lines"
+        return (f"{which} ({inside[0].start_s:.1f}–{inside[-1].end_s:.1f} s) are sung back to back for "
+                f"{gap_b - gap_a:.1f} s, longer than the longest segment ({policy.max_s:.1f} s): with cut_rule "
+                "'lines' there is no place to cut; use cut_rule 'words' or allow longer segments")
+    return f"cannot cut {a:.2f}–{b:.2f} s between lines into segments of at most {policy.max_s:.2f} s"
+
+
+def _solve(a: float, b: float, cands: list[_Cand], cost, policy: CutPolicy) -> list[Cut] | None:
+    times = [a] + [c.time_s for c in cands] + [b]
+    node_cost = [0.0] + [cost(c) for c in cands] + [0.0]
     n = len(times)
     best = [math.inf] * n
     prev = [-1] * n
@@ -172,6 +350,6 @@ def _solve(a: float, b: float, cands: list[tuple[float, bool]], cost, policy: Cu
     out = []
     j = prev[-1]
     while j > 0:
-        out.append(times[j])
+        out.append(Cut(round(times[j], 6), cands[j - 1].reason))
         j = prev[j]
-    return sorted(out)
+    return sorted(out, key=lambda c: c.time_s)
