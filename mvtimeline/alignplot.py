@@ -9,7 +9,8 @@ The song is drawn as rows of :data:`ROW_S` seconds, each row (top to bottom):
 - the plan's cuts as vertical lines through the row, coloured by why they are there (between
   lines, word gap, forced), with beats as small ticks on the axis.
 
-Public: plot_alignment, draw_alignment, PLOT_FORMATS.
+Public: plot_alignment, draw_alignment, PLOT_FORMATS, CUT_COLOURS, ROW_S, ROW_H, WIDTH, MARGIN_L,
+MARGIN_R, HEADER_H.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from .fileio import atomic_write
 from .media import format_time, load_font
 from .types import Analysis, Lyrics, Plan
 
-__all__ = ["plot_alignment", "draw_alignment", "PLOT_FORMATS"]
+__all__ = ["plot_alignment", "draw_alignment", "PLOT_FORMATS", "CUT_COLOURS", "ROW_S", "ROW_H", "WIDTH", "MARGIN_L",
+           "MARGIN_R", "HEADER_H"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ _LINE_FILL = {"file": (120, 190, 120), "aligned": (110, 170, 230), "interim": (2
 _LOW = (190, 190, 190)
 _FLAGGED = (230, 110, 110)
 _WORD = (30, 30, 30)
-_CUT = {"between lines": (20, 150, 60), "word gap": (230, 140, 0), "forced": (210, 30, 30), "": (120, 120, 120)}
+#: The colour of a cut by its reason (``""``: a bound the user set).
+CUT_COLOURS = {"between lines": (20, 150, 60), "word gap": (230, 140, 0), "forced": (210, 30, 30), "": (120, 120, 120)}
 _TEXT = (30, 30, 35)
 
 
@@ -109,8 +112,8 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
     draw.text((MARGIN_L, 6), title or "alignment", font=bold, fill=_TEXT)
     legend = [("voice", _VOICE), ("gap", _GAP), ("line (file)", _LINE_FILL["file"]),
               ("line (aligned)", _LINE_FILL["aligned"]), ("line (interim)", _LINE_FILL["interim"]),
-              ("low confidence", _LOW), ("over instrumental", _FLAGGED), ("cut: between lines", _CUT["between lines"]),
-              ("cut: word gap", _CUT["word gap"]), ("cut: forced", _CUT["forced"])]
+              ("low confidence", _LOW), ("over instrumental", _FLAGGED), ("cut: between lines", CUT_COLOURS["between lines"]),
+              ("cut: word gap", CUT_COLOURS["word gap"]), ("cut: forced", CUT_COLOURS["forced"])]
     x = MARGIN_L
     for name, colour in legend:
         draw.rectangle((x, 32, x + 12, 44), fill=colour, outline=(80, 80, 80))
@@ -186,7 +189,7 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
         for t, why in cuts:
             if t0 <= t < t1:
                 cx = px(t)
-                draw.line((cx, voice_top - 2, cx, axis_y), fill=_CUT.get(why, _CUT[""]), width=2)
+                draw.line((cx, voice_top - 2, cx, axis_y), fill=CUT_COLOURS.get(why, CUT_COLOURS[""]), width=2)
     return img
 
 

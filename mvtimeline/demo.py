@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 import shutil
 import subprocess
 import tempfile
@@ -45,7 +46,8 @@ class DemoSong:
     duration_s: float
     beat_times_s: tuple[float, ...]
     downbeat_times_s: tuple[float, ...]
-    lines: tuple[dict, ...]  # {"text", "section", "start_s", "end_s"}
+    lines: tuple[dict, ...]  # {"text", "section", "start_s", "end_s"} (+ "words" when sung word by word)
+    vocals_path: Path | None = None  # the voice alone (a perfect vocal stem of the mix)
 
 
 def _stanzas(text: str) -> list[tuple[str, list[str]]]:
@@ -93,6 +95,50 @@ def _espeak(text: str, *, voice: str, pitch: int, speed: int, workdir: Path) -> 
     return np.interp(np.linspace(0, y.size - 1, n), np.arange(y.size), y).astype(np.float32)
 
 
+def _fit_line(text: str, *, voice: str, pitch: int, room_s: float, workdir: Path) -> np.ndarray:
+    """``text`` spoken, faster until it fits in ``room_s`` seconds, trimmed and normalised."""
+    speed = 150
+    y = _trim(_espeak(text, voice=voice, pitch=pitch, speed=speed, workdir=workdir))
+    while y.size / SR > room_s and speed < 400:
+        speed += 25
+        y = _trim(_espeak(text, voice=voice, pitch=pitch, speed=speed, workdir=workdir))
+    return y / (np.abs(y).max() + 1e-9)
+
+
+#: Silence between lines sung back to back (s).
+BACK_TO_BACK_GAP_S = 0.12
+
+
+def _sing_words(written: str, sung: str, *, voice: str, pitch: int, room_s: float, workdir: Path, gap_s: float
+                ) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """A line sung one word at a time: the samples and (written word, start, end) in seconds from
+    the line's start. ``sung`` has as many words as ``written`` (CJK: one sung word per character)."""
+    from .lyrics.words import split_words
+
+    shown = split_words(written)
+    said = sung.split()
+    if len(said) != len(shown):
+        raise InputError(f"{written!r}: {len(shown)} words written but {len(said)} to sing ({sung!r})")
+    speed = 160
+    while True:
+        parts = [_trim(_espeak(w, voice=voice, pitch=pitch, speed=speed, workdir=workdir)) for w in said]
+        total = sum(p.size for p in parts) / SR + gap_s * (len(parts) - 1)
+        if total <= room_s or speed >= 400:
+            break
+        speed += 40
+    gap = np.zeros(int(round(gap_s * SR)), np.float32)
+    out, words, t = [], [], 0.0
+    for k, (w, part) in enumerate(zip(shown, parts)):
+        part = part / (np.abs(part).max() + 1e-9)
+        words.append((w, t, t + part.size / SR))
+        out.append(part)
+        t += part.size / SR
+        if k + 1 < len(parts):
+            out.append(gap)
+            t += gap.size / SR
+    return np.concatenate(out).astype(np.float32), words
+
+
 def _trim(y: np.ndarray, *, threshold: float = 0.02) -> np.ndarray:
     idx = np.flatnonzero(np.abs(y) > threshold * max(1e-9, float(np.abs(y).max())))
     return y[idx[0]: idx[-1] + 1] if idx.size else y
@@ -110,8 +156,14 @@ def synthesize(
     intro_bars: int = 4,
     outro_bars: int = 4,
     seed: int = 0,
+    sung_as: Mapping[str, str] | None = None,
+    word_by_word: bool = False,
+    word_gap_s: float = 0.08,
+    back_to_back: bool = False,
+    break_bars: Mapping[int, int] | None = None,
 ) -> DemoSong:
-    """Write ``NAME.wav``, ``NAME.txt`` (lyrics with section tags) and ``NAME.truth.json`` to ``out_dir``.
+    """Write ``NAME.wav``, ``NAME.vocals.wav`` (the voice alone), ``NAME.txt`` (lyrics with section
+    tags) and ``NAME.truth.json`` to ``out_dir``.
 
     Every lyric line starts half a beat after a bar line and gets two bars (4/4); stanzas are separated
     by one instrumental bar. The sung start/end of each line is measured on the synthesized voice.
@@ -130,6 +182,20 @@ def synthesize(
         Repeat the lyrics' stanzas until the song lasts at least this long (seconds).
     stanzas : int or None
         Use only the first ``stanzas`` stanzas.
+    sung_as : mapping of str to str, optional
+        What to sing for a lyric line (e.g. its pinyin with ``voice="cmn-latn-pinyin"`` for a
+        line written in hanzi); the lyrics file keeps the line as written.
+    word_by_word : bool
+        Sing each word on its own (a short breath between words), so every word's start and end
+        is known: the truth gets ``"words"`` per line (for CJK text, one per character).
+    word_gap_s : float
+        The silence between words sung word by word (seconds).
+    back_to_back : bool
+        No rest between lines and stanzas: each line starts right after the one before ends
+        (the truth then has no gap between lines to cut in longer than a breath).
+    break_bars : mapping of int to int, optional
+        Extra instrumental bars after stanza ``k`` (0-based), e.g. ``{1: 10}`` for a 20 s break at
+        120 BPM after the second stanza.
 
     Raises
     ------
@@ -150,7 +216,7 @@ def synthesize(
     line_bars = 2
 
     def song_bars(bl: list) -> int:
-        return intro_bars + sum(len(ls) * line_bars + 1 for _, ls in bl) + outro_bars
+        return intro_bars + sum(len(ls) * line_bars + 1 for _, ls in bl) + outro_bars + sum((break_bars or {}).values())
 
     base = list(blocks)
     while song_bars(blocks) * bar_s < min_duration_s:
@@ -199,26 +265,36 @@ def synthesize(
     # --- voice
     lines: list[dict] = []
     bar = intro_bars
+    cursor_s = intro_bars * bar_s + beat_s / 2
     with tempfile.TemporaryDirectory() as tmp:
-        for section, block in blocks:
+        for k, (section, block) in enumerate(blocks):
             for i, text_line in enumerate(block):
-                start_s = bar * bar_s + beat_s / 2
+                start_s = cursor_s if back_to_back else bar * bar_s + beat_s / 2
                 room_s = line_bars * bar_s - beat_s * 1.25
-                speed = 150
-                y = _trim(_espeak(text_line, voice=voice, pitch=40 + 8 * (i % 4), speed=speed, workdir=Path(tmp)))
-                while y.size / SR > room_s and speed < 400:
-                    speed += 25
-                    y = _trim(_espeak(text_line, voice=voice, pitch=40 + 8 * (i % 4), speed=speed,
-                                      workdir=Path(tmp)))
-                y = y / (np.abs(y).max() + 1e-9)
+                sung = (sung_as or {}).get(text_line, text_line)
+                pitch = 40 + 8 * (i % 4)
+                if word_by_word:
+                    y, words = _sing_words(text_line, sung, voice=voice, pitch=pitch, room_s=room_s, workdir=Path(tmp),
+                                           gap_s=word_gap_s)
+                else:
+                    y = _fit_line(sung, voice=voice, pitch=pitch, room_s=room_s, workdir=Path(tmp))
+                    words = None
                 add(vocals, y, start_s, 0.7)
-                lines.append({"text": text_line, "section": section, "start_s": round(start_s, 4),
-                              "end_s": round(start_s + y.size / SR, 4)})
+                entry = {"text": text_line, "section": section, "start_s": round(start_s, 4),
+                         "end_s": round(start_s + y.size / SR, 4)}
+                if words is not None:
+                    entry["words"] = [{"text": w, "start_s": round(start_s + a, 4), "end_s": round(start_s + b, 4)}
+                                      for w, a, b in words]
+                lines.append(entry)
                 bar += line_bars
-            bar += 1
+                cursor_s = start_s + y.size / SR + BACK_TO_BACK_GAP_S
+            bar += 1 + (break_bars or {}).get(k, 0)
+            if (break_bars or {}).get(k):
+                cursor_s = max(cursor_s, bar * bar_s + beat_s / 2)
 
     mix = music + vocals
-    mix *= 0.9 / (np.abs(mix).max() + 1e-9)
+    gain = 0.9 / (np.abs(mix).max() + 1e-9)
+    mix *= gain
     stereo = np.stack([mix, mix], axis=1)
 
     import soundfile as sf
@@ -227,6 +303,10 @@ def synthesize(
     tmp_audio = out_dir / f".{name}.part.wav"
     sf.write(str(tmp_audio), stereo, SR, subtype="PCM_16")
     tmp_audio.replace(audio_path)
+    vocals_path = out_dir / f"{name}.vocals.wav"
+    tmp_audio = out_dir / f".{name}.vocals.part.wav"
+    sf.write(str(tmp_audio), np.stack([vocals * gain] * 2, axis=1), SR, subtype="PCM_16")
+    tmp_audio.replace(vocals_path)
 
     lyrics_lines: list[str] = []
     for section, block in blocks:
@@ -241,9 +321,11 @@ def synthesize(
         beat_times_s=tuple(round(t, 6) for t in beat_times),
         downbeat_times_s=tuple(round(t, 6) for t in beat_times[::4]),
         lines=tuple(lines),
+        vocals_path=vocals_path,
     )
     d = dataclasses.asdict(song)
-    d.update(audio_path=str(audio_path), lyrics_path=str(lyrics_path), truth_path=str(song.truth_path))
+    d.update(audio_path=str(audio_path), lyrics_path=str(lyrics_path), truth_path=str(song.truth_path),
+             vocals_path=str(vocals_path))
     atomic_write(song.truth_path, json.dumps(d, indent=1))
     return song
 

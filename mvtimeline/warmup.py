@@ -1,4 +1,5 @@
-"""Compile the numba code (librosa's beat tracker and friends, the aligner's DTW) once, in one process.
+"""Compile the numba code (librosa's beat tracker and friends, the aligner's DTW and structure DP)
+once, in one process.
 
 numba keeps compiled code in an on-disk cache beside the sources; two processes that compile the
 same function at the same moment can leave that cache corrupt, and every later process that loads
@@ -27,6 +28,7 @@ def warm_up() -> None:
 
     from .audio import analyze
     from .lyrics.align_dtw import banded_dtw
+    from .lyrics.align_structure import compile_kernels
 
     sr = 22050
     t = np.arange(6 * sr) / sr
@@ -43,6 +45,7 @@ def warm_up() -> None:
     unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
     banded_dtw(unit(rng.random((j, d))), np.ones(j), np.full(j, -1.0), unit(rng.random((n, d))), rng.random(n),
                np.zeros(j, dtype=np.int64), np.full(j, n, dtype=np.int64))
+    compile_kernels()
     log.info("numba code compiled and cached")
 
 

@@ -433,6 +433,10 @@ WORD_SPAN_BASE_S = 2.0
 WORD_SPAN_PER_SYLLABLE_S = 0.8
 #: A timed line's words are looked for from this long before its start (seconds).
 WORD_LEAD_S = 0.25
+#: A pause this long (seconds) inside a timed line ends its singing; the words are looked for until
+#: WORD_TAIL_S after that.
+WORD_PAUSE_S = 0.5
+WORD_TAIL_S = 0.15
 
 
 def _needs_words(line: Line) -> bool:
@@ -486,6 +490,25 @@ def _words_of_line(line: Line, templates, feats, voice: np.ndarray, lo_s: float,
             return None
         out.append(((t0 + int(ts.min())) * hop, (t0 + int(ts.max()) + 1) * hop))
     return out
+
+
+def _voice_run_end(analysis: Analysis, start_s: float, limit_s: float, threshold: float) -> float:
+    """Where the singing that starts at ``start_s`` stops: the end of the voiced run from there,
+    pauses shorter than ``WORD_PAUSE_S`` bridged, at most ``limit_s`` (``limit_s`` when the voice
+    curve never rises)."""
+    va = analysis.vocal_activity
+    hop = analysis.hop_s
+    i, end = int(start_s / hop), None
+    quiet = 0
+    while i < len(va) and i * hop < limit_s:
+        if va[i] >= threshold:
+            end, quiet = (i + 1) * hop, 0
+        elif end is not None:
+            quiet += 1
+            if quiet * hop >= WORD_PAUSE_S:
+                break
+        i += 1
+    return min(limit_s, end) if end is not None else limit_s
 
 
 def _voice_holds(analysis: Analysis, end_s: float, limit_s: float, threshold: float) -> float:
@@ -553,14 +576,18 @@ def align_words(lyrics: Lyrics, audio_path: Path, analysis: Analysis, *, feats=N
         # long break): look no further than its words could plausibly be sung
         longest = WORD_SPAN_BASE_S + WORD_SPAN_PER_SYLLABLE_S * line_syllables(ws)
         hi = min(nxt, float(ln.end_s), float(ln.start_s) + longest)
+        # ... and no further than the voice sings on from the line's start (a chord's attack after a
+        # pause is not the line's last word)
+        hi = min(hi, _voice_run_end(analysis, float(ln.start_s), hi, thr) + WORD_TAIL_S)
         found = _words_of_line(ln, [tpl[w] for w in ws], feats, voice, lo, hi) if ws else None
         if not found:
             continue
+        # word starts snap onto the voice's onsets (measured on Embers' word truth: median error
+        # 0.38 → 0.28 s; on espeak words sung one by one it costs ~0.05 s: their onsets are soft)
         starts = []
-        for k, (a, _) in enumerate(found):
+        for a, _ in found:
             floor_s = starts[-1] + 0.02 if starts else lo
-            a = _snap(a, feats.onset, feats.onset_hop_s, floor_s, hi - 0.02)
-            starts.append(max(a, floor_s))
+            starts.append(max(_snap(a, feats.onset, feats.onset_hop_s, floor_s, hi - 0.02), floor_s))
         if ln.source == "file":  # the file's line time is the first word's start (more precise than ours)
             starts[0] = float(ln.start_s)
             starts = [max(t, starts[0] + 0.02 * k) for k, t in enumerate(starts)]

@@ -18,7 +18,7 @@ The per-line alignment then runs inside each stanza's stretch only, so an error 
 section or a repeated chorus to the wrong place. Internal to :mod:`mvtimeline.lyrics` (used by
 :mod:`.align`).
 
-Public: StanzaSpan, stanza_spans, vocal_phrases, repeated_stanzas, repeat_lags.
+Public: StanzaSpan, stanza_spans, vocal_phrases, repeated_stanzas, repeat_lags, compile_kernels.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ..jit import njit
 from ..types import Analysis, Line
 from .words import line_syllables, split_words
 
-__all__ = ["StanzaSpan", "stanza_spans", "vocal_phrases", "repeated_stanzas", "repeat_lags"]
+__all__ = ["StanzaSpan", "stanza_spans", "vocal_phrases", "repeated_stanzas", "repeat_lags", "compile_kernels"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,10 @@ BREAK_COST_PER_S = 0.6
 GAP_BONUS = 1.5
 GAP_FULL_S = 1.5
 GAP_FULL_LINE_S = 1.5
-#: Phrases shorter than this (seconds) are blips, not singing, when measuring the pause before a stanza.
+#: Phrases shorter than this (seconds) are blips, not singing, when measuring the pause before a stanza,
+#: and are no phrase at all when no other phrase comes within BLIP_GAP_S seconds of them.
 BLIP_S = 0.8
+BLIP_GAP_S = 1.0
 #: Rates of singing tried, as multiples of the song's average (sung time per syllable).
 RATE_FACTORS = (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.45)
 #: Most phrases one stanza may take.
@@ -126,7 +128,12 @@ def vocal_phrases(analysis: Analysis) -> list[tuple[float, float]]:
             out.append([a, b])
         i = j
     phrases = [(a, b) for a, b in out if b - a >= PHRASE_MIN_S]
-    return [piece for a, b in phrases for piece in _split_at_dips(va, hop, a, b)]
+    # a blip alone (a chord's attack or a drum hit the voice curve took for a syllable) is no phrase
+    kept = [(a, b) for k, (a, b) in enumerate(phrases)
+            if b - a >= BLIP_S
+            or (k > 0 and a - phrases[k - 1][1] < BLIP_GAP_S)
+            or (k + 1 < len(phrases) and phrases[k + 1][0] - b < BLIP_GAP_S)]
+    return [piece for a, b in kept for piece in _split_at_dips(va, hop, a, b)]
 
 
 def _split_at_dips(va: np.ndarray, hop: float, a: float, b: float) -> list[tuple[float, float]]:
@@ -392,3 +399,8 @@ def _best(phrases, syl, base, anchors, max_units) -> tuple[float, list[tuple[int
         if spans and (best is None or cost < best[0]):
             best = (cost, spans, base * f)
     return best
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the dynamic programme on a toy problem."""
+    _solve([(0.0, 1.0), (1.5, 2.5), (4.0, 5.0)], [3, 4], 0.3, None, 2)

@@ -2,12 +2,15 @@
 
 Each distinct line is spoken by espeak-ng (a subprocess writing a wav) in a voice that matches the
 lyrics' language when it can be guessed from common words and letters (en, de, es, fr, it, pt),
-otherwise ``en-us``. The speech is trimmed of leading/trailing silence and turned into the same
+otherwise ``en-us``. Chinese is spoken from its romanisation, because espeak-ng's ``cmn`` voice
+reads hanzi with English tone digits ("hao two"): Mandarin as pinyin with tone numbers
+(``pypinyin``) in the ``cmn-latn-pinyin`` voice, Cantonese (told by its own characters: 係, 唔,
+嘅, 咗...) as Jyutping (``ToJyutping``) in ``yue-Latn-jyutping``. The speech is trimmed of leading/trailing silence and turned into the same
 MFCC features as the song (:func:`.align_audio.mfcc_features`), plus a 0..1 loudness per frame.
 
 Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.align`).
 
-Public: guess_voice, Template, speak_lines.
+Public: guess_voice, romanize, Template, speak_lines, CJK_VOICES.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 from ..errors import ToolMissing
 from .align_audio import HOP, N_FFT, SR, mfcc_features, normalize_rows
 
-__all__ = ["guess_voice", "Template", "speak_lines"]
+__all__ = ["guess_voice", "romanize", "Template", "speak_lines", "CJK_VOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,11 @@ _STOPWORDS = {
     "pt": "o a os as e de que um uma eu tu não é em meu minha com para por você",
 }
 _LETTERS = {"de": "äöüß", "es": "ñ¿¡á", "fr": "çœèêàù", "pt": "ãõç", "it": "ò"}
+#: The voices Chinese lyrics are spoken with, from their romanisation (:func:`romanize`).
+CJK_VOICES = {"cmn": "cmn-latn-pinyin", "yue": "yue-Latn-jyutping"}
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+#: Characters written in Cantonese and hardly ever in Mandarin.
+_CANTONESE = set("係唔嘅咗佢冇啲喺嘢哋嚟咁乜睇噉畀咩啱嗰咪嚿攞揾搵諗瞓")
 
 
 def guess_voice(texts: Sequence[str]) -> str:
@@ -53,7 +61,13 @@ def guess_voice(texts: Sequence[str]) -> str:
     'de'
     >>> guess_voice(["City lights are calling out my name"])
     'en-us'
+    >>> guess_voice(["我们一起去看海"]), guess_voice(["我哋一齊去睇海"])
+    ('cmn', 'yue')
     """
+    joined = " ".join(texts)
+    han = len(_HAN.findall(joined))
+    if han and han >= 0.3 * len(re.findall(r"\w", joined)):
+        return "yue" if sum(ch in _CANTONESE for ch in joined) >= max(1, han // 200) else "cmn"
     words = [w for t in texts for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", t.lower())]
     if not words:
         return "en-us"
@@ -86,6 +100,47 @@ def _espeak_exe() -> str:
     if not exe:
         raise ToolMissing("espeak-ng is not installed (needed to align untimed lyrics): apt-get install espeak-ng")
     return exe
+
+
+def romanize(text: str, voice: str) -> str:
+    """``text`` as espeak-ng's Chinese romanised voices read it: Mandarin (``cmn``) in pinyin with
+    tone numbers, Cantonese (``yue``) in Jyutping; other voices get ``text`` unchanged. Latin
+    words and digits inside the line are kept.
+
+    Raises
+    ------
+    ToolMissing
+        pypinyin (Mandarin) or ToJyutping (Cantonese) is not installed.
+
+    Examples
+    --------
+    >>> romanize("你好，世界", "cmn")
+    'ni3 hao3 shi4 jie4'
+    >>> romanize("我哋", "yue")
+    'ngo5 dei6'
+    """
+    if voice == "cmn":
+        try:
+            from pypinyin import Style, lazy_pinyin
+        except ImportError:
+            raise ToolMissing("Mandarin lyrics need pypinyin: pip install pypinyin") from None
+        parts = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [s])
+    elif voice == "yue":
+        try:
+            import ToJyutping
+        except ImportError:
+            raise ToolMissing("Cantonese lyrics need ToJyutping: pip install ToJyutping") from None
+        parts, other = [], ""
+        for ch, j in ToJyutping.get_jyutping_list(text):
+            if j:
+                parts += [other, j]
+                other = ""
+            else:
+                other += ch
+        parts.append(other)
+    else:
+        return text
+    return " ".join(w for p in parts for w in re.findall(r"\w+", p))
 
 
 def _speak(exe: str, text: str, voice: str, wav: Path) -> np.ndarray:
@@ -134,8 +189,8 @@ def speak_lines(texts: Sequence[str], *, voice: str) -> list[Template]:
     unique = list(dict.fromkeys(texts))
     with tempfile.TemporaryDirectory(prefix="mvt-align-") as tmp:
         def job(k: int) -> Template:
-            text = unique[k].strip() or "la"
-            return _template(_speak(exe, text, voice, Path(tmp) / f"line{k}.wav"))
+            text = romanize(unique[k], voice).strip() or "la"
+            return _template(_speak(exe, text, CJK_VOICES.get(voice, voice), Path(tmp) / f"line{k}.wav"))
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             made = list(pool.map(job, range(len(unique))))

@@ -51,6 +51,13 @@ SURE_VOICE_SHARE = 0.25
 #: The outro's own segment starts at least this long (seconds) after the last line's start when
 #: its end is a guess (a line's end is never in the file), so a held last word is not cut.
 OUTRO_MARGIN_S = 1.0
+#: Word times (ours, from the aligner) may be off by this much (seconds): a beat counts as inside a
+#: word gap only that far from both words.
+WORD_SLACK_S = 0.1
+#: Off the beat, a cut between two words goes this long (seconds) before the second word's start...
+WORD_LEAD_S = 0.06
+#: ... unless the voice curve dips near there below this share of its level around (a pause heard).
+DIP_SHARE = 0.6
 #: A line timed by the aligner (not by the lyrics file) may start this much earlier (seconds) than
 #: it says: cuts before it go where the voice pauses within that much of its start.
 UNSURE_S = 0.5
@@ -179,7 +186,8 @@ def _candidates(analysis: Analysis, lines: Sequence[Line], beats: np.ndarray, ru
                     if t < b - EDGE_S]
     if rule == "lines":
         return out
-    if rule == "beats":
+    if rule == "beats":  # a montage: every cut on a beat (between lines when one is, else anywhere)
+        out = [c for c in out if not c.offbeat]
         taken = {round(c.time_s, 3) for c in out}
         sung = [s for ln in timed for s in _word_spans(ln)]
         for t in beats:
@@ -188,14 +196,42 @@ def _candidates(analysis: Analysis, lines: Sequence[Line], beats: np.ndarray, ru
             inside = any(a + EDGE_S < t < b - EDGE_S for a, b in sung)
             out.append(_Cand(float(t), "forced" if inside else "word gap", False))
         return out
-    # word gaps inside lines
+    # word gaps inside lines: a beat that fits inside the gap even if the word times are off by
+    # WORD_SLACK_S; else just before the next word starts (word starts sit on the voice's onsets,
+    # the surest word edge the aligner has; where a word ends is less sure)
     for ln in timed:
         spans = _word_spans(ln)
         for (_, e0), (s1, _) in zip(spans[:-1], spans[1:]):
             if s1 < e0:
                 continue
-            out += [_Cand(t, "word gap", off, s1 - e0) for t, off in _in_gap_points(e0, s1, beats)]
+            a, b = e0 + WORD_SLACK_S, s1 - WORD_SLACK_S
+            inside = beats[(beats > a) & (beats < b)] if b > a else beats[:0]
+            if inside.size:
+                out += [_Cand(float(t), "word gap", False, s1 - e0) for t in inside]
+            else:
+                out.append(_Cand(_word_cut(analysis, e0, s1), "word gap", True, s1 - e0))
     return out
+
+
+def _word_cut(analysis: Analysis, e0: float, s1: float) -> float:
+    """Where to cut between a word ending at ``e0`` and the next starting at ``s1`` (our times):
+    where the voice pauses near there when it clearly does (a dip of the voice curve within
+    ``WORD_SLACK_S``), else ``WORD_LEAD_S`` before the next word's start (word starts sit on the
+    voice's onsets: the surest word edge the aligner has)."""
+    fallback = max(e0, s1 - WORD_LEAD_S)
+    va = analysis.vocal_activity
+    if not va:
+        return fallback
+    hop = analysis.hop_s
+    i0 = max(0, int(math.ceil((min(e0, s1) - WORD_SLACK_S) / hop)))
+    i1 = min(len(va), int((s1 + WORD_SLACK_S / 2) / hop) + 1)
+    if i1 - i0 < 3:
+        return fallback
+    seg = np.asarray(va[i0:i1])
+    k = int(np.argmin(seg))
+    if seg[k] > DIP_SHARE * float(seg.max()):
+        return fallback
+    return float((i0 + k) * hop)
 
 
 def _forced_grid(a: float, b: float, beats: np.ndarray, policy: CutPolicy, timed: Sequence[Line]) -> list[_Cand]:
@@ -319,8 +355,10 @@ def _long_run_message(a: float, b: float, cands: list[_Cand], policy: CutPolicy,
     inside = [ln for ln in timed if ln.end_s > gap_a and ln.start_s < gap_b]
     if inside:
         nos = [ln.line_no for ln in inside if ln.line_no]
-        which = (f"lines {nos[0]}–{nos[-1]}" if len(nos) > 1 else f"line {nos[0]}") if nos else "lines"
-        return (f"{which} ({inside[0].start_s:.1f}–{inside[-1].end_s:.1f} s) are sung back to back for "
+        which = (f"lines {nos[0]}–{nos[-1]} ({inside[0].start_s:.1f}–{inside[-1].end_s:.1f} s) are"
+                 if len(nos) > 1 else f"line {nos[0]} ({inside[0].start_s:.1f}–{inside[-1].end_s:.1f} s) is") \
+            if nos else f"lines ({inside[0].start_s:.1f}–{inside[-1].end_s:.1f} s) are"
+        return (f"{which} sung back to back for "
                 f"{gap_b - gap_a:.1f} s, longer than the longest segment ({policy.max_s:.1f} s): with cut_rule "
                 "'lines' there is no place to cut; use cut_rule 'words' or allow longer segments")
     return f"cannot cut {a:.2f}–{b:.2f} s between lines into segments of at most {policy.max_s:.2f} s"
