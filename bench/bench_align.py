@@ -1,30 +1,37 @@
-"""Benchmark lyrics.align against the naive baselines on synthesized songs and the real dev set.
+"""Benchmark the aligner and the word-safe planner, side by side with a baseline revision.
 
-Usage: ``python bench/bench_align.py [--no-synth] [--no-dev] [--dev DIR]``
+Usage: ``python bench/bench_align.py [--baseline REV] [--no-synth] [--no-dev] [--no-full] [--dev DIR]``
 
-(a) Synthesized songs (:func:`mvtimeline.demo.synthesize`, known line starts; word truth is not
-    known there, so only line onsets): 90/120/150 BPM in English, 90/120 BPM in German (voice "de").
-(b) The real dev set (``$MVT_ALIGNMENT_DEV``, default ``../shared/data/alignment-dev`` beside the checkout;
-skipped when absent): the aligner gets
-    each clip's lyrics one line per line (the ground truth's line texts, no times), and is scored
-    with the dev set's own ``score_alignment.py`` (line and word onsets, JamendoLyrics convention:
-    per song, then averaged over songs).
+Songs:
+(a) synthesized full songs (:func:`mvtimeline.demo.synthesize`, truth known to the sample): a song
+    sung word by word (word truth), a repeated chorus after a 20 s instrumental break, lines sung
+    back to back, German, and Mandarin (hanzi lyrics sung from pinyin);
+(b) the real dev excerpts (``$MVT_ALIGNMENT_DEV``, default ``../shared/data/alignment-dev``, skipped
+    when absent), and (c) its full songs (``full/``).
 
-For every song: line-onset mean abs error, median, % within 0.3 s and 1 s, word-onset error where
-truth exists, and % of the plan's cuts (``plan.build``, cinematic, max 8 s) that fall inside a truly
-sung line (more than 0.15 s from its edges), for ``align``, ``place`` (interim) and an even spread
-of the lines over the song, side by side.
+Every song is run twice per revision: with the truth's **line times as an LRC** (what a Suno user
+has; the planner must cut between words) and as **plain text** (the aligner must find the lines).
+Reported per song and revision: line-start MAE / median / % within 0.3 s and 1 s (plain text), word
+start MAE (LRC, where word truth exists), voice frame accuracy against the true word spans, % of
+the plan's cuts (cinematic, max 8 s) inside a true sung word / line, the longest segment, and time
+(analysis + alignment, realtime factor; the first song of a run pays the JIT compilation, so it is
+shown as "cold" and the same song rerun at the end as "warm"). The even spread of the lines over
+the song is the naive baseline for plain text.
+
+``--baseline REV`` checks REV out into a temporary git worktree and runs the same measurements with
+that revision's package (a subprocess with ``PYTHONPATH`` on the worktree), so the two columns run
+on the same machine, songs and scorer.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
-import importlib.util
 import json
 import logging
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,13 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mvtimeline import plan
-from mvtimeline.audio import analyze
-from mvtimeline.demo import synthesize
-from mvtimeline.lyrics import align, place, read
-from mvtimeline.types import Lyrics
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from align_eval import (LINE_MARGIN_S, WORD_MARGIN_S, line_spans, plan_cuts, share_inside,  # noqa: E402
+                        truth_lrc, truth_text, voice_frame_accuracy, word_spans)
 
-DEV = Path(os.environ.get("MVT_ALIGNMENT_DEV", Path(__file__).resolve().parents[2] / "shared/data/alignment-dev"))
+DEV = Path(os.environ.get("MVT_ALIGNMENT_DEV", HERE.parents[1] / "shared/data/alignment-dev"))
 GERMAN = """[Strophe]
 Die Lichter der Stadt rufen meinen Namen
 Jedes Fenster brennt wie eine Flamme
@@ -51,143 +57,221 @@ Herzen wie Motoren unter Strom
 Halt dich fest und lass nie los
 Wir tanzen im Abendrot
 """
-CUT_MARGIN = 0.15
+HANZI = ["我们一起去看海", "海风吹过我的脸", "星星在天上闪烁", "今夜我不想回家",
+         "你的笑容像阳光", "照亮我心里的路", "不管明天在哪里", "我都会在你身边"]
+PINYIN = ["wo3 men5 yi4 qi3 qu4 kan4 hai3", "hai3 feng1 chui1 guo4 wo3 de5 lian3",
+          "xing1 xing1 zai4 tian1 shang4 shan3 shuo4", "jin1 ye4 wo3 bu4 xiang3 hui2 jia1",
+          "ni3 de5 xiao4 rong2 xiang4 yang2 guang1", "zhao4 liang4 wo3 xin1 li3 de5 lu4",
+          "bu4 guan3 ming2 tian1 zai4 na3 li3", "wo3 dou1 hui4 zai4 ni3 shen1 bian1"]
 
 
-def even_spread(lyrics: Lyrics, duration_s: float) -> Lyrics:
-    n = len(lyrics.lines)
-    step = duration_s / n
-    lines = [dataclasses.replace(ln, start_s=k * step, end_s=(k + 1) * step, words=tuple(
-        dataclasses.replace(w, start_s=None, end_s=None) for w in ln.words), source="interim", confidence=0.0)
-        for k, ln in enumerate(lyrics.lines)]
-    out = dataclasses.replace(lyrics, lines=tuple(lines))
-    return place(out, vocal_regions_s=(), duration_s=duration_s)  # fills word times inside the lines
+# --- songs (made once by the driver, measured by every revision) ---------------------------------
+
+def _synth_truth(song) -> dict:
+    return {"lines": [{"text": ln["text"], "start": ln["start_s"], "end": ln["end_s"],
+                       "words": [{"text": w["text"], "start": w["start_s"], "end": w["end_s"]}
+                                 for w in ln.get("words", ())]} for ln in song.lines]}
 
 
-def onset_stats(pred: list[float], true: list[float]) -> dict:
-    e = np.abs(np.asarray(pred) - np.asarray(true))
-    return {"mae": float(e.mean()), "med": float(np.median(e)), "max": float(e.max()),
-            "p03": 100.0 * float((e < 0.3).mean()), "p1": 100.0 * float((e < 1.0).mean())}
+def make_synth(work: Path) -> list[dict]:
+    from mvtimeline.demo import synthesize
+
+    zh = "[Verse]\n" + "\n".join(HANZI[:4]) + "\n\n[Chorus]\n" + "\n".join(HANZI[4:]) + "\n"
+    specs = [
+        ("synth words 120", {"stanzas": 3, "word_by_word": True}),
+        ("synth chorus+break", {"stanzas": 4, "break_bars": {1: 10}}),
+        ("synth back to back", {"stanzas": 2, "word_by_word": True, "back_to_back": True, "word_gap_s": 0.2}),
+        ("synth de 90", {"tempo_bpm": 90, "voice": "de", "lyrics_text": GERMAN}),
+        ("synth zh 100", {"tempo_bpm": 100, "voice": "cmn-latn-pinyin", "lyrics_text": zh,
+                          "sung_as": dict(zip(HANZI, PINYIN))}),
+    ]
+    songs = []
+    for name, kw in specs:
+        song = synthesize(work / name.replace(" ", "_").replace("+", "_"), intro_bars=2, outro_bars=2, **kw)
+        truth = _synth_truth(song)
+        songs.append({"name": name, "audio": str(song.audio_path), "truth": truth,
+                      "lyrics": str(song.lyrics_path), "has_words": bool(kw.get("word_by_word"))})
+    return songs
 
 
-def cuts_in_lines(lyr: Lyrics, analysis, spans: list[tuple[float, float]]) -> tuple[float, int]:
-    p = plan.build(lyr, analysis, style="cinematic", max_s=8, title="bench")
-    cuts = [s.start_s for s in p.segments[1:]]
-    bad = sum(1 for c in cuts if any(a + CUT_MARGIN < c < b - CUT_MARGIN for a, b in spans))
-    return (100.0 * bad / len(cuts) if cuts else 0.0), len(cuts)
+def dev_songs(dev: Path, full: bool, excerpts: bool) -> list[dict]:
+    paths = (sorted(dev.glob("*.json")) if excerpts else []) + (sorted((dev / "full").glob("*.json")) if full else [])
+    songs = []
+    for gt in paths:
+        if gt.with_suffix(".mp3").exists():
+            truth = json.loads(gt.read_text(encoding="utf-8"))
+            songs.append({"name": gt.stem, "audio": str(gt.with_suffix(".mp3")), "truth": truth,
+                          "lyrics": None, "has_words": True})
+    return songs
 
 
-def row(name: str, method: str, st: dict, cut: tuple[float, int], extra: str = "") -> None:
-    print(f"{name:<34} {method:<7} MAE {st['mae']:6.3f}  Med {st['med']:6.3f}  max {st['max']:6.2f}  "
-          f"<0.3 {st['p03']:5.1f}%  <1 {st['p1']:5.1f}%  cuts-in-line {cut[0]:5.1f}% ({cut[1]}){extra}")
+# --- measuring (runs with whichever mvtimeline is importable) ------------------------------------
+
+def _even(lyrics, duration_s: float):
+    from mvtimeline.lyrics import place
+
+    step = duration_s / len(lyrics.lines)
+    lines = tuple(dataclasses.replace(ln, start_s=k * step, end_s=(k + 1) * step, source="interim", confidence=0.0,
+                                      words=tuple(dataclasses.replace(w, start_s=None, end_s=None) for w in ln.words))
+                  for k, ln in enumerate(lyrics.lines))
+    return place(dataclasses.replace(lyrics, lines=lines), vocal_regions_s=(), duration_s=duration_s)
 
 
-def bench_synth(work: Path) -> dict:
-    songs = [("en 90 BPM", 90, "en-us", None), ("en 120 BPM", 120, "en-us", None),
-             ("en 150 BPM", 150, "en-us", None), ("de 90 BPM", 90, "de", GERMAN), ("de 120 BPM", 120, "de", GERMAN)]
-    agg: dict[str, list] = {"align": [], "place": [], "even": []}
-    cut_agg: dict[str, list] = {"align": [], "place": [], "even": []}
-    times = []
-    print("\n(a) synthesized songs: line onsets (s)")
-    for name, bpm, voice, text in songs:
-        song = synthesize(work / name.replace(" ", "_"), tempo_bpm=bpm, voice=voice, lyrics_text=text, stanzas=2)
-        a = analyze(song.audio_path)
-        lyr = read(song.lyrics_path)
+def _cuts(lyrics, analysis, truth: dict) -> dict:
+    cuts = plan_cuts(lyrics, analysis)
+    edges = [0.0, *cuts, analysis.duration_s]
+    spans_w = word_spans(truth)
+    return {"n": len(cuts), "in_words": share_inside(cuts, spans_w, WORD_MARGIN_S) if spans_w else None,
+            "in_lines": share_inside(cuts, line_spans(truth), LINE_MARGIN_S),
+            "longest_s": max(b - a for a, b in zip(edges, edges[1:]))}
+
+
+def _line_errors(lyrics, truth: dict) -> dict:
+    e = np.abs([ln.start_s - t["start"] for ln, t in zip(lyrics.lines, truth["lines"])])
+    return {"mae": float(e.mean()), "med": float(np.median(e)), "p03": 100 * float((e < 0.3).mean()),
+            "p1": 100 * float((e < 1.0).mean())}
+
+
+def _word_mae(lyrics, truth: dict) -> float | None:
+    errs = [abs(w.start_s - tw["start"]) for ln, t in zip(lyrics.lines, truth["lines"])
+            for w, tw in zip(ln.words, t.get("words", ())) if w.start_s is not None and len(ln.words) == len(t["words"])]
+    return float(np.mean(errs)) if errs else None
+
+
+def measure(songs: list[dict], work: Path) -> list[dict]:
+    from mvtimeline.audio import analyze
+    from mvtimeline.lyrics import align, read
+
+    out = []
+    for i, song in enumerate([*songs, songs[0]]):
+        truth, audio, stem = song["truth"], Path(song["audio"]), song["name"].replace(" ", "_").replace("+", "_")
         t0 = time.perf_counter()
-        al = align(lyr, song.audio_path, a)
-        times.append((time.perf_counter() - t0, song.duration_s))
-        truth = [ln["start_s"] for ln in song.lines]
-        spans = [(ln["start_s"], ln["end_s"]) for ln in song.lines]
-        for method, out in (("align", al), ("place", place(lyr, vocal_regions_s=a.vocal_regions_s,
-                                                              duration_s=a.duration_s)),
-                            ("even", even_spread(lyr, a.duration_s))):
-            st = onset_stats([ln.start_s for ln in out.lines], truth)
-            cut = cuts_in_lines(out, a, spans)
-            agg[method].append(st)
-            cut_agg[method].append(cut[0])
-            extra = f"  ({times[-1][0]:.1f} s for {song.duration_s:.0f} s)" if method == "align" else ""
-            row(f"{name} ({song.duration_s:.0f} s)", method, st, cut, extra)
-    print("synthesized, mean over songs:")
-    for method in agg:
-        st = {k: statistics.fmean(s[k] for s in agg[method]) for k in agg[method][0]}
-        row("ALL synthesized", method, st, (statistics.fmean(cut_agg[method]), 0))
-    return agg
-
-
-def _scorer():
-    spec = importlib.util.spec_from_file_location("score_alignment", DEV / "score_alignment.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _as_pred(lyr: Lyrics) -> dict:
-    return {"lines": [{"text": ln.text, "start": ln.start_s, "end": ln.end_s,
-                       "words": [{"text": w.text, "start": w.start_s, "end": w.end_s} for w in ln.words]}
-                      for ln in lyr.lines]}
-
-
-def bench_dev(dev: Path, work: Path) -> None:
-    if not (dev / "score_alignment.py").exists():
-        print(f"\n(b) dev set: {dev} not found, skipped")
-        return
-    sc = _scorer()
-    print(f"\n(b) real dev set ({dev}): line / word onsets (s), scored with score_alignment.py")
-    res: dict[str, list] = {"align": [], "place": [], "even": []}
-    cut_res: dict[str, list] = {"align": [], "place": [], "even": []}
-    times = []
-    for gt_path in sorted(dev.glob("*.json")):
-        gt = json.loads(gt_path.read_text(encoding="utf-8"))
-        audio = gt_path.with_suffix(".mp3")
-        if not audio.exists():
-            continue
-        txt = work / f"{gt_path.stem}.txt"
-        txt.write_text("\n".join(ln["text"] for ln in gt["lines"]) + "\n", encoding="utf-8")
-        a = analyze(audio)
-        lyr = read(txt)
+        analysis = analyze(audio)
+        t_an = time.perf_counter() - t0
+        txt = read(Path(song["lyrics"])) if song["lyrics"] else read(truth_text(truth, work / f"{stem}.txt"))
         t0 = time.perf_counter()
-        al = align(lyr, audio, a)
-        times.append(time.perf_counter() - t0)
-        spans = [(ln["start"], ln["end"]) for ln in gt["lines"]]
-        for method, out in (("align", al), ("place", place(lyr, vocal_regions_s=a.vocal_regions_s,
-                                                              duration_s=a.duration_s)),
-                            ("even", even_spread(lyr, a.duration_s))):
-            r = sc.score(_as_pred(out), gt)
-            cut = cuts_in_lines(out, a, spans)
-            res[method].append(r)
-            cut_res[method].append(cut[0])
-            ls, ws = r["lines"], r.get("words")
-            st = {"mae": ls["mae"], "med": ls["medae"], "max": max(abs(e) for e in r["_line_errs"]),
-                  "p03": ls["within_0.3"], "p1": ls["within_1.0"]}
-            extra = f"  words MAE {ws['mae']:6.2f} <0.3 {ws['within_0.3']:5.1f}%" if ws else ""
-            if method == "align":
-                extra += f"  conf {statistics.fmean(ln.confidence for ln in out.lines):.2f}"
-            row(gt_path.stem[:34], method, st, cut, extra)
-    print("dev set, song-mean (JamendoLyrics convention) and pooled:")
-    for method in res:
-        lm = sc.song_mean(res[method], "lines")
-        wm = sc.song_mean(res[method], "words")
-        errs = [abs(e) for r in res[method] for e in r["_line_errs"]]
-        print(f"  {method:<6} lines song-mean MAE {lm['mae']:6.3f} Med {lm['medae']:6.3f} <0.3 {lm['within_0.3']:5.1f}% "
-              f"<1 {lm['within_1.0']:5.1f}% | pooled MAE {statistics.fmean(errs):6.3f} "
-              f"<1 {100 * sum(e < 1 for e in errs) / len(errs):5.1f}% | words song-mean MAE {wm['mae']:6.3f} "
-              f"<0.3 {wm['within_0.3']:5.1f}% | plan cuts in sung lines {statistics.fmean(cut_res[method]):5.1f}%")
-    print(f"  align time per clip: mean {statistics.fmean(times):.1f} s")
+        plain = align(txt, audio, analysis)
+        t_al = time.perf_counter() - t0
+        speed = {"analysis_s": t_an, "align_s": t_al, "x_realtime": analysis.duration_s / (t_an + t_al)}
+        if i == len(songs):
+            out[0]["speed_warm"] = speed
+            break
+        lrc = align(read(truth_lrc(truth, work / f"{stem}.lrc")), audio, analysis)
+        row = {"name": song["name"], "duration_s": analysis.duration_s, "speed": speed,
+               "plain": {**_line_errors(plain, truth), "cuts": _cuts(plain, analysis, truth),
+                         "conf": statistics.fmean(ln.confidence for ln in plain.lines)},
+               "lrc": {"cuts": _cuts(lrc, analysis, truth),
+                       "word_mae": _word_mae(lrc, truth) if song["has_words"] else None},
+               "even": {**_line_errors(_even(txt, analysis.duration_s), truth),
+                        "cuts": _cuts(_even(txt, analysis.duration_s), analysis, truth)},
+               "voice": voice_frame_accuracy(analysis, truth) if song["has_words"] else None}
+        out.append(row)
+        print(f"  measured {song['name']} ({analysis.duration_s:.0f} s)", file=sys.stderr, flush=True)
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+def _f(x, fmt="6.2f", none="   -  "):
+    return none if x is None else format(x, fmt)
+
+
+def report(results: dict[str, list[dict]]) -> None:
+    revs = list(results)
+    names = [r["name"] for r in results[revs[0]]]
+    print("\nPLAIN TEXT (lines found by the aligner): line-start error (s), cuts inside true words / lines")
+    print(f"{'song':34} {'rev':9} {'MAE':>6} {'med':>6} {'<0.3':>6} {'<1':>6} {'inW%':>6} {'inL%':>6} {'conf':>5}")
+    for k, name in enumerate(names):
+        for rev in revs:
+            p = results[rev][k]["plain"]
+            print(f"{name[:34]:34} {rev[:9]:9} {p['mae']:6.2f} {p['med']:6.2f} {p['p03']:6.1f} {p['p1']:6.1f} "
+                  f"{_f(p['cuts']['in_words'], '6.1f')} {p['cuts']['in_lines']:6.1f} {p['conf']:5.2f}")
+        e = results[revs[0]][k]["even"]
+        print(f"{'':34} {'even':9} {e['mae']:6.2f} {e['med']:6.2f} {e['p03']:6.1f} {e['p1']:6.1f} "
+              f"{_f(e['cuts']['in_words'], '6.1f')} {e['cuts']['in_lines']:6.1f}")
+    print("\nLRC (true line starts): cuts inside true words / lines, longest segment, word-start MAE; voice frames")
+    print(f"{'song':34} {'rev':9} {'cuts':>4} {'inW%':>6} {'inL%':>6} {'long':>5} {'wMAE':>6} {'vAcc':>5} {'vRec':>5}")
+    for k, name in enumerate(names):
+        for rev in revs:
+            r = results[rev][k]
+            c, v = r["lrc"]["cuts"], r["voice"] or {}
+            print(f"{name[:34]:34} {rev[:9]:9} {c['n']:4d} {_f(c['in_words'], '6.1f')} {c['in_lines']:6.1f} "
+                  f"{c['longest_s']:5.1f} {_f(r['lrc']['word_mae'])} {_f(v.get('accuracy'), '5.1f', '  -  ')} "
+                  f"{_f(v.get('recall'), '5.1f', '  -  ')}")
+    print("\nMEANS over songs")
+    for rev in revs:
+        rs = results[rev]
+
+        def mean(get):
+            vals = [get(r) for r in rs if get(r) is not None]
+            return statistics.fmean(vals) if vals else None
+        print(f"  {rev[:9]:9} plain MAE {mean(lambda r: r['plain']['mae']):5.2f} <1 s {mean(lambda r: r['plain']['p1']):5.1f}% "
+              f"cuts inW {_f(mean(lambda r: r['plain']['cuts']['in_words']), '4.1f')}% "
+              f"inL {mean(lambda r: r['plain']['cuts']['in_lines']):4.1f}% | LRC cuts inW "
+              f"{_f(mean(lambda r: r['lrc']['cuts']['in_words']), '4.1f')}% inL {mean(lambda r: r['lrc']['cuts']['in_lines']):4.1f}% "
+              f"longest {max(r['lrc']['cuts']['longest_s'] for r in rs):4.1f} s word MAE {_f(mean(lambda r: r['lrc']['word_mae']), '5.3f')} "
+              f"| voice acc {_f(mean(lambda r: (r['voice'] or {}).get('accuracy')), '4.1f')}")
+        cold, warm = rs[0]["speed"], rs[0].get("speed_warm", rs[0]["speed"])
+        total = sum(r["duration_s"] for r in rs[1:]) / sum(r["speed"]["analysis_s"] + r["speed"]["align_s"] for r in rs[1:]) \
+            if len(rs) > 1 else warm["x_realtime"]
+        print(f"  {'':9} speed: first song cold {cold['x_realtime']:5.1f}x realtime, warm {warm['x_realtime']:5.1f}x; "
+              f"the other songs {total:5.1f}x (analysis + plain-text alignment)")
+
+
+def run_revision(rev: str, songs_json: Path, work: Path) -> list[dict]:
+    """Measure with the package of git revision ``rev`` (a temporary worktree, a subprocess)."""
+    repo = HERE.parent
+    wt = work / f"wt-{rev.replace('/', '_')}"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(wt), rev], check=True,
+                   capture_output=True)
+    try:
+        out = work / f"results-{rev.replace('/', '_')}.json"
+        env = {**os.environ, "PYTHONPATH": str(wt)}
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure", str(songs_json), "--json", str(out)],
+                       check=True, env=env)
+        return json.loads(out.read_text())
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], check=False,
+                       capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", metavar="REV", help="git revision to measure side by side (e.g. HEAD~2)")
     ap.add_argument("--no-synth", action="store_true")
-    ap.add_argument("--no-dev", action="store_true")
+    ap.add_argument("--no-dev", action="store_true", help="skip the dev excerpts")
+    ap.add_argument("--no-full", action="store_true", help="skip the dev set's full songs")
     ap.add_argument("--dev", type=Path, default=DEV)
+    ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: songs JSON -> --json results
+    ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
-        if not args.no_synth:
-            bench_synth(Path(tmp))
-        if not args.no_dev:
-            bench_dev(args.dev, Path(tmp))
+        work = Path(tmp)
+        if args.measure:
+            args.json.write_text(json.dumps(measure(json.loads(args.measure.read_text()), work)))
+            return 0
+        songs = (make_synth(work) if not args.no_synth else []) + \
+            (dev_songs(args.dev, full=not args.no_full, excerpts=not args.no_dev) if args.dev.exists() else [])
+        if not songs:
+            print("no songs to measure", file=sys.stderr)
+            return 1
+        songs_json = work / "songs.json"
+        songs_json.write_text(json.dumps(songs))
+        results = {"current": run_revision_current(songs_json, work)}
+        if args.baseline:
+            results[args.baseline] = run_revision(args.baseline, songs_json, work)
+        report(results)
     return 0
+
+
+def run_revision_current(songs_json: Path, work: Path) -> list[dict]:
+    """Measure with the working tree's package, in a subprocess like the baseline (same cold start)."""
+    out = work / "results-current.json"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure", str(songs_json), "--json", str(out)],
+                   check=True, env=env)
+    return json.loads(out.read_text())
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def _gaps(analysis: Analysis) -> list[tuple[float, float]]:
 
 
 def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan | None = None, *,
-                   title: str = "", flagged: set[int] | None = None, min_confidence: float = 0.35,
+                   title: str = "", min_confidence: float = 0.35,
                    width: int = WIDTH) -> Any:
     """Draw the alignment picture and return it as a PIL image.
 
@@ -79,13 +79,12 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
     analysis : Analysis
         The song's analysis (voice curve, vocal regions, beats).
     lyrics : Lyrics, optional
-        Timed lyrics (lines and words drawn); untimed lines are left out.
+        Timed lyrics (lines and words drawn); untimed lines are left out; lines flagged
+        ``"over instrumental"`` are drawn red.
     plan : Plan, optional
         The plan whose cuts are drawn (each segment's start but the first, by its ``cut`` reason).
     title : str
         Drawn at the top with the legend.
-    flagged : set of int, optional
-        Indices of lines flagged as sung over an instrumental stretch (drawn red).
     min_confidence : float
         Aligned lines under this confidence are drawn grey.
     width : int
@@ -107,7 +106,6 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
     font = load_font(FONT_SIZE)
     bold = load_font(FONT_SIZE + 2, bold=True)
     span_px = width - MARGIN_L - MARGIN_R
-    flagged = flagged or set()
 
     draw.text((MARGIN_L, 6), title or "alignment", font=bold, fill=_TEXT)
     legend = [("voice", _VOICE), ("gap", _GAP), ("line (file)", _LINE_FILL["file"]),
@@ -159,7 +157,7 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
             if b <= t0 or a >= t1:
                 continue
             y0 = lines_top + (i % 2) * 26
-            if i in flagged:
+            if "over instrumental" in ln.flags:
                 colour = _FLAGGED
             elif ln.source == "aligned" and ln.confidence < min_confidence or ln.source == "interim":
                 colour = _LOW if ln.source == "aligned" else _LINE_FILL["interim"]

@@ -3,7 +3,9 @@
 - :func:`storyboard` — write ``out.png`` (a grid of tiles: a frame from the middle of each
   segment's chosen take, its time range, section, first lyric line and image prompt) or
   ``out.html`` (a self-contained page, one row per segment with every take side by side, the
-  chosen one marked, and the times, section, lyric lines, prompts and seed).
+  chosen one marked, and the times, section, lyric lines, prompts and seed). Both end with the
+  alignment picture (:func:`mvtimeline.alignplot.draw_alignment`: voice curve, gaps, lines, word
+  ticks and the plan's cuts on one time axis).
 - :func:`grid_layout` — where the tiles of a PNG storyboard go.
 - :func:`middle_frame` — the RGB frame from the middle of a segment in a clip.
 
@@ -24,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from .alignplot import draw_alignment
 from .errors import InputError, RunError
 from .fileio import atomic_write
 from .media import format_time, load_font
-from .types import ClipRequest, ClipResult, Plan, Segment
+from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan, Segment
 
 __all__ = [
     "storyboard",
@@ -49,6 +52,7 @@ FONT_SIZE = 15
 TEXT_LINES = 7  # text rows under each thumbnail: 1 header, 2 lyric, 4 prompt
 HTML_THUMB_WIDTH = 320  # px, thumbnails in the HTML page
 JPEG_QUALITY = 82
+HTML_ALIGN_WIDTH = 1400  # px, the alignment picture at the end of the HTML page
 
 
 def _time_range(seg: Segment) -> str:
@@ -182,7 +186,11 @@ def _wrap(text: str, font: Any, width_px: float, max_lines: int) -> list[str]:
     return lines
 
 
-def _png(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResult]], *,
+def _alignment(project: Any, plan: Plan, analysis: Analysis, lyrics: Lyrics | None, width: int) -> Any:
+    return draw_alignment(analysis, lyrics, plan, width=width, title=f"{project.name} — alignment and cuts")
+
+
+def _png(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResult]], strip: Any, *,
          tile_width: int, columns: int | None) -> bytes:
     from PIL import Image, ImageDraw
 
@@ -217,6 +225,11 @@ def _png(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResul
         for row in _wrap(seg.image_prompt, font, text_w, TEXT_LINES - 3):
             draw.text((x + PAD, ty), row, font=font, fill=(175, 185, 200))
             ty += line_h
+    if strip is not None:  # the alignment under the grid, as wide as the grid
+        full = Image.new("RGB", (layout.size[0], layout.size[1] + strip.size[1]), (24, 24, 28))
+        full.paste(sheet, (0, 0))
+        full.paste(strip, (0, layout.size[1]))
+        sheet = full
     buf = io.BytesIO()
     sheet.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
@@ -241,6 +254,12 @@ img{display:block}
 """
 
 
+def _png_data_uri(img: Any) -> str:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def _jpeg_data_uri(rgb: np.ndarray) -> str:
     from PIL import Image
 
@@ -250,7 +269,7 @@ def _jpeg_data_uri(rgb: np.ndarray) -> str:
 
 
 def _html(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResult]],
-          takes: dict[int, list[ClipResult]]) -> str:
+          takes: dict[int, list[ClipResult]], strip: Any) -> str:
     e = html.escape
     cfg = project.config
     rows = []
@@ -284,7 +303,10 @@ def _html(project: Any, plan: Plan, clips: dict[int, tuple[ClipRequest, ClipResu
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{e(title)}</h1><p class=\"label\">{e(summary)}</p>\n" + "\n".join(rows) + "\n</body></html>\n"
+        f"<h1>{e(title)}</h1><p class=\"label\">{e(summary)}</p>\n" + "\n".join(rows)
+        + (f'\n<section class="alignment"><img src="{_png_data_uri(strip)}" width="{strip.size[0]}" '
+           f'alt="alignment and cuts"></section>' if strip is not None else "")
+        + "\n</body></html>\n"
     )
 
 
@@ -340,12 +362,17 @@ def storyboard(folder: Path, out: Path, *, tile_width: int = TILE_WIDTH, columns
     plan = project.load_plan()
     analysis = project.load_analysis()
     clips = pipeline.chosen_clips(project, plan, analysis)
+    lyrics = project.load_aligned() if project.lyrics else None
     log.info("storyboard of %s: %d segments → %s", folder, len(plan.segments), out)
     try:
         if suffix == ".png":
-            data: bytes | str = _png(project, plan, clips, tile_width=tile_width, columns=columns)
+            width = grid_layout(len(plan.segments), aspect=project.config.width / project.config.height,
+                                tile_width=tile_width, columns=columns).size[0]
+            data: bytes | str = _png(project, plan, clips, _alignment(project, plan, analysis, lyrics, width),
+                                     tile_width=tile_width, columns=columns)
         else:
-            data = _html(project, plan, clips, project.all_takes(clips))
+            data = _html(project, plan, clips, project.all_takes(clips),
+                         _alignment(project, plan, analysis, lyrics, HTML_ALIGN_WIDTH))
     except (OSError, ValueError) as exc:
         raise RunError(f"{out}: cannot draw the storyboard ({exc})") from None
     return atomic_write(out, data)

@@ -72,8 +72,42 @@ def test_png_has_one_tile_per_segment_in_a_grid(board_png, plan):
     layout = grid_layout(n, aspect=CONFIG.width / CONFIG.height)
     with Image.open(board_png) as im:
         assert im.format == "PNG"
-        assert im.size == layout.size
+        assert im.size[0] == layout.size[0] and im.size[1] > layout.size[1]  # the alignment strip below
     assert layout.columns * layout.rows >= n > layout.columns * (layout.rows - 1)
+
+
+def _cut_pixels(strip: np.ndarray, plan: Plan) -> list[bool]:
+    """Whether each cut of the plan is drawn in its colour where it is on the alignment strip."""
+    from mvtimeline import alignplot
+
+    span = strip.shape[1] - alignplot.MARGIN_L - alignplot.MARGIN_R
+    found = []
+    for seg in plan.segments[1:]:
+        row = int(seg.start_s // alignplot.ROW_S)
+        x = int(round(alignplot.MARGIN_L + (seg.start_s - row * alignplot.ROW_S) / alignplot.ROW_S * span))
+        y = alignplot.HEADER_H + row * alignplot.ROW_H + alignplot.ROW_H - 30
+        near = strip[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).astype(int)
+        found.append(bool((np.abs(near - np.array(alignplot.CUT_COLOURS[seg.cut])).sum(axis=1) < 40).any()))
+    return found
+
+
+def test_png_ends_with_the_alignment_and_its_cuts(board_png, plan):
+    from PIL import Image
+
+    layout = grid_layout(len(plan.segments), aspect=CONFIG.width / CONFIG.height)
+    strip = np.asarray(Image.open(board_png).convert("RGB"))[layout.size[1]:]
+    assert all(_cut_pixels(strip, plan))
+    # the voice curve is drawn (blue fill somewhere in the first row)
+    assert ((strip[:, :, 2] > 180) & (strip[:, :, 0] < 120)).sum() > 500
+
+
+def test_html_ends_with_the_alignment_picture(board_html, plan):
+    from PIL import Image
+
+    m = re.search(r'<section class="alignment"><img src="data:image/png;base64,([^"]+)"', board_html)
+    assert m
+    with Image.open(io.BytesIO(base64.b64decode(m.group(1)))) as im:
+        assert all(_cut_pixels(np.asarray(im.convert("RGB")), plan))
 
 
 def test_png_tiles_show_the_middle_of_each_segment_and_differ(board_png, work, plan):
@@ -109,13 +143,13 @@ def test_html_shows_every_take_of_every_segment(board_html, plan):
         assert f'data-take="{seg.take}"' in body
         assert f"seed {seg.seed}" in body
         assert re.search(r"\d\d:\d\d–\d\d:\d\d", body)
-    assert board_html.count("<img ") == 2 * len(plan.segments)
+    assert board_html.count("<img ") == 2 * len(plan.segments) + 1  # and the alignment picture
 
 
 def test_html_is_self_contained_with_jpeg_thumbnails(board_html):
     from PIL import Image
 
-    srcs = re.findall(r'<img src="([^"]+)"', board_html)
+    srcs = re.findall(r'<figure[^>]*><img src="([^"]+)"', board_html)
     assert srcs and all(s.startswith("data:image/jpeg;base64,") for s in srcs)
     with Image.open(io.BytesIO(base64.b64decode(srcs[0].split(",", 1)[1]))) as im:
         assert im.format == "JPEG" and im.size[0] == 320

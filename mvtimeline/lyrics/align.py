@@ -77,6 +77,8 @@ LOST_MIN_LINES = 4
 OVER_INSTRUMENTAL_MAX = 0.25
 #: A stanza is aligned in its matched stretch of song widened by this much (seconds) each way.
 STANZA_PAD_S = 0.5
+#: Stanzas placed closer than this (seconds: no real pause between them) are aligned as one run.
+STANZA_JOIN_GAP_S = 0.2
 #: Pause rows in the template before each line and after the last.
 PAUSE_ROWS = 2
 #: Word starts move to a voice onset at most this far (seconds); line starts look from
@@ -687,27 +689,38 @@ def align(
             for i, j in untimed_runs(lines)]
     spans = stanza_spans(lines, analysis, music=feats.music, music_hop_s=feats.hop_s) if len(todo) == n else None
     twins: dict[int, list[tuple[int, float]]] = {}  # first stanza → [(repeat, lag)]
+    run_of: dict[int, int] = {}  # stanza → its run
     if spans:  # structure first: each stanza is aligned inside the stretch of song it was matched to
         runs = []
         for k, sp in enumerate(spans):
-            lo_s = max(spans[k - 1].end_s if k else 0.0, sp.start_s - STANZA_PAD_S)
-            hi_s = min(spans[k + 1].start_s if k + 1 < len(spans) else duration, sp.end_s + STANZA_PAD_S)
             if sp.twin >= 0:
                 twins.setdefault(sp.twin, []).append((k, sp.lag_s))
-            runs.append((sp.first, sp.last + 1, lo_s, hi_s))
+        paired = {k for k, sp in enumerate(spans) if sp.twin >= 0} | set(twins)
+        for k, sp in enumerate(spans):
+            lo_s = max(spans[k - 1].end_s if k else 0.0, sp.start_s - STANZA_PAD_S)
+            hi_s = min(spans[k + 1].start_s if k + 1 < len(spans) else duration, sp.end_s + STANZA_PAD_S)
+            # no pause between two stanzas (sung back to back): their boundary is the DTW's to find
+            if (k and k not in paired and k - 1 not in paired
+                    and sp.start_s - spans[k - 1].end_s < STANZA_JOIN_GAP_S):
+                i, _, lo0, _ = runs[-1]
+                runs[-1] = (i, sp.last + 1, lo0, hi_s)
+            else:
+                runs.append((sp.first, sp.last + 1, lo_s, hi_s))
+            run_of[k] = len(runs) - 1
             sub = place(dataclasses.replace(lyrics, lines=tuple(lines[sp.first: sp.last + 1])),
                         vocal_regions_s=[(max(a, lo_s), min(b, hi_s)) for a, b in regions if b > lo_s and a < hi_s]
                         or [(lo_s, hi_s)], duration_s=duration)
             interim = dataclasses.replace(interim, lines=interim.lines[: sp.first] + sub.lines
                                           + interim.lines[sp.last + 1:])
-    for k, (i, j, lo_s, hi_s) in enumerate(runs):
-        if spans and spans[k].twin >= 0:
+    twin_runs = {run_of[k] for k, sp in enumerate(spans or ()) if sp.twin >= 0}
+    for r, (i, j, lo_s, hi_s) in enumerate(runs):
+        if r in twin_runs:
             continue  # aligned with the stanza it repeats
-        reps = twins.get(k, [])
+        reps = [(k2, lag) for k, lst in twins.items() if run_of[k] == r for k2, lag in lst]
         run = _align_run(lines[i:j], list(interim.lines[i:j]), lo_s, hi_s, feats,
                          [tpl_of[q] for q in range(i, j)], voice, [lag for _, lag in reps])
-        for q, r in enumerate(run):
-            result[i + q] = r
+        for q, res in enumerate(run):
+            result[i + q] = res
         for k2, lag in reps:  # the repeats: the same warp, later
             i2 = spans[k2].first
             for q, (a, b, ws, conf) in enumerate(run):
