@@ -146,6 +146,22 @@ def _diffusers_options(f):
     return f
 
 
+def _comfyui_options(f):
+    """The ``--backend comfyui`` options of ``run`` (stored in project.json under ``comfyui``)."""
+    opts = [
+        click.option("--comfyui", "comfyui_servers", multiple=True, metavar="URL",
+                     help="comfyui: a ComfyUI server, e.g. http://127.0.0.1:8188 (repeat for several)."),
+        click.option("--workflow", default=None, metavar="NAME|FILE.json",
+                     help="comfyui: a bundled workflow (still, still-audio, ...) or an API-format export."),
+        click.option("--retries", type=int, default=None, help="comfyui: tries again per clip when a server fails (default 2)."),
+        click.option("--keyframe-workflow", default=None, metavar="NAME|FILE.json",
+                     help="comfyui: an image workflow (e.g. sdxl-keyframe) making each segment's keyframe when no --image."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 def _voice_options(f):
     """Where the voice comes from: the user's stem, or Demucs."""
     opts = [
@@ -196,7 +212,7 @@ def _progress(ctx):
 @click.option("--image", "images", type=PathArg, multiple=True,
               help="A still to animate (repeat for several; they cycle over the segments).")
 @click.option("--style", default=None, help="Prompt style: a name in templates/styles or a .toml file.")
-@click.option("--backend", default=None, help="Clip backend: procedural (default) or diffusers.")
+@click.option("--backend", default=None, help="Clip backend: procedural (default), diffusers or comfyui.")
 @click.option("--fps", type=FPS, default=None, help="Project frame rate: 23.976, 24, 25, 29.97, 30, 50, 59.94, 60.")
 @click.option("--size", type=SIZE, default=None, help="Frame size WxH, e.g. 1920x1080 or 1080x1920.")
 @click.option("--dissolve", type=float, default=None, help="Dissolve length in seconds (default 0.5).")
@@ -219,10 +235,12 @@ def _progress(ctx):
               help="Cut this percentage (0-50) off the bottom of --video/--image, e.g. a watermark strip.")
 @_voice_options
 @_diffusers_options
+@_comfyui_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        vocals, separate, separate_model, separate_repo, allow_download, **diffusers_opts):
+        vocals, separate, separate_model, separate_repo, allow_download, comfyui_servers, workflow, retries,
+        keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
     Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
@@ -235,7 +253,9 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
                               crop_bottom_pct=crop_bottom_pct, preset=preset, cut_rule=cut_rule, vocals=vocals,
                               separate=_separate(separate, separate_model, separate_repo, allow_download),
-                              diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS})
+                              diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS},
+                              comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
+                                       "keyframe_workflow": keyframe_workflow})
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
@@ -453,13 +473,23 @@ def demo(ctx, out_dir, do_render, size, fps):
 @cli.command()
 @click.option("--model", "models", multiple=True, metavar="PATH_OR_ID",
               help="Also check that this diffusers model folder (or cached hub id) loads (repeatable).")
+@click.option("--comfyui", "comfyui_servers", multiple=True, metavar="URL",
+              help="Also check a ComfyUI server: version, the bundled workflows' nodes and model files (repeatable).")
+@click.option("--workflow", "workflows", multiple=True, metavar="NAME|FILE.json",
+              help="With --comfyui: check these workflows instead of the bundled ones.")
 @click.pass_context
-def doctor(ctx, models):
-    """Check what is installed: torch, CUDA/MPS and VRAM, diffusers, ffmpeg, melt, and whether a model loads."""
+def doctor(ctx, models, comfyui_servers, workflows):
+    """Check what is installed: torch, CUDA/MPS and VRAM, diffusers, ffmpeg, melt, and whether a model loads;
+    with --comfyui, what a ComfyUI server has."""
     from .generate.diffusers_doctor import diagnose
 
     con = _console(stderr=False)
     rows = diagnose(models=list(models))
+    if comfyui_servers:
+        from .generate.comfyui import diagnose as diagnose_comfyui
+
+        for url in comfyui_servers:
+            rows += diagnose_comfyui(url, list(workflows) or None)
     bad = 0
     for row in rows:
         mark = {"ok": "[green]ok[/]", "missing": "[yellow]missing[/]", "error": "[red]error[/]"}[row.status]

@@ -33,6 +33,8 @@ DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "dev
                      "guidance", "negative_prompt")
 #: Where the planner may cut (the same as mvtimeline.plan.CUT_RULES).
 CUT_RULES = ("words", "lines", "beats")
+#: Keys of ``Config.comfyui`` a user sets (``--comfyui``, ``--workflow``, ``--retries``).
+COMFYUI_OPTIONS = ("servers", "workflow", "retries", "keyframe_workflow")
 #: Longest dissolve, in seconds.
 MAX_DISSOLVE_S = 5.0
 
@@ -64,9 +66,13 @@ class Config:
     cut_rule: str = "words"  # where cuts may go: "words" (never inside a word unless forced), "lines", "beats"
     vocals: Path | None = None  # the song's vocal stem: the voice for alignment, gaps and lip-sync audio
     separate: dict[str, Any] = field(default_factory=dict, hash=False)  # make the stem with Demucs: model, repo
+    comfyui: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the comfyui backend
 
     def backend_settings(self) -> dict[str, Any]:
-        """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` dict for that backend."""
+        """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
+        dict for that backend."""
+        if self.backend == "comfyui":
+            return dict(self.comfyui)
         return dict(self.diffusers) if self.backend == "diffusers" else {}
 
     @property
@@ -108,6 +114,7 @@ class Config:
         cut_rule: str | None = None,
         vocals: Path | str | None = None,
         separate: Mapping[str, Any] | None = None,
+        comfyui: Mapping[str, Any] | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -149,6 +156,9 @@ class Config:
         separate : mapping
             Make the vocal stem with Demucs (not with ``vocals``): ``model`` (default ``htdemucs``),
             ``repo`` (a folder of model files), ``allow_download`` (bool).
+        comfyui : mapping, optional
+            Settings of the comfyui backend: ``servers`` (URLs), ``workflow`` (a bundled name or a
+            ``.json`` path), ``retries``, ``keyframe_workflow``.
 
         Returns
         -------
@@ -247,6 +257,31 @@ class Config:
                 raise InputError("--backend diffusers needs --video-model PATH_OR_ID (a diffusers folder or a "
                                  "cached hub id)")
             cfg = dataclasses.replace(cfg, diffusers=merged)
+        given = {k: v for k, v in (comfyui or {}).items() if v not in (None, (), [])}
+        unknown = sorted(set(given) - set(COMFYUI_OPTIONS))
+        if unknown:
+            raise InputError(f"unknown comfyui option {unknown[0]!r}; known: {', '.join(COMFYUI_OPTIONS)}")
+        if given and cfg.backend != "comfyui":
+            raise InputError(f"--{'comfyui' if 'servers' in given else sorted(given)[0]} is a ComfyUI option; "
+                             "add --backend comfyui")
+        if cfg.backend == "comfyui":
+            if "servers" in given:
+                given["servers"] = [str(u) for u in given["servers"]]
+            for key in ("workflow", "keyframe_workflow"):
+                wf = given.get(key)
+                if wf and str(wf).endswith(".json") and Path(wf).exists():
+                    given[key] = str(Path(wf).resolve())
+            if "retries" in given:
+                try:
+                    given["retries"] = int(given["retries"])
+                except (TypeError, ValueError):
+                    raise InputError(f"--retries {given['retries']!r} is not a whole number") from None
+                if given["retries"] < 0:
+                    raise InputError(f"--retries {given['retries']} must be 0 or more")
+            merged = {**cfg.comfyui, **given}
+            if not merged.get("servers"):
+                raise InputError("--backend comfyui needs --comfyui URL (a ComfyUI server, e.g. http://127.0.0.1:8188)")
+            cfg = dataclasses.replace(cfg, comfyui=merged)
         return cfg
 
     # ----------------------------------------------------------------------------- project.json
@@ -260,7 +295,7 @@ class Config:
             "kdenlive_format": self.kdenlive_format, "video": relative_path(self.video, folder) if self.video else None,
             "pingpong": self.pingpong, "crop_bottom": self.crop_bottom, "diffusers": dict(self.diffusers),
             "cut_rule": self.cut_rule, "vocals": relative_path(self.vocals, folder) if self.vocals else None,
-            "separate": dict(self.separate),
+            "separate": dict(self.separate), "comfyui": dict(self.comfyui),
         }
 
     @classmethod
@@ -281,7 +316,8 @@ class Config:
                    pingpong=bool(d.get("pingpong", False)), crop_bottom=float(d.get("crop_bottom", 0.0)),
                    diffusers=dict(d.get("diffusers") or {}), cut_rule=str(d.get("cut_rule", "words")),
                    images=tuple(folder / p for p in d.get("images", [])),
-                   vocals=folder / d["vocals"] if d.get("vocals") else None, separate=dict(d.get("separate") or {}))
+                   vocals=folder / d["vocals"] if d.get("vocals") else None, separate=dict(d.get("separate") or {}),
+                   comfyui=dict(d.get("comfyui") or {}))
 
 
 def _number(value: Any, option: str) -> float:

@@ -20,6 +20,8 @@ __all__ = [
     "OutputError",
     "RenderFailed",
     "ToolMissing",
+    "ClipFailed",
+    "ClipsMissing",
 ]
 
 
@@ -63,3 +65,19 @@ class ToolMissing(RunError):
 
 class RenderFailed(RunError):
     """melt or ffmpeg exited with an error while rendering."""
+
+
+class ClipFailed(RunError):
+    """One clip could not be made (a remote server failed after its retries); the others go on."""
+
+
+class ClipsMissing(RunError):
+    """Some clips of a run could not be made; the rest are in the cache. A re-run makes only those.
+
+    ``made`` holds the results of the clips that exist, ``failed`` the (request, message) pairs.
+    """
+
+    def __init__(self, message: str, *, made: list | None = None, failed: list | None = None) -> None:
+        super().__init__(message)
+        self.made = made or []
+        self.failed = failed or []

@@ -12,6 +12,7 @@ align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable, Sequence
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config
-from .errors import InputError
+from .errors import ClipsMissing, InputError
 from .fileio import backup_path
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
-from .workfolder import WorkFolder, sha256_of
+from .workfolder import VOCALS_STEM, WorkFolder, sha256_of
 
 if TYPE_CHECKING:
     from .generate.base import Backend
@@ -64,7 +65,7 @@ Progress = Callable[[str, float, float], None]
 #: What ``run`` and ``export`` write by default.
 EXPORT_FORMATS = ("kdenlive", "otio", "srt", "ass")
 #: Where a work folder keeps the vocal stem Demucs made for it (``separate``).
-STEM_FILE = "stems/vocals.wav"
+STEM_FILE = VOCALS_STEM
 
 
 def _noop(stage: str, done: float, total: float) -> None:
@@ -86,6 +87,7 @@ class Generated:
     chosen: dict[int, tuple[ClipRequest, ClipResult]]
     made: int
     cached: int
+    missing: ClipsMissing | None = None  # clips the backend gave up on; ``chosen`` has placeholders for them
 
 
 @dataclass
@@ -113,10 +115,13 @@ def _folder(project: WorkFolder | Path) -> WorkFolder:
     return project if isinstance(project, WorkFolder) else WorkFolder.open(Path(project))
 
 
-def _backend(config: Config) -> Backend:
+def _backend(config: Config, *, stems_dir: Path | None = None) -> Backend:
     from .generate import get_backend
 
-    return get_backend(config.backend, **config.backend_settings())
+    settings = config.backend_settings()
+    if config.backend == "comfyui" and stems_dir is not None:
+        settings["stems_dir"] = stems_dir
+    return get_backend(config.backend, **settings)
 
 
 #: The work folder at a path (:meth:`WorkFolder.open`).
@@ -377,8 +382,11 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
     """
     from . import generate
 
-    backend = backend or _backend(project.config)
-    reqs = generate.clip_requests(plan, analysis, project.config, takes=takes)
+    gave_up: ClipsMissing | None = None
+    backend = backend or _backend(project.config, stems_dir=project.stems_dir)
+    if getattr(backend, "wants_audio", False) and getattr(backend, "stems_dir", "") is None:
+        backend.stems_dir = project.stems_dir  # type: ignore[attr-defined]  # built before the folder existed
+    reqs = project.clip_requests(plan, analysis, backend, takes=takes)
     chaining = bool(getattr(backend, "chain", False))
     if segments:
         known = {s.index for s in plan.segments}
@@ -397,7 +405,11 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         pairs = generate.chain(reqs, backend, project.clips_dir, make=True, progress=cb)
         reqs, results = [r for r, _ in pairs], [res for _, res in pairs]
     else:
-        results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb)
+        try:
+            results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb)
+        except ClipsMissing as exc:  # the others are made: stand-ins for the missing ones, then say so
+            gave_up = exc
+            results = _with_placeholders(project, reqs, exc)
     progress("generate", total, total)
     made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
@@ -405,7 +417,27 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
     missing = [s.index for s in plan.segments if s.index not in out and (not segments or s.index in segments)]
     if missing:  # the chosen take was not among those asked for: it must be in the cache already
         out.update({k: v for k, v in project.chosen_clips(plan, analysis, backend).items() if k in missing})
-    return Generated(chosen=out, made=made, cached=len(results) - made)
+    return Generated(chosen=out, made=made, cached=len(results) - made, missing=gave_up)
+
+
+def _with_placeholders(project: WorkFolder, reqs: Sequence[ClipRequest], exc: ClipsMissing) -> list[ClipResult]:
+    """The results of ``reqs`` with a placeholder for each clip that failed: the procedural
+    backend's clip of the same request (the still animated, or abstract light), in its own cache
+    entry, so the project shows every segment and a re-run replaces them."""
+    from .generate import get_backend, run
+
+    failed = {(r.segment_index, r.take) for r, _ in exc.failed}
+    made = iter(exc.made)
+    placeholder = get_backend("procedural")
+    out = []
+    for req in reqs:
+        if (req.segment_index, req.take) in failed:
+            [res] = run([dataclasses.replace(req, audio=None, audio_sha256=None)], backend=placeholder,
+                        cache_dir=project.clips_dir)
+            out.append(dataclasses.replace(res, meta={**res.meta, "placeholder": True}))
+        else:
+            out.append(next(made))
+    return out
 
 
 def chosen_clips(project: WorkFolder, plan: Plan, analysis: Analysis, *, backend: Backend | None = None
@@ -585,6 +617,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     ------
     InputError
         Bad input, found before any heavy work starts (and before the work folder is made).
+    ClipsMissing
+        The backend gave some clips up (a remote server failed after its retries): the project was
+        written with placeholders for them; running again makes only those.
     RunError
         A stage failed (ffmpeg, melt, a backend).
     """
@@ -602,6 +637,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
                            progress=progress)
     result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
                        clips_cached=gen.cached, backups=exported.backups)
+    if gen.missing is not None:
+        raise ClipsMissing(f"{gen.missing}; the project shows placeholders (procedural clips) for them",
+                           made=gen.missing.made, failed=gen.missing.failed)
     if render:
         result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress)
     return result
@@ -783,6 +821,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     gen = generate_step(project, plan, analysis, segments=segments or None, backend=backend,
                         takes=list(range(1, takes + 1)) if takes else None, progress=progress)
     exported = None
+    if gen.missing is not None:
+        raise gen.missing
     if project.path(".kdenlive").exists():  # new takes go into the project bin
         exported = export_step(project, plan, project.load_aligned(),
                                project.chosen_clips(plan, analysis, backend), formats=("kdenlive", "otio"),

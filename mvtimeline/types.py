@@ -334,7 +334,9 @@ class ClipRequest:
     ``crop_bottom`` (0 <= x < 0.5) is the fraction of the source's height cut off its bottom before
     it is fitted (a caption or watermark strip). ``video`` is the user's video (or None) for the
     ``loop`` backend, ``video_sha256`` its content hash, and ``pingpong`` plays it forward then
-    backward instead of wrapping around.
+    backward instead of wrapping around. ``audio`` is the song (or its vocal stem when
+    ``audio_is_vocals``) for backends driven by the segment's audio, ``audio_sha256`` its content
+    hash, ``singing`` whether the segment has sung lines.
     """
 
     segment_index: int
@@ -361,15 +363,21 @@ class ClipRequest:
     video: str | None = None
     video_sha256: str | None = None
     pingpong: bool = False
+    audio: str | None = None
+    audio_sha256: str | None = None
+    audio_is_vocals: bool = False
+    singing: bool = True
 
     def key(self, backend: str, backend_version: str, model_id: str = "") -> str:
         """Content hash of everything that determines the clip (paths excluded, hashes included)."""
         d = dataclasses.asdict(self)
         d.pop("image")
         d.pop("video")
+        d.pop("audio")
         d.pop("take")  # the take is the file name inside the key's folder
         # fields added later count only when set, so the keys of existing caches stay valid
-        for name, default in (("crop_bottom", 0.0), ("video_sha256", None), ("pingpong", False)):
+        for name, default in (("crop_bottom", 0.0), ("video_sha256", None), ("pingpong", False),
+                              ("audio_sha256", None), ("audio_is_vocals", False), ("singing", True)):
             if d[name] == default:
                 d.pop(name)
         if "crop_bottom" in d:

@@ -12,7 +12,7 @@ One :class:`WorkFolder` owns a folder made by ``mvtimeline run``::
 
 Nothing outside this module names those files.
 
-Public: WorkFolder, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR.
+Public: WorkFolder, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, VOCALS_STEM.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +35,15 @@ from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 if TYPE_CHECKING:
     from .generate.base import Backend
 
-__all__ = ["WorkFolder", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR"]
+__all__ = ["WorkFolder", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
 
 log = logging.getLogger(__name__)
 
 PROJECT_FILE = "project.json"
 ANALYSIS_FILE = "analysis.json"
 ALIGNED_FILE = "aligned.json"
+STEMS_DIR = "stems"
+VOCALS_STEM = "stems/vocals.wav"  # the stem --separate makes
 PLAN_FILE = "plan.json"
 CLIPS_DIR = "clips"
 _STATE_FILE = ".mvtimeline-state.json"
@@ -97,6 +99,44 @@ class WorkFolder:
         Path
         """
         return self.folder / f"{self.name}{suffix}"
+
+    @property
+    def stems_dir(self) -> Path:
+        """``stems/``: the vocal stem and the audio slices of audio-driven clips."""
+        return self.folder / STEMS_DIR
+
+    @property
+    def vocals(self) -> Path | None:
+        """The song's vocal stem: the user's (``--vocals``), else the one ``--separate`` made, else None."""
+        if self.config.vocals is not None:
+            return Path(self.config.vocals)
+        made = self.folder / VOCALS_STEM
+        return made if made.is_file() else None
+
+    def clip_requests(self, plan: Plan, analysis: Analysis, backend: Backend, *,
+                      takes: Sequence[int] | None = None) -> list[ClipRequest]:
+        """The clip requests of ``plan`` for ``backend``; a backend driven by the segment's audio
+        (``wants_audio``) gets the vocal stem when there is one, else the song.
+
+        Parameters
+        ----------
+        plan : Plan
+        analysis : Analysis
+        backend : Backend
+        takes : sequence of int, optional
+            Takes of every segment (default: each segment's chosen take).
+
+        Returns
+        -------
+        list of ClipRequest
+        """
+        from . import generate
+
+        reqs = generate.clip_requests(plan, analysis, self.config, takes=takes)
+        if getattr(backend, "wants_audio", False):
+            voice = self.vocals
+            reqs = generate.with_audio(reqs, plan, voice or self.song, vocals=voice is not None)
+        return reqs
 
     @property
     def clips_dir(self) -> Path:
@@ -424,7 +464,7 @@ class WorkFolder:
         from . import generate
 
         out = {}
-        reqs = generate.clip_requests(plan, analysis, self.config)
+        reqs = self.clip_requests(plan, analysis, backend)
         if getattr(backend, "chain", False):
             reqs = [r for r, _ in generate.chain(reqs, backend, self.clips_dir, make=False)]
         for req in reqs:

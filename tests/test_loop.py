@@ -283,7 +283,8 @@ def test_new_fields_at_their_defaults_leave_existing_keys_unchanged():
 
     req = _request(image="/x.png", image_sha256="ab" * 32)
     d = dataclasses.asdict(req)
-    for name in ("image", "take", "crop_bottom", "video", "video_sha256", "pingpong"):
+    for name in ("image", "take", "crop_bottom", "video", "video_sha256", "pingpong", "audio", "audio_sha256",
+                 "audio_is_vocals", "singing"):
         d.pop(name)
     d["fps"] = "12/1"
     d.update(loudness=[], downbeats_s=[], backend="procedural", backend_version="1", model_id="")

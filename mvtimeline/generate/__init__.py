@@ -11,14 +11,15 @@ Public:
 - :func:`find_clip`, :func:`clip_paths` — look a clip up in the cache.
 - :func:`check_request` — the checks every request goes through.
 - :func:`probe_video` — frames, size and rate of a video file, counted by decoding.
-- :func:`clip_requests`, :func:`chain` — the requests of a plan, and the chaining rule.
+- :func:`clip_requests`, :func:`chain` — the requests of a plan, and the chaining rule;
+  :func:`with_audio` — the requests of a backend driven by each segment's audio.
 """
 
 from __future__ import annotations
 
 from .base import Backend, check_request
 from .registry import get_backend, known_backends
-from .requests import chain, clip_requests
+from .requests import chain, clip_requests, with_audio
 from .cache import clip_paths, find_clip, image_sha256, run
 from ..media import probe_video
 
@@ -34,4 +35,5 @@ __all__ = [
     "probe_video",
     "clip_requests",
     "chain",
+    "with_audio",
 ]

@@ -11,6 +11,7 @@ Public: run, image_sha256, clip_paths, find_clip, prepare, CLIP_SCHEMA.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -21,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MvtimelineError
+from ..errors import ClipFailed, ClipsMissing, InputError, MvtimelineError
 from ..fileio import atomic_path, ensure_dir, read_json, write_json
 from ..types import ClipRequest, ClipResult
 from .base import Backend, check_request
@@ -182,13 +183,20 @@ def run(
     ------
     InputError
         A bad request (before anything is made), or an unwritable cache folder.
+    ClipsMissing
+        Some clips could not be made (a backend gave a clip up with ``ClipFailed``, e.g. after its
+        server retries); every other clip was made and stays in the cache. ``made`` has their
+        results, ``failed`` the requests and messages.
     RunError
         The backend failed; clips finished before it stay in the cache.
+
+    A backend with a ``parallel`` attribute > 1 gets that many clips at once (threads); on an
+    interrupt its ``cancel()`` is called.
     """
     cache_dir = ensure_dir(Path(cache_dir))
     prepared = prepare(requests, backend=backend)
-    results: list[ClipResult] = []
-    for req in prepared:
+
+    def one(req: ClipRequest) -> ClipResult:
         t0 = time.perf_counter()
         key = req.key(backend.name, backend.version, backend.model_id)
         mp4, meta_path = clip_paths(cache_dir, key, req.take)
@@ -226,16 +234,52 @@ def run(
             model_id=record["backend"]["model_id"],
             generate_s=record.get("generate_s"),
         )
-        results.append(
-            ClipResult(
-                path=mp4,
-                key=key,
-                take=req.take,
-                n_frames=int(info.get("frames", req.n_frames)),
-                fps=Fraction(req.fps),
-                cached=cached,
-                elapsed_s=time.perf_counter() - t0,
-                meta=info,
-            )
+        return ClipResult(
+            path=mp4,
+            key=key,
+            take=req.take,
+            n_frames=int(info.get("frames", req.n_frames)),
+            fps=Fraction(req.fps),
+            cached=cached,
+            elapsed_s=time.perf_counter() - t0,
+            meta=info,
         )
-    return results
+
+    results: list[ClipResult | None] = [None] * len(prepared)
+    failed: list[tuple[ClipRequest, str]] = []
+    workers = max(1, int(getattr(backend, "parallel", 1) or 1))
+    if workers == 1 or len(prepared) < 2:
+        for i, req in enumerate(prepared):
+            try:
+                results[i] = one(req)
+            except ClipFailed as exc:  # dead-lettered: the others are still made
+                log.error("%s", exc)
+                failed.append((req, str(exc)))
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clip")
+        futures = {pool.submit(one, req): i for i, req in enumerate(prepared)}
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                i = futures[fut]
+                try:
+                    results[i] = fut.result()
+                except ClipFailed as exc:
+                    log.error("%s", exc)
+                    failed.append((prepared[i], str(exc)))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            cancel = getattr(backend, "cancel", None)
+            if cancel is not None:
+                cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    if failed:
+        failed.sort(key=lambda f: (f[0].segment_index, f[0].take))
+        segs = ", ".join(f"{r.segment_index:02d}" + (f" (take {r.take})" if r.take != 1 else "") for r, _ in failed)
+        raise ClipsMissing(
+            f"{len(failed)} of {len(prepared)} clip(s) could not be made: segment(s) {segs}; first: {failed[0][1]}; "
+            "run the same command again to make only those",
+            made=[r for r in results if r is not None], failed=failed)
+    return [r for r in results if r is not None]

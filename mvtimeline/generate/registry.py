@@ -1,7 +1,7 @@
 """The registry of backends: a name → the class that makes clips, built with checked settings.
 
 Above the backends (it imports each one only when it is asked for), so ``base`` and the backends
-never import it: ``procedural``, ``loop`` and ``diffusers`` are known here by name.
+never import it: ``procedural``, ``loop``, ``diffusers`` and ``comfyui`` are known here by name.
 
 Public: get_backend, known_backends.
 """
@@ -35,6 +35,12 @@ def _diffusers(**settings: Any) -> Backend:
     return DiffusersBackend(**settings)
 
 
+def _comfyui(**settings: Any) -> Backend:
+    from .comfyui import ComfyUIBackend
+
+    return ComfyUIBackend(**settings)
+
+
 _DIFFUSERS_SETTINGS = (
     "video_model", "keyframe_model", "chain", "character", "character_strength", "device", "dtype", "offload",
     "vae_tiling", "vae_slicing", "steps", "keyframe_steps", "guidance", "negative_prompt", "max_area",
@@ -46,6 +52,8 @@ _REGISTRY: dict[str, tuple[Callable[..., Backend], tuple[str, ...]]] = {
     "procedural": (_procedural, ("crf", "preset", "keyint_s")),
     "loop": (_loop, ("crf", "preset", "keyint_s", "memory_mb")),
     "diffusers": (_diffusers, _DIFFUSERS_SETTINGS),
+    "comfyui": (_comfyui, ("servers", "workflow", "retries", "stems_dir", "idle_timeout_s", "crf", "preset",
+                           "keyint_s", "keyframe_workflow")),
 }
 
 
@@ -55,7 +63,7 @@ def known_backends() -> tuple[str, ...]:
     Examples
     --------
     >>> known_backends()
-    ('procedural', 'loop', 'diffusers')
+    ('procedural', 'loop', 'diffusers', 'comfyui')
     """
     return tuple(_REGISTRY)
 
@@ -72,7 +80,9 @@ def get_backend(name: str, **settings: Any) -> Backend:
         ``keyint_s`` (seconds between keyframes); for ``loop``: the same plus ``memory_mb``
         (MiB of decoded video kept in memory before streaming); for ``diffusers``:
         ``video_model`` (required) and the other fields of
-        :class:`~mvtimeline.generate.diffusers_common.DiffusersSettings`.
+        :class:`~mvtimeline.generate.diffusers_common.DiffusersSettings`; for ``comfyui``: ``servers``
+        (URLs, required), ``workflow``, ``retries``, ``stems_dir``, ``idle_timeout_s`` and the
+        encoder's (see :class:`~mvtimeline.generate.comfyui.ComfyUIBackend`).
 
     Returns
     -------

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from .base import Backend
 
-__all__ = ["clip_requests", "chain"]
+__all__ = ["clip_requests", "chain", "with_audio"]
 
 
 
@@ -87,6 +87,31 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
 
         out = with_source(out, video=config.video, pingpong=config.pingpong, crop_bottom=config.crop_bottom)
     return out
+
+
+def with_audio(requests: Sequence[ClipRequest], plan: Plan, audio: Path, *, vocals: bool = False
+               ) -> list[ClipRequest]:
+    """The requests of a backend driven by the segment's audio: each carries the song (or the vocal
+    stem, ``vocals``) with its content hash, and whether its segment has sung lines.
+
+    Parameters
+    ----------
+    requests : sequence of ClipRequest
+    plan : Plan
+        The segments (their lyric lines say whether they are sung).
+    audio : Path
+        The song, or its vocal stem.
+    vocals : bool
+        ``audio`` is a vocal stem (an instrumental segment then keeps the stem's own near-silence).
+
+    Returns
+    -------
+    list of ClipRequest
+    """
+    digest = image_sha256(audio)
+    sung = {s.index: bool(s.lines) for s in plan.segments}
+    return [dataclasses.replace(r, audio=str(audio), audio_sha256=digest, audio_is_vocals=vocals,
+                                singing=sung.get(r.segment_index, True)) for r in requests]
 
 
 def chain(requests: Sequence[ClipRequest], backend: Backend, cache_dir: Path, *, make: bool,
