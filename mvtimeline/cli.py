@@ -118,6 +118,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None
     if config_path is not None and not config_path.exists():
         raise InputError(f"{config_path}: no such settings file")
     values = load_toml(path)
+    ctx.obj["cast"] = values.pop("cast", {})  # a table, not an option's default: merged in run
     if values:
         defaults = {k.replace("-", "_"): v for k, v in values.items()}
         ctx.default_map = {"run": defaults}
@@ -179,6 +180,17 @@ def _voice_options(f):
     return f
 
 
+def _cast(table: dict, options: tuple[str, ...]) -> dict:
+    """mvtimeline.toml's [cast] tables with the --cast NAME=IMAGE pictures over them."""
+    from .plan.cast import parse_cast_option
+
+    out = {name: (dict(spec) if isinstance(spec, dict) else {"image": spec}) for name, spec in table.items()}
+    for text in options:
+        name, image = parse_cast_option(text)
+        out.setdefault(name, {})["image"] = image
+    return out
+
+
 def _separate(separate, separate_model, separate_repo, allow_download) -> dict:
     if not (separate or separate_model or separate_repo):
         if allow_download:
@@ -233,14 +245,18 @@ def _progress(ctx):
 @click.option("--pingpong", is_flag=True, default=None, help="Loop the --video forward then backward.")
 @click.option("--crop-bottom", "crop_bottom_pct", type=float, default=None,
               help="Cut this percentage (0-50) off the bottom of --video/--image, e.g. a watermark strip.")
+@click.option("--cast", "cast", multiple=True, metavar="NAME=IMAGE",
+              help="A singer named in the lyric tags and their picture (repeatable); role and appearance "
+                   "go in mvtimeline.toml's [cast.NAME].")
+@click.option("--setting", default=None, help="Where the video takes place, stated in every prompt.")
 @_voice_options
 @_diffusers_options
 @_comfyui_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        vocals, separate, separate_model, separate_repo, allow_download, comfyui_servers, workflow, retries,
-        keyframe_workflow, **diffusers_opts):
+        cast, setting, vocals, separate, separate_model, separate_repo, allow_download, comfyui_servers, workflow,
+        retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
     Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
@@ -255,7 +271,8 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               separate=_separate(separate, separate_model, separate_repo, allow_download),
                               diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS},
                               comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
-                                       "keyframe_workflow": keyframe_workflow})
+                                       "keyframe_workflow": keyframe_workflow},
+                              cast=_cast(ctx.obj.get("cast", {}), cast), setting=setting)
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
@@ -329,7 +346,7 @@ def plan(ctx, folder, style, replan, cut_rule):
     con = _console(stderr=False)
     for s in p.segments:
         con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.cut or 'start':<13} {s.section:<12} "
-                  f"{s.image_prompt[:56]}")
+                  f"{s.singer or '-':<12} {s.image_prompt[:56]}")
     forced = sum(1 for s in p.segments if s.cut == "forced")
     con.print(f"{len(p.segments)} segments, cut rule {p.cut_rule}: {forced} cut(s) forced inside a sung word")
 

@@ -67,6 +67,8 @@ class Config:
     vocals: Path | None = None  # the song's vocal stem: the voice for alignment, gaps and lip-sync audio
     separate: dict[str, Any] = field(default_factory=dict, hash=False)  # make the stem with Demucs: model, repo
     comfyui: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the comfyui backend
+    cast: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)  # singer → image, role, appearance
+    setting: str = ""  # where the video takes place, in every prompt
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -115,6 +117,8 @@ class Config:
         vocals: Path | str | None = None,
         separate: Mapping[str, Any] | None = None,
         comfyui: Mapping[str, Any] | None = None,
+        cast: Mapping[str, Any] | None = None,
+        setting: str | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -159,6 +163,11 @@ class Config:
         comfyui : mapping, optional
             Settings of the comfyui backend: ``servers`` (URLs), ``workflow`` (a bundled name or a
             ``.json`` path), ``retries``, ``keyframe_workflow``.
+        cast : mapping, optional
+            Singer name → ``{"image", "role", "appearance"}`` (a table of ``mvtimeline.toml``'s
+            ``[cast]``, or ``--cast NAME=IMAGE``: an image path alone); merged into ``base``'s cast.
+        setting : str, optional
+            Where the video takes place; goes into every prompt.
 
         Returns
         -------
@@ -235,6 +244,23 @@ class Config:
             if separate.get("repo"):
                 sep["repo"] = str(Path(separate["repo"]).resolve())
             changes["separate"] = sep
+        if cast:
+            merged_cast = {k: dict(v) for k, v in cfg.cast.items()}
+            for name, spec in cast.items():
+                spec = {"image": spec} if isinstance(spec, (str, Path)) else dict(spec or {})
+                unknown = sorted(set(spec) - {"image", "role", "appearance"})
+                if unknown:
+                    raise InputError(f"cast {name!r}: unknown key {unknown[0]!r}; known: image, role, appearance")
+                entry = {**merged_cast.get(str(name), {}), **{k: v for k, v in spec.items() if v not in (None, "")}}
+                if entry.get("image"):
+                    entry["image"] = str(Path(entry["image"]).resolve())
+                for key in ("role", "appearance"):
+                    if key in entry and not isinstance(entry[key], str):
+                        raise InputError(f"cast {name!r}: {key} must be text")
+                merged_cast[str(name)] = entry
+            changes["cast"] = merged_cast
+        if setting is not None:
+            changes["setting"] = str(setting).strip()
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -296,6 +322,9 @@ class Config:
             "pingpong": self.pingpong, "crop_bottom": self.crop_bottom, "diffusers": dict(self.diffusers),
             "cut_rule": self.cut_rule, "vocals": relative_path(self.vocals, folder) if self.vocals else None,
             "separate": dict(self.separate), "comfyui": dict(self.comfyui),
+            "cast": {name: {**spec, **({"image": relative_path(Path(spec["image"]), folder)} if spec.get("image") else {})}
+                     for name, spec in self.cast.items()},
+            "setting": self.setting,
         }
 
     @classmethod
@@ -317,7 +346,10 @@ class Config:
                    diffusers=dict(d.get("diffusers") or {}), cut_rule=str(d.get("cut_rule", "words")),
                    images=tuple(folder / p for p in d.get("images", [])),
                    vocals=folder / d["vocals"] if d.get("vocals") else None, separate=dict(d.get("separate") or {}),
-                   comfyui=dict(d.get("comfyui") or {}))
+                   comfyui=dict(d.get("comfyui") or {}),
+                   cast={name: {**spec, **({"image": str(folder / spec["image"])} if spec.get("image") else {})}
+                         for name, spec in (d.get("cast") or {}).items()},
+                   setting=str(d.get("setting", "")))
 
 
 def _number(value: Any, option: str) -> float:
@@ -353,7 +385,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
-              "cut_rule"}
+              "cut_rule", "cast", "setting"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -377,4 +409,16 @@ def load_toml(path: Path) -> dict[str, Any]:
         parse_fps(str(data["fps"]))
     if "size" in data:
         parse_size(str(data["size"]))
+    cast = data.get("cast", {})
+    if not isinstance(cast, dict) or not all(isinstance(v, (dict, str)) for v in cast.values()):
+        raise InputError(f"{path}: [cast] holds one table per singer: [cast.Anna] with image, role, appearance")
+    for name, spec in cast.items():
+        if isinstance(spec, dict):
+            bad = sorted(set(spec) - {"image", "role", "appearance"})
+            if bad:
+                raise InputError(f"{path}: [cast.{name}] unknown key {bad[0]!r}; known: image, role, appearance")
+            if spec.get("image"):  # relative to the settings file
+                spec["image"] = str((Path(path).parent / spec["image"]).resolve())
+        else:
+            cast[name] = str((Path(path).parent / spec).resolve())
     return data

@@ -24,6 +24,7 @@ from .config import Config
 from .errors import ClipsMissing, InputError
 from .fileio import backup_path
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
+from .plan.cast import cast_of
 from .workfolder import VOCALS_STEM, WorkFolder, sha256_of
 
 if TYPE_CHECKING:
@@ -182,6 +183,12 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
         if not Path(img).is_file():
             raise InputError(f"{img}: no such image file")
         check_image(img, where="--image", decode=True)
+    for name, spec in config.cast.items():
+        img = spec.get("image")
+        if img:
+            if not Path(img).is_file():
+                raise InputError(f"--cast {name}: {img}: no such image file")
+            check_image(img, where=f"--cast {name}", decode=True)
     if config.video is not None:
         if not Path(config.video).is_file():
             raise InputError(f"{config.video}: no such video file")
@@ -343,7 +350,8 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
         max_s = min(max_s, float(project.config.max_segment_s))
     p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
                       dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan,
-                      cut_rule=project.config.cut_rule)
+                      cut_rule=project.config.cut_rule, cast=cast_of(project.config.cast),
+                      setting=project.config.setting)
     planner.validate(p, max_s=max_s)
     project.save_plan(p)
     progress("plan", 1, 1)

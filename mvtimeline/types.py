@@ -198,7 +198,8 @@ class Line:
     blank-line separated blocks from 0. ``source`` says where the times come from: ``"file"`` (the
     lyrics file had them), ``"interim"`` (spread over vocal activity), ``"aligned"`` (the aligner).
     ``confidence`` is 0..1. ``flags`` name what the aligner doubts about the line's times
-    (:data:`LINE_FLAGS`).
+    (:data:`LINE_FLAGS`). ``singers`` are the names the lyric tags give (``[Verse 1: Anna]``,
+    ``[Anna & Ben]``), empty when none.
     """
 
     text: str
@@ -211,6 +212,7 @@ class Line:
     confidence: float = 0.0
     line_no: int = 0  # 1-based line number in the lyrics file, for messages
     flags: tuple[str, ...] = ()
+    singers: tuple[str, ...] = ()
 
     @property
     def is_timed(self) -> bool:
@@ -248,6 +250,7 @@ class Lyrics(_Artifact):
             ld = dict(ld)
             ld["words"] = tuple(Word(**w) for w in ld.get("words", ()))
             ld["flags"] = tuple(ld.get("flags", ()))
+            ld["singers"] = tuple(ld.get("singers", ()))
             lines.append(Line(**ld))
         return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
 
@@ -260,7 +263,9 @@ class Segment:
     ``auto`` holds the prompts the style template produced; a prompt that differs from it was
     edited by the user and is kept on re-plans. ``cut`` says why the segment starts where it does
     (``"between lines"``, ``"word gap"``, ``"forced"``: inside a sung word; ``""`` for the first
-    segment and for bounds the user set).
+    segment and for bounds the user set). ``singer`` names who sings it (``"Anna"``, ``"Anna & Ben"``,
+    ``""``: nobody named); ``auto["singer"]`` is the planner's choice, a different value was set by
+    the user and is kept.
     """
 
     index: int
@@ -275,6 +280,7 @@ class Segment:
     take: int = 1
     auto: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     cut: str = ""
+    singer: str = ""
 
     @property
     def duration_s(self) -> float:

@@ -41,7 +41,7 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
         The song's analysis (tempo, loudness curve, downbeats).
     config : Config
         Frame size and rate, handles (``head_s``/``tail_s``), the user's images or video,
-        ping-pong and bottom crop.
+        ping-pong and bottom crop, the cast (a segment's singer's picture is its image).
     takes : sequence of int >= 1, optional
         The takes to request of every segment.
 
@@ -55,11 +55,15 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
     InputError
         A segment shorter than one frame, a video that cannot be read, a bad ``crop_bottom``.
     """
+    from ..plan.cast import cast_of, image_of
+
     fps = config.fps
     frames = segment_frames(plan, fps, head_s=config.head_s, tail_s=config.tail_s)
     sections: list[str] = []
     images = list(config.images)
+    cast = cast_of(config.cast)
     hashes = {p: image_sha256(p) for p in images}
+    hashes.update({s.image: image_sha256(s.image) for s in cast.values() if s.image is not None})
     out = []
     for seg, f in zip(plan.segments, frames):
         if seg.section not in sections:
@@ -71,7 +75,8 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
                      for i in range(n))
         end_s = clip_start_s + float(Fraction(n) / fps)
         downs = tuple(round(d - clip_start_s, 4) for d in analysis.downbeat_times_s if clip_start_s <= d < end_s)
-        image = images[(seg.index - 1) % len(images)] if images else None
+        # the segment's singer's picture, else the user's stills in turn
+        image = image_of(seg.singer, cast) or (images[(seg.index - 1) % len(images)] if images else None)
         for take in (takes or [seg.take]):
             out.append(ClipRequest(
                 segment_index=seg.index, take=take, section=seg.section, section_index=sections.index(seg.section),

@@ -237,14 +237,48 @@ def section_name(content: str) -> str | None:
     return head
 
 
+#: Words that make a tag a stage direction, not a singer's name (``[Male Vocal]``, ``[Fade Out]``).
+_DIRECTION_WORDS = frozenset(
+    "male female vocal vocals voice voices whisper whispered whispering spoken speaking harmony harmonies "
+    "ad-lib ad-libs adlib adlibs choir all both everyone crowd fade out end instrumental music beat repeat "
+    "sfx echo applause laughs laughing silence pause drop break spoken-word rap sung singing humming hum "
+    "background backing guitar piano drums bass synth strings sax orchestra melody bridge lead".split()
+)
+_NAME_SPLIT = re.compile(r"\s*(?:&|\+|/|,|\band\b|\bund\b|\bet\b|\by\b|和|与)\s*")
+_NAME = re.compile(r"^(?:[A-Z\u00c0-\u00de][\w'.\-]*|[^\W\d_a-zA-Z][\w'.\-]*)(?:\s+[A-Z\u00c0-\u00de][\w'.\-]*){0,2}$")
+
+
+def singer_names(content: str) -> tuple[str, ...] | None:
+    """The singers a tag names (``"Anna & Ben"`` → ``("Anna", "Ben")``), or None when it is not a
+    list of names (a direction such as ``Male Vocal``, a section word, digits).
+
+    Examples
+    --------
+    >>> singer_names("Anna & Ben"), singer_names("Mary Jane"), singer_names("Male Vocal"), singer_names("x2")
+    (('Anna', 'Ben'), ('Mary Jane',), None, None)
+    """
+    parts = [p.strip() for p in _NAME_SPLIT.split(content.strip()) if p and p.strip()]
+    if not parts or len(parts) > 6:
+        return None
+    for p in parts:
+        if not _NAME.match(p) or any(c.isdigit() for c in p) or _SECTION_WORDS.search(p):
+            return None
+        if any(w.lower() in _DIRECTION_WORDS for w in p.split()):
+            return None
+    return tuple(parts)
+
+
 @dataclass(frozen=True)
 class TextLine:
     """What a line of lyric text is: ``kind`` is ``blank``, ``tag`` (a section or a direction, not
-    sung) or ``sung``; ``section`` is a section it names (also for ``sung`` after a leading tag)."""
+    sung) or ``sung``; ``section`` is a section it names (also for ``sung`` after a leading tag);
+    ``singers`` the names a tag gives (``[Verse 1: Anna]``, ``[Anna & Ben]``; a section tag without
+    names gives ``()``), None when the line names nobody."""
 
     kind: str
     section: str | None = None
     text: str = ""
+    singers: tuple[str, ...] | None = None
 
 
 def classify(text: str, *, name: str, line_no: int, lrc_hint: bool = True) -> TextLine:
@@ -260,6 +294,7 @@ def classify(text: str, *, name: str, line_no: int, lrc_hint: bool = True) -> Te
     if not s:
         return TextLine("blank")
     section: str | None = None
+    singers: tuple[str, ...] | None = None
     while s.startswith("["):
         close = s.find("]")
         if close < 0:
@@ -269,16 +304,22 @@ def classify(text: str, *, name: str, line_no: int, lrc_hint: bool = True) -> Te
             raise fail(
                 name, line_no, f"[{clean(content, 30)}] looks like an LRC time tag; read the file as lrc"
             )
-        section = section_name(content) or section
+        sec = section_name(content)
+        if sec is not None:
+            section = sec
+            singers = singer_names(content.split(":", 1)[1]) if ":" in content else None
+            singers = singers or ()
+        else:
+            singers = singer_names(content) or singers
         s = s[close + 1 :].strip()
     if not s:
-        return TextLine("tag", section)
+        return TextLine("tag", section, singers=singers)
     heading = _HEADING.fullmatch(s)
     if heading:
-        return TextLine("tag", " ".join((heading.group(1) or heading.group(2)).split()))
+        return TextLine("tag", " ".join((heading.group(1) or heading.group(2)).split()), singers=())
     if _WRAPPED.fullmatch(s) or not any(c.isalnum() for c in s):
-        return TextLine("tag", section)
-    return TextLine("sung", section, " ".join(s.split()))
+        return TextLine("tag", section, singers=singers)
+    return TextLine("sung", section, " ".join(s.split()), singers=singers)
 
 
 class Stanzas:

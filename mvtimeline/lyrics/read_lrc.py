@@ -49,6 +49,7 @@ from ._common import (
     parse_inline,
     parse_lrc_time,
     section_name,
+    singer_names,
 )
 
 __all__ = ["parse_lrc", "read_lrc"]
@@ -93,6 +94,7 @@ class _Entry:
     words: tuple[Word, ...] = ()
     section: str | None = None
     file_stanza: int = 0
+    singers: tuple[str, ...] = ()
 
 
 def _blank(s: str, a: int, b: int) -> str:
@@ -131,6 +133,7 @@ def parse_lrc(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
     offset_s = 0.0
     stanzas = Stanzas()
     section: str | None = None
+    singers: tuple[str, ...] = ()
     entries: list[_Entry] = []
     last_timed_key = -1.0
 
@@ -183,7 +186,12 @@ def parse_lrc(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
         lead = _LEADING_TAGS.match(body)
         if lead:
             for tag in re.findall(r"\[([^\[\]]*)\]", lead.group(0)):
-                tag_section = section_name(tag) or tag_section
+                sec = section_name(tag)
+                if sec is not None:
+                    tag_section = sec
+                    singers = (singer_names(tag.split(":", 1)[1]) if ":" in tag else None) or ()
+                else:
+                    singers = singer_names(tag) or singers
             body = _blank(body, 0, lead.end())
         singer = _SINGER.match(body)
         if singer:
@@ -196,6 +204,8 @@ def parse_lrc(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
             if sec is not None:
                 section = sec
                 stanzas.brk()
+            if tl.singers is not None:
+                singers = tl.singers
             if tl.kind != "sung":
                 continue
             words = tuple(Word(w.text) for w in marked_words(Marked(body)))
@@ -205,7 +215,7 @@ def parse_lrc(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
                 "%s line %d: %r has no time tag; it is kept untimed", name, line_no, clean(tl.text, 40)
             )
             entries.append(
-                _Entry(None, last_timed_key, line_no, False, tl.text, words, section, stanzas.next_line())
+                _Entry(None, last_timed_key, line_no, False, tl.text, words, section, stanzas.next_line(), singers)
             )
             continue
 
@@ -233,7 +243,7 @@ def parse_lrc(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
                 )
                 for w in words_rel
             )
-            entries.append(_Entry(t, t, line_no, False, line_text, words, section, file_stanza))
+            entries.append(_Entry(t, t, line_no, False, line_text, words, section, file_stanza, singers))
         last_timed_key = times[0]
 
     if offset_s:
@@ -270,7 +280,7 @@ def _lines(entries: list[_Entry]) -> list[Line]:
             stanza += 1
         prev = e
         if e.time_s is None:
-            out.append(Line(e.text, e.words, e.section, stanza, line_no=e.order))
+            out.append(Line(e.text, e.words, e.section, stanza, line_no=e.order, singers=e.singers))
             continue
         start = e.time_s
         nxt = next_time[i]
@@ -283,7 +293,7 @@ def _lines(entries: list[_Entry]) -> list[Line]:
         else:
             end = last_line_end(start, e.words)
         end = max(start, end)
-        out.append(Line(e.text, e.words, e.section, stanza, start, end, "file", 1.0, e.order))
+        out.append(Line(e.text, e.words, e.section, stanza, start, end, "file", 1.0, e.order, singers=e.singers))
     return out
 
 

@@ -54,6 +54,7 @@ def parse_plain(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
     """
     stanzas = Stanzas()
     section: str | None = None
+    singers: tuple[str, ...] = ()
     lines: list[Line] = []
     for line_no, raw in enumerate(text.split("\n"), start=1):
         tl = classify(raw, name=name, line_no=line_no)
@@ -63,6 +64,8 @@ def parse_plain(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
         if tl.section is not None:
             section = tl.section
             stanzas.brk()
+        if tl.singers is not None:
+            singers = tl.singers
         if tl.kind != "sung":
             continue
         words = split_words(tl.text)
@@ -75,6 +78,7 @@ def parse_plain(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
                 section=section,
                 stanza=stanzas.next_line(),
                 line_no=line_no,
+                singers=singers,
             )
         )
     return Lyrics(path=path, format="plain", lines=finish(lines, name=name))

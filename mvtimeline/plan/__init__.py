@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from ..types import Analysis, Line, Lyrics, Plan, Segment
+from .cast import Singer, describe, singer_of_segment
 from .prompts import list_styles, load_style, render_prompts, section_kind
 from .segment import CUT_REASONS, CUT_RULES, Cut, CutPolicy, cut_points
 
@@ -66,6 +67,8 @@ def build(
     previous: Plan | None = None,
     replan: bool = False,
     cut_rule: str = "words",
+    cast: Mapping[str, Singer] | None = None,
+    setting: str = "",
 ) -> Plan:
     """Make the plan of a song.
 
@@ -88,6 +91,12 @@ def build(
     cut_rule : {"words", "lines", "beats"}
         Where cuts may go (:data:`CUT_RULES`): never inside a sung word unless forced (default),
         only between lines, or on any beat.
+    cast : mapping of str to Singer, optional
+        The singers (:mod:`mvtimeline.plan.cast`): each segment's singer is named from the lyric
+        tags (a lone singer sings everything), and their role and appearance begin its image prompt.
+        A singer the user set in the previous plan is kept and drives the prompts.
+    setting : str
+        Where the video takes place: ends every image prompt, word for word.
 
     Returns
     -------
@@ -118,6 +127,13 @@ def build(
 
     old = {(round(s.start_s, 3), round(s.end_s, 3)): s for s in (previous.segments if previous else ())}
     segments = []
+    # who sings each stretch; nobody (an intro, a break): the singer before, at the start the first one
+    auto_singers: list[str] = []
+    for a, b in bounds:
+        auto_singers.append(singer_of_segment(lines, a, b, previous=auto_singers[-1] if auto_singers else "",
+                                              cast=cast))
+    first = next((x for x in auto_singers if x), "")
+    auto_singers = [x or first for x in auto_singers]
     for i, (a, b) in enumerate(bounds, start=1):
         seg_lines = tuple(ln.text for ln in lines if ln.start_s < b and ln.end_s > a
                           and (min(b, ln.end_s) - max(a, ln.start_s)) > 0.1)
@@ -128,15 +144,21 @@ def build(
         ctx = dict(lyrics=" / ".join(seg_lines), section=section, tempo_bpm=analysis.tempo_bpm, index=i,
                    count=len(bounds), title=title, start_s=round(a, 2), end_s=round(b, 2), seed=seed,
                    energy="energetic" if float(np.mean(loud)) > 0.6 else "gentle")
+        auto_singer = auto_singers[i - 1]
+        singer = prev.singer if prev and prev.singer != prev.auto.get("singer", prev.singer) else auto_singer
+        who, where = describe(singer, cast, setting)
+        ctx.update(singer=singer, who=who, setting=where)
         auto = render_prompts(st, ctx)
+        auto["image_prompt"] = ", ".join(p for p in (who, auto["image_prompt"], where) if p)
         prompts = dict(auto)
         if prev:
             for key in prompts:
                 if getattr(prev, key) != prev.auto.get(key, getattr(prev, key)):
                     prompts[key] = getattr(prev, key)  # edited by the user: keep it
+        auto["singer"] = auto_singer
         segments.append(Segment(index=i, start_s=round(a, 6), end_s=round(b, 6), section=section,
                                 lines=seg_lines, seed=seed, take=prev.take if prev else 1, auto=auto,
-                                cut=reasons.get(round(a, 3), "") if i > 1 else "", **prompts))
+                                cut=reasons.get(round(a, 3), "") if i > 1 else "", singer=singer, **prompts))
     plan = Plan(audio_path=analysis.audio_path, duration_s=analysis.duration_s, style=st.name,
                 dissolve_s=dissolve_s, segments=tuple(segments), cut_rule=cut_rule)
     validate(plan, max_s=None)
