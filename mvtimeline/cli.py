@@ -63,6 +63,7 @@ class Reporter:
         self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TaskProgressColumn(),
                                  TimeElapsedColumn(), console=console, disable=not enabled, transient=False)
         self.tasks: dict[str, int] = {}
+        self.clips_done = 0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -80,12 +81,25 @@ class Reporter:
         self.progress.update(self.tasks[key], description=label[:28], completed=done, total=max(total, 1e-9))
 
     def __call__(self, stage: str, done: float, total: float) -> None:
-        key = "generate" if stage.startswith("generate") else stage
-        label = stage if key == "generate" and stage != "generate" else key
+        if stage.startswith("generate: "):  # one bar per clip while it is made (several at once with
+            self._clip(stage[len("generate: "):], done, total)  # several servers), then counted
+            return
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage[:28], total=max(total, 1e-9))
+        self.progress.update(self.tasks[stage], description=stage[:28], completed=done, total=max(total, 1e-9))
+
+    def _clip(self, label: str, done: float, total: float) -> None:
+        key = f"clip:{label}"
         if key not in self.tasks:
-            self.tasks[key] = self.progress.add_task(label, total=max(total, 1e-9))
-        task = self.tasks[key]
-        self.progress.update(task, description=label[:28], completed=done, total=max(total, 1e-9))
+            if "generate" not in self.tasks:
+                self.tasks["generate"] = self.progress.add_task("generate", total=None)
+            self.tasks[key] = self.progress.add_task(f"  {label}"[:28], total=max(total, 1e-9))
+        self.progress.update(self.tasks[key], completed=done, total=max(total, 1e-9))
+        if done >= total:
+            self.progress.remove_task(self.tasks.pop(key))
+            self.clips_done += 1
+            self.progress.update(self.tasks["generate"], description=f"generate: {self.clips_done} clips"[:28],
+                                 completed=self.clips_done)
 
 
 def _console(stderr: bool = True):

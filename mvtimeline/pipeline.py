@@ -405,6 +405,7 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         keep = set(segments) if not chaining else {s.index for s in plan.segments if s.index <= max(segments)}
         reqs = [r for r in reqs if r.segment_index in keep]
     total = len(reqs)
+    progress("generate", 0, total)
 
     def cb(label: str, done: int, n: int) -> None:
         progress(f"generate: {label}", done, n)

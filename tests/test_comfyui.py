@@ -270,6 +270,24 @@ def test_a_failed_clip_is_dead_lettered_and_a_rerun_makes_only_it(song, image, s
     assert len([r for r in _clip_records(tmp_path / "work") if r["backend"]["name"] == "comfyui"]) == n
 
 
+def test_an_interrupted_run_resumes_with_only_the_missing_clips(song, image, server, tmp_path):
+    def stop_at_third(stage: str, done: float, total: float) -> None:
+        if stage.startswith("generate: segment 03") and done >= total:
+            raise KeyboardInterrupt
+
+    cfg = _config(image, [server.url])
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run(song.audio_path, song.lyrics_path, tmp_path / "work", cfg, progress=stop_at_third)
+    made = len(_clip_records(tmp_path / "work"))
+    assert made == 2  # the clip being made when Ctrl-C came is not kept half-made
+    assert not list((tmp_path / "work" / "clips").glob("*/*.tmp*"))
+    before = len(server.prompts_run)
+    res = pipeline.run(song.audio_path, song.lyrics_path, tmp_path / "work", cfg)
+    n = len(res.plan.segments)
+    assert len(server.prompts_run) - before == n - made
+    assert len(_clip_records(tmp_path / "work")) == n
+
+
 def test_bad_workflow_is_refused_before_the_analysis(song, image, tmp_path, capsys):
     from mvtimeline.cli import main
 
