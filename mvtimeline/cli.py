@@ -384,6 +384,52 @@ def generate(ctx, folder, segments, takes):
 
 @cli.command()
 @click.argument("folder", type=PathArg)
+@click.option("-o", "--out", "out_dir", type=PathArg, required=True, help="The shot pack folder to write.")
+@click.option("--format", "fmt", type=click.Choice(("plain", "wan2gp")), default="plain",
+              help="wan2gp: also a Wan2GP settings JSON per shot and a queue of them.")
+@click.pass_context
+def shots(ctx, folder, out_dir, fmt):
+    """Write a shot pack of a work FOLDER: per segment its picture, audio, prompts and frame counts,
+    and a contact sheet (index.html), to make the clips with any generator."""
+    from .shots import write_pack
+
+    index = write_pack(folder, out_dir, fmt=fmt)
+    _console(stderr=False).print(f"shot pack: {index}")
+
+
+@cli.command("import")
+@click.argument("folder", type=PathArg)
+@click.argument("clips", type=PathArg, nargs=-1, required=True)
+@click.option("--segment", type=int, default=None, help="The segment the clips are of (needed for a silent clip).")
+@click.option("--offset", "offset_s", type=float, default=None,
+              help="Seconds to add to a clip's time to get the song's (skip the audio sync).")
+@click.option("--pick", is_flag=True, help="Also put each imported take on the timeline.")
+@click.option("--whole", is_flag=True, help="Each clip covers the whole song: cut it into a take per segment.")
+@click.pass_context
+def import_cmd(ctx, folder, clips, segment, offset_s, pick, whole):
+    """Bring clips made anywhere into a work FOLDER: synced to the song by their sound, blank ends
+    trimmed, each a new take of its segment (CLIPS: files, or folders such as a shot pack)."""
+    from .clipimport import import_clips
+
+    rows = import_clips(folder, list(clips), segment=segment, offset_s=offset_s, pick=pick, whole=whole)
+    from rich.table import Table
+
+    table = Table("clip", "segment", "offset", "head", "tail", "confidence", "result")
+    for r in rows:
+        table.add_row(r.clip.name, f"{r.segment:02d}" if r.segment else "-",
+                      f"{r.offset_s:+.3f} s" if r.offset_s is not None else "-", f"{r.head_trim_s:.2f} s",
+                      f"{r.tail_trim_s:.2f} s", f"{r.confidence:.2f}" if r.confidence is not None else "-",
+                      r.result + (f" take {r.take}" if r.take else "") + "".join(f"; {f}" for f in r.flags))
+    _console(stderr=False).print(table)
+    refused = [r for r in rows if not r.ok]
+    if refused:
+        from .errors import RunError
+
+        raise RunError(f"{len(refused)} of {len(rows)} clip(s) not imported (see the table)")
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
 @click.option("--format", "formats", multiple=True, default=None,
               help="kdenlive, otio, fcp7, fcpx, edl, srt or ass (repeatable or comma-separated; "
                    "default: kdenlive, otio, srt, ass).")

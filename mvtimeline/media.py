@@ -11,9 +11,10 @@ Shared by the procedural, loop and diffusers backends, the storyboard and clip i
 - :func:`probe_video`, :func:`probe_first_frame` — what a file holds, counted by decoding;
 - :func:`frame_at`, :func:`last_frame_png` — one frame by time, the last frame as a PNG;
 - :func:`ordered_map`, :func:`default_workers` — frames made in order by a few threads;
-- :func:`load_font`, :func:`format_time` — text on pictures (storyboard, alignment plot).
+- :func:`load_font`, :func:`format_time` — text on pictures (storyboard, alignment plot);
+- :func:`blank_ends` — black, flat or frozen stretches at a video's head and tail.
 
-Public: open_image, check_image, fit_box, fit_image, VideoIndex, index_video, FrameFitter,
+Public: blank_ends, open_image, check_image, fit_box, fit_image, VideoIndex, index_video, FrameFitter,
 decode_frames, StreamReader, probe_video, probe_first_frame, frame_at, last_frame_png, ordered_map,
 default_workers, STREAM_CHUNK, load_font, format_time.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "index_video",
     "FrameFitter",
     "decode_frames",
+    "blank_ends",
     "StreamReader",
     "probe_video",
     "probe_first_frame",
@@ -555,3 +557,57 @@ def format_time(t_s: float) -> str:
     """
     whole = int(math.floor(max(0.0, t_s) + 1e-6))
     return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def blank_ends(path: Path, *, black_luma: float = 20.0, flat_std: float = 2.5, frozen_diff: float = 0.4
+               ) -> tuple[float, float, VideoIndex]:
+    """Seconds of blank picture at a video's head and tail: black or flat (one colour) frames at
+    either end, and a frozen tail (frames that no longer change) after a picture that moved.
+
+    Each frame is looked at as a 32x18 grey thumbnail: black when its mean luma is under
+    ``black_luma``, flat when its spread is under ``flat_std``, frozen when it differs from the
+    frame before by less than ``frozen_diff`` on average (0..255).
+
+    Returns
+    -------
+    (head_s, tail_s, VideoIndex)
+        The trims (the head ends at the first frame kept, the tail starts after the last one) and
+        the video's frame index.
+
+    Raises
+    ------
+    InputError
+        Not a readable video, or no frame that is not blank.
+    """
+    import av
+
+    index = index_video(path)
+    stats = []
+    prev = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                g = frame.to_ndarray(width=32, height=18, format="gray").astype(np.float32)
+                diff = float(np.abs(g - prev).mean()) if prev is not None else 255.0
+                stats.append((float(g.mean()), float(g.std()), diff))
+                prev = g
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(f"video {path} cannot be decoded ({exc})") from None
+    n = min(len(stats), len(index.pts))
+    if n == 0:
+        raise InputError(f"video {path} has no frames")
+    blank = [m < black_luma or sd < flat_std for m, sd, _ in stats[:n]]
+    first = next((i for i in range(n) if not blank[i]), None)
+    if first is None:
+        raise InputError(f"video {path} is blank from start to end (black or one colour)")
+    last = max(i for i in range(n) if not blank[i])
+    moving = [i for i in range(first + 1, last + 1) if stats[i][2] >= frozen_diff]
+    if moving and moving[-1] < last and (last - moving[-1]) >= 2:
+        last = moving[-1]  # frozen after the last change: keep that frame, drop the copies
+    starts = index.starts_s
+    step = float(np.median(np.diff(starts))) if n > 1 else 1.0 / max(index.fps, 1.0)
+    head_s = float(starts[first])
+    tail_s = max(0.0, index.duration_s - float(starts[last]) - step)
+    return head_s, tail_s, index

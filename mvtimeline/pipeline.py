@@ -7,7 +7,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
 generate_step, export_step, render_step, chosen_clips, all_takes, pick, analyze_song,
-align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE.
+align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "Inputs",
     "EXPORT_FORMATS",
     "STEM_FILE",
+    "project_backend",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,26 @@ def _backend(config: Config, *, stems_dir: Path | None = None) -> Backend:
     if config.backend == "comfyui" and stems_dir is not None:
         settings["stems_dir"] = stems_dir
     return get_backend(config.backend, **settings)
+
+
+def project_backend(project: WorkFolder) -> Backend:
+    """The backend a work folder's settings name, built (its name, version and model id make the
+    clip cache's keys; nothing is loaded or contacted).
+
+    Parameters
+    ----------
+    project : WorkFolder
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    InputError
+        The settings name a backend that cannot be built (an unreadable workflow, a missing model).
+    """
+    return _backend(project.config, stems_dir=project.stems_dir)
 
 
 #: The work folder at a path (:meth:`WorkFolder.open`).

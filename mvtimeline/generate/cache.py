@@ -6,7 +6,7 @@ temp name in the same folder and renamed when complete; the record is written (a
 it. A clip counts as present only when both files exist and the record is readable and names the
 same key, so a crash at any point leaves nothing that passes for a clip.
 
-Public: run, image_sha256, clip_paths, find_clip, prepare, CLIP_SCHEMA.
+Public: run, image_sha256, clip_paths, find_clip, prepare, write_record, CLIP_SCHEMA.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..fileio import atomic_path, ensure_dir, read_json, write_json
 from ..types import ClipRequest, ClipResult
 from .base import Backend, check_request
 
-__all__ = ["run", "image_sha256", "clip_paths", "find_clip", "prepare", "CLIP_SCHEMA"]
+__all__ = ["run", "image_sha256", "clip_paths", "find_clip", "prepare", "write_record", "CLIP_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,43 @@ def prepare(requests: Sequence[ClipRequest], *, backend: Backend) -> list[ClipRe
     return out
 
 
+def write_record(cache_dir: Path, req: ClipRequest, key: str, take: int, *, backend: dict[str, str],
+                 meta: dict[str, Any], generate_s: float) -> dict[str, Any]:
+    """Write the record (``take-N.json``) of a clip whose MP4 is in place, atomically; returns it.
+
+    Parameters
+    ----------
+    cache_dir : Path
+    req : ClipRequest
+        What the clip is of.
+    key : str
+        The cache key its folder is named by.
+    take : int
+    backend : dict
+        ``name``, ``version``, ``model_id`` of what made it (``import`` for a clip brought in).
+    meta : dict
+        What the maker reports (JSON-serialisable).
+    generate_s : float
+        Seconds it took.
+    """
+    mp4, meta_path = clip_paths(cache_dir, key, take)
+    record = {
+        "kind": "clip",
+        "schema": CLIP_SCHEMA,
+        "key": key,
+        "take": take,
+        "file": mp4.name,
+        "size_bytes": mp4.stat().st_size,
+        "backend": dict(backend),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generate_s": round(generate_s, 3),
+        "request": _request_dict(req),
+        "meta": meta,
+    }
+    write_json(meta_path, record)
+    return record
+
+
 def _request_dict(req: ClipRequest) -> dict[str, Any]:
     d = dataclasses.asdict(req)
     d["fps"] = f"{req.fps.numerator}/{req.fps.denominator}"
@@ -208,21 +245,10 @@ def run(
             cb = None if progress is None else (lambda done, total, _l=label: progress(_l, done, total))
             with atomic_path(mp4) as tmp:
                 made = backend.generate(req, tmp, cb)
-            took = time.perf_counter() - t0
-            record = {
-                "kind": "clip",
-                "schema": CLIP_SCHEMA,
-                "key": key,
-                "take": req.take,
-                "file": mp4.name,
-                "size_bytes": mp4.stat().st_size,
-                "backend": {"name": backend.name, "version": backend.version, "model_id": backend.model_id},
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "generate_s": round(took, 3),
-                "request": _request_dict(req),
-                "meta": made.to_meta(),
-            }
-            write_json(meta_path, record)
+            record = write_record(cache_dir, req, key, req.take, meta=made.to_meta(),
+                                  backend={"name": backend.name, "version": backend.version,
+                                           "model_id": backend.model_id},
+                                  generate_s=time.perf_counter() - t0)
         else:
             log.info("%s: cached %s", label, mp4)
             if progress is not None:

@@ -1,0 +1,299 @@
+"""Clips made anywhere (Kling, Runway, Wan2GP, a friend's ComfyUI), brought into a work folder in
+sync with the song, each as a new take of its segment.
+
+For every clip:
+
+1. **which segment**: the pack's folder or file name (``03-chorus-...``), else ``--segment``, else
+   by its sound (the segment whose stretch of song it matches best; a silent clip needs
+   ``--segment``);
+2. **where in sync**: its sound cross-correlated with the song around that segment
+   (:func:`mvtimeline.audio.sync.find_offset`, a few seconds either way, so a repeated chorus
+   elsewhere cannot win) → ``song_time = clip_time + offset_s``; below :data:`MIN_CONFIDENCE` it is
+   refused with both candidate places, unless ``offset_s`` is given;
+3. **blank ends**: black, flat or frozen frames at its head and tail are left out
+   (:func:`mvtimeline.media.blank_ends`);
+4. **conform**: each project frame of the segment's clip (with its handles) takes the clip's frame
+   at that song time, fitted to the project's size, encoded like every backend's clip, into the clip
+   cache as the segment's next take (atomic), with a record of the source, offset, trims and
+   confidence. A clip that does not cover the whole stretch is imported but flagged ``short``: its
+   first or last good frame is held over the rest, never black.
+5. **placement**: the new take is in the project bin; ``pick`` also puts it on the timeline.
+
+``whole``: one long video of the whole song is synced once and cut at the plan's cut points into a
+take per segment.
+
+Public: import_clips, Imported, MIN_CONFIDENCE, WINDOW_S.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, MvtimelineError
+from .types import ClipRequest
+
+__all__ = ["import_clips", "Imported", "MIN_CONFIDENCE", "WINDOW_S"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds either side of the segment's place in the song where its clip's sound is looked for.
+WINDOW_S = 3.0
+#: Least margin of the best sync over the runner-up (correlation units) to trust it.
+MIN_CONFIDENCE = 0.04
+#: A clip this quiet (RMS) carries no sound to sync by.
+SILENT_RMS = 1e-3
+_PACK_NAME = re.compile(r"^(\d{1,3})-")
+
+
+@dataclass
+class Imported:
+    """One row of the import summary."""
+
+    clip: Path
+    segment: int | None = None
+    take: int | None = None
+    offset_s: float | None = None
+    head_trim_s: float = 0.0
+    tail_trim_s: float = 0.0
+    confidence: float | None = None
+    result: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.take is not None
+
+
+def _segment_from_name(path: Path, known: set[int]) -> int | None:
+    for part in (path.parent.name, path.name):
+        m = _PACK_NAME.match(part)
+        if m and int(m.group(1)) in known:
+            return int(m.group(1))
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _clip_audio(path: Path) -> np.ndarray | None:
+    """The clip's sound (mono, at the sync rate), or None when it has none or it is silent."""
+    import av
+
+    from .audio import load
+    from .audio.sync import SR
+
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.audio:
+                return None
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(f"{path}: not a readable video ({exc})") from None
+    try:
+        y, _ = load(path, sr=SR)
+    except MvtimelineError:
+        return None
+    if y.size == 0 or float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENT_RMS:
+        return None
+    return y
+
+
+def _next_take(cache_dir: Path, key: str) -> int:
+    takes = [int(m.group(1)) for p in (cache_dir / key).glob("take-*.json")
+             if (m := re.fullmatch(r"take-(\d+)\.json", p.name))]
+    return max(takes, default=0) + 1
+
+
+def _conform(src: Path, index: Any, req: ClipRequest, out: Path, *, offset_s: float, keep: tuple[float, float]
+             ) -> tuple[list[str], dict[str, Any]]:
+    """Encode the project frames of ``req`` from ``src``: frame i shows the clip at song time
+    ``req.clip_start_s + i / fps`` (clip time = song time - offset), held inside ``keep``."""
+    from .fileio import atomic_path
+    from .generate.encode import EncodeSettings, encode_video
+    from .media import FrameFitter, decode_frames
+
+    fps = Fraction(req.fps)
+    starts = index.starts_s
+    step = float(np.median(np.diff(starts))) if len(starts) > 1 else 1.0 / max(index.fps, 1.0)
+    first_ok = int(np.searchsorted(starts, keep[0] - 1e-6))
+    last_ok = max(first_ok, int(np.searchsorted(starts, keep[1] - 1e-6)) - 1)
+    want, held = [], 0
+    for i in range(req.n_frames):
+        t = req.clip_start_s + float(Fraction(i) / fps) - offset_s + 0.5 * step  # nearest frame in time
+        k = int(np.searchsorted(starts, t, side="right")) - 1
+        if k < first_ok or k > last_ok:
+            held += 1
+        want.append(min(max(k, first_ok), last_ok))
+    notes = []
+    seg_first, seg_last = req.head_frames, req.n_frames - req.tail_frames - 1
+    short = [i for i in range(seg_first, seg_last + 1)
+             if not first_ok <= int(np.searchsorted(starts, req.clip_start_s + float(Fraction(i) / fps) - offset_s
+                                                    + 0.5 * step, side="right")) - 1 <= last_ok]
+    if short:
+        notes.append(f"short: the clip covers {100 * (1 - len(short) / (seg_last - seg_first + 1)):.0f}% of the segment; "
+                     "its edge frame is held over the rest")
+    fit = FrameFitter(index.width, index.height, req.width, req.height, 0.0, index.quarter_turns)
+    frames = decode_frames(src, index, fit, set(want))
+    with atomic_path(out) as tmp:
+        enc = encode_video((frames[k] for k in want), tmp, width=req.width, height=req.height, fps=fps,
+                           n_frames=req.n_frames, settings=EncodeSettings())
+    return notes, {"frames_held": held, "encoder": enc}
+
+
+def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None, offset_s: float | None = None,
+                 pick: bool = False, whole: bool = False, min_confidence: float = MIN_CONFIDENCE
+                 ) -> list[Imported]:
+    """Import ``clips`` (files, or folders searched for videos) into the work folder ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        A work folder (``mvtimeline run`` made its plan and analysis).
+    clips : list of Path
+        Video files, or folders (a shot pack: each ``NN-…`` folder's videos).
+    segment : int, optional
+        The segment every clip is of (needed for a silent clip).
+    offset_s : float, optional
+        ``song_time = clip_time + offset_s``: skip the sync (a clip it cannot sync).
+    pick : bool
+        Also put each imported take on the timeline.
+    whole : bool
+        Each clip covers the whole song: synced once, cut into a take per segment.
+    min_confidence : float
+        Refuse a sync whose margin over the runner-up is smaller.
+
+    Returns
+    -------
+    list of Imported
+        One row per clip (per segment with ``whole``), refused ones with ``result`` saying why.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, no clip given, a clip that does not exist or is not a readable video,
+        an unknown segment, a silent clip without ``segment``.
+    """
+    from . import pipeline
+    from .audio import load
+    from .audio.sync import SR, find_offset, song_envelopes
+    from .generate import find_clip
+    from .generate.cache import write_record
+    from .media import blank_ends
+
+    project = pipeline.load_project(Path(folder))
+    plan = project.load_plan()
+    analysis = project.load_analysis()
+    known = {s.index for s in plan.segments}
+    if segment is not None and segment not in known:
+        raise InputError(f"plan has no segment {segment}; segments are 1..{len(plan.segments)}")
+    files: list[Path] = []
+    for c in clips:
+        c = Path(c)
+        if c.is_dir():
+            found = sorted(p for p in c.rglob("*") if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi")
+                           and p.is_file() and not p.name.startswith("."))
+            if not found:
+                raise InputError(f"{c}: no video files in it")
+            files += found
+        elif not c.is_file():
+            raise InputError(f"{c}: no such file")
+        else:
+            files.append(c)
+    if not files:
+        raise InputError("no clip to import")
+    # check every file before any work: a truncated file is an error, not a half import
+    checked = {f: blank_ends(f) for f in files}
+    backend = pipeline.project_backend(project)
+    reqs = {r.segment_index: r for r in project.clip_requests(plan, analysis, backend)}
+    song_env = song_envelopes(load(project.song, sr=SR)[0])
+    rows: list[Imported] = []
+    for f in files:
+        head_s, tail_s, index = checked[f]
+        audio = _clip_audio(f)
+        targets: list[int]
+        row = Imported(clip=f, head_trim_s=round(head_s, 3), tail_trim_s=round(tail_s, 3))
+        if whole:
+            targets = sorted(known)
+        else:
+            seg = segment or _segment_from_name(f, known)
+            if seg is None and audio is None:
+                raise InputError(f"{f.name}: no sound to find its segment by; give --segment N")
+            if seg is None:
+                found = find_offset(audio, song_env, center_s=analysis.duration_s / 2,
+                                    window_s=analysis.duration_s / 2 + 1.0)
+                if found.confidence < min_confidence:  # a repeated chorus: two places fit as well
+                    row.offset_s, row.confidence = round(found.offset_s, 3), round(found.confidence, 3)
+                    row.result = (f"refused: its sound fits at {found.offset_s:.2f} s and {found.runner_up_offset_s:.2f} s "
+                                  "of the song alike (a repeated part?); give --segment N")
+                    rows.append(row)
+                    continue
+                mid = found.offset_s + index.duration_s / 2
+                seg = next((s.index for s in plan.segments if s.start_s <= mid < s.end_s), plan.segments[-1].index)
+            targets = [seg]
+        # the sync, once per clip
+        if offset_s is not None:
+            off, conf = float(offset_s), None
+        elif audio is None:
+            if whole:
+                raise InputError(f"{f.name}: a whole-song video without sound needs --offset S")
+            req = reqs[targets[0]]
+            off, conf = req.clip_start_s + float(Fraction(req.head_frames) / req.fps) - head_s, None
+            row.flags.append("no sound: its first good frame is put at the segment's start")
+        else:
+            if whole:  # the video starts near the song's start, give or take a blank head or a cut intro
+                center, window = 0.0, WINDOW_S + abs(analysis.duration_s - index.duration_s)
+            else:
+                center, window = reqs[targets[0]].clip_start_s, WINDOW_S
+            found = find_offset(audio, song_env, center_s=center, window_s=window)
+            off, conf = float(found.offset_s), float(found.confidence)
+            if conf < min_confidence:
+                row.segment = targets[0] if not whole else None
+                row.offset_s, row.confidence = round(off, 3), round(conf, 3)
+                row.result = (f"refused: unsure sync (best {found.offset_s:+.2f} s score {found.score:.2f}, "
+                              f"next {found.runner_up_offset_s:+.2f} s score {found.runner_up:.2f}); pass --offset S")
+                rows.append(row)
+                continue
+        keep = (head_s, index.duration_s - tail_s)
+        for seg_index in targets:
+            req = reqs[seg_index]
+            key = req.key(backend.name, backend.version, backend.model_id)
+            r = Imported(clip=f, segment=seg_index, offset_s=round(off, 4), head_trim_s=row.head_trim_s,
+                         tail_trim_s=row.tail_trim_s, confidence=None if conf is None else round(conf, 3),
+                         flags=list(row.flags))
+            t0 = time.perf_counter()
+            take = _next_take(project.clips_dir, key)
+            mp4 = project.clips_dir / key / f"take-{take}.mp4"
+            mp4.parent.mkdir(parents=True, exist_ok=True)
+            notes, details = _conform(f, index, req, mp4, offset_s=off, keep=keep)
+            r.flags += notes
+            write_record(project.clips_dir, req, key, take, backend={"name": "import", "version": "1", "model_id": ""},
+                         meta={"mode": "import", "source": str(f.resolve()), "source_sha256": _sha256(f),
+                               "offset_s": off, "head_trim_s": head_s, "tail_trim_s": tail_s, "confidence": conf,
+                               "whole": whole, "flags": r.flags, "frames": req.n_frames, "adjusted": [], **details},
+                         generate_s=time.perf_counter() - t0)
+            assert find_clip(project.clips_dir, key, take) is not None
+            r.take = take
+            r.result = "short" if any(n.startswith("short") for n in notes) else "imported"
+            rows.append(r)
+    made = [r for r in rows if r.ok]
+    if made:
+        if pick:
+            for r in made:
+                pipeline.pick(project, r.segment, r.take)  # type: ignore[arg-type]
+                r.result += ", picked"
+        elif project.path(".kdenlive").exists():
+            pipeline.export(project, formats=("kdenlive", "otio"))  # the new takes into the bin
+    return rows

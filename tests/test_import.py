@@ -1,0 +1,245 @@
+"""Clips made anywhere, brought back in sync: shot packs out, clips in (real media made with ffmpeg
+from the song's own slices: offsets, black heads, frozen tails, other rates, re-encoded audio)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mvtimeline import pipeline
+from mvtimeline.clipimport import import_clips
+from mvtimeline.config import Config
+from mvtimeline.errors import InputError
+from mvtimeline.media import probe_video
+from mvtimeline.types import Plan
+
+pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.which("ffmpeg"),
+                                reason="espeak-ng and ffmpeg are needed (make deps)")
+FPS = Fraction(24)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder."""
+    from mvtimeline.demo import synthesize
+
+    d = tmp_path_factory.mktemp("import")
+    song = synthesize(d / "song", stanzas=4, intro_bars=1, outro_bars=1)
+    res = pipeline.run(song.audio_path, song.lyrics_path, d / "work",
+                       Config(fps=FPS, width=320, height=180, max_segment_s=6.0))
+    return song, res.project.folder
+
+
+@pytest.fixture()
+def work(base, tmp_path):
+    song, folder = base
+    copy = tmp_path / "work"
+    shutil.copytree(folder, copy)
+    return song, copy
+
+
+def make_clip(song_wav: Path, out: Path, *, start_s: float, dur_s: float, fps: int = 30, black_head_s: float = 0.0,
+              frozen_tail_s: float = 0.0, rate: int = 44100, gain_db: float = 0.0, lowpass_hz: int | None = None,
+              noise_db: float | None = None, audio: bool = True, seed: int = 0) -> Path:
+    """A clip whose picture moves (testsrc2; black for ``black_head_s``, frozen for the last
+    ``frozen_tail_s``) and whose sound is the song from ``start_s`` (resampled, louder/softer,
+    low-passed, or mixed with white noise ``noise_db`` relative to it), AAC in MP4."""
+    y, sr = sf.read(str(song_wav), dtype="float32", always_2d=False)
+    if y.ndim > 1:
+        y = y.mean(axis=1)
+    piece = np.zeros(int(round(dur_s * sr)), dtype=np.float32)
+    i0 = int(round(start_s * sr))
+    src = y[max(0, i0): i0 + piece.size]
+    piece[max(0, -i0): max(0, -i0) + src.size] = src[: piece.size - max(0, -i0)]
+    if noise_db is not None:
+        rng = np.random.default_rng(seed)
+        piece = piece + rng.normal(0, piece.std() * 10 ** (noise_db / 20), piece.size).astype(np.float32)
+    wav = out.with_suffix(".src.wav")
+    sf.write(str(wav), piece * 10 ** (gain_db / 20) * 0.9 / max(1e-6, float(np.abs(piece).max())), sr)
+    vf = [f"trim=duration={dur_s}"]
+    if black_head_s:
+        vf.append(f"drawbox=c=black:t=fill:enable='lt(t,{black_head_s})'")
+    if frozen_tail_s:
+        vf.append(f"trim=duration={dur_s - frozen_tail_s},tpad=stop_mode=clone:stop_duration={frozen_tail_s}")
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}:duration={dur_s + 1}"]
+    if audio:
+        cmd += ["-i", str(wav)]
+    cmd += ["-vf", ",".join(vf), "-map", "0:v"]
+    if audio:
+        af = [f"aresample={rate}"] + ([f"lowpass=f={lowpass_hz}"] if lowpass_hz else [])
+        cmd += ["-map", "1:a", "-af", ",".join(af), "-c:a", "aac", "-b:a", "128k", "-ar", str(rate)]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", str(dur_s), str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    wav.unlink()
+    return out
+
+
+def _segments(folder: Path) -> list:
+    return list(Plan.load(folder / "plan.json").segments)
+
+
+def _takes(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((folder / "clips").glob("*/take-*.json"))]
+
+
+def _clip_start(folder: Path, seg) -> float:
+    return next(r["request"]["clip_start_s"] for r in _takes(folder) if r["request"]["segment_index"] == seg.index)
+
+
+CASES = [  # delta (s), fps, black head, frozen tail, rate, gain, low-pass
+    (-1.3, 24, 0.5, 0.0, 44100, 0.0, None),
+    (0.9, 30, 0.0, 0.8, 48000, -6.0, None),
+    (1.4, 30, 0.7, 0.6, 44100, 0.0, 3000),
+    (-0.4, 24, 0.0, 0.0, 48000, -6.0, 4000),
+]
+
+
+@pytest.mark.parametrize("delta, fps, head, tail, rate, gain, lowpass", CASES)
+def test_clips_sync_to_the_frame_and_lose_their_blank_ends(work, tmp_path, delta, fps, head, tail, rate, gain, lowpass):
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][2]
+    truth = _clip_start(folder, seg) + delta  # the song time of the clip's first frame
+    clip = make_clip(song.audio_path, tmp_path / "c.mp4", start_s=truth, dur_s=seg.duration_s + 2.5, fps=fps,
+                     black_head_s=head, frozen_tail_s=tail, rate=rate, gain_db=gain, lowpass_hz=lowpass)
+    [row] = import_clips(folder, [clip], segment=seg.index)
+    assert row.ok and row.segment == seg.index and row.take == 2
+    assert abs(row.offset_s - truth) < 1 / float(FPS), (row.offset_s, truth)
+    assert abs(row.head_trim_s - head) <= 1.5 / fps
+    assert abs(row.tail_trim_s - tail) <= 1.5 / fps
+    rec = next(r for r in _takes(folder) if r["take"] == 2)
+    assert rec["backend"]["name"] == "import" and rec["meta"]["source"] == str(clip.resolve())
+    mp4 = folder / "clips" / rec["key"] / "take-2.mp4"
+    assert probe_video(mp4)["frames"] == rec["request"]["n_frames"]
+
+
+def test_the_segment_is_found_by_sound_and_noise_lowers_the_confidence(work, tmp_path):
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][1]  # in the first verse: heard once
+    start = _clip_start(folder, seg) + 0.3
+    clean = make_clip(song.audio_path, tmp_path / "clean.mp4", start_s=start, dur_s=seg.duration_s + 1)
+    noisy = make_clip(song.audio_path, tmp_path / "noisy.mp4", start_s=start, dur_s=seg.duration_s + 1, noise_db=0.0)
+    a, b = import_clips(folder, [clean, noisy])
+    assert a.segment == b.segment == seg.index
+    assert abs(a.offset_s - start) < 1 / float(FPS) and abs(b.offset_s - start) < 1 / float(FPS)
+    assert b.confidence < a.confidence
+
+
+def test_a_chorus_clip_stays_on_its_own_chorus(work, tmp_path):
+    song, folder = work
+    choruses = [s for s in _segments(folder) if s.section == "Chorus" and s.lines]
+    first, later = choruses[0], next(s for s in choruses if s.start_s > choruses[0].end_s + 10)
+    start = _clip_start(folder, later)
+    clip = make_clip(song.audio_path, tmp_path / "c.mp4", start_s=start, dur_s=later.duration_s + 1)
+    [row] = import_clips(folder, [clip], segment=later.index)
+    assert row.ok and abs(row.offset_s - start) < 1 / float(FPS)  # not pulled to the first chorus
+    # by sound alone too: the whole song is searched and the later chorus wins over the first
+    [row] = import_clips(folder, [clip])
+    assert row.ok and row.segment == later.index != first.index and abs(row.offset_s - start) < 1 / float(FPS)
+
+
+def test_a_clip_that_fits_two_places_alike_is_refused(work, tmp_path):
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][1]
+    start = _clip_start(folder, seg)
+    # a song that repeats itself exactly: the clip's sound fits the first and second half alike
+    y, sr = sf.read(str(song.audio_path), dtype="float32")
+    twice = tmp_path / "twice.wav"
+    half = y[: y.shape[0] // 2]
+    sf.write(str(twice), np.concatenate([half, half]), sr)
+    clip = make_clip(twice, tmp_path / "c.mp4", start_s=start, dur_s=seg.duration_s + 1)
+    from mvtimeline.audio import load
+    from mvtimeline.audio.sync import SR, find_offset, song_envelopes
+
+    found = find_offset(load(clip, sr=SR)[0], song_envelopes(load(twice, sr=SR)[0]), center_s=len(half) / sr / 2,
+                        window_s=len(half) / sr)
+    assert found.confidence < 0.04  # the two halves fit alike
+    assert abs(abs(found.offset_s - found.runner_up_offset_s) - len(half) / sr) < 0.05
+
+
+def test_a_silent_clip_needs_its_segment(work, tmp_path):
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][0]
+    clip = make_clip(song.audio_path, tmp_path / "silent.mp4", start_s=0, dur_s=seg.duration_s + 1, audio=False,
+                     black_head_s=0.4)
+    with pytest.raises(InputError, match="no sound to find its segment by; give --segment N"):
+        import_clips(folder, [clip])
+    [row] = import_clips(folder, [clip], segment=seg.index)
+    assert row.ok and "no sound" in row.flags[0]
+    assert abs(row.offset_s - (_clip_start(folder, seg) - row.head_trim_s)) < 1e-3
+
+
+def test_a_truncated_file_is_refused_and_nothing_is_written(work, tmp_path):
+    song, folder = work
+    seg = _segments(folder)[2]
+    good = make_clip(song.audio_path, tmp_path / "good.mp4", start_s=_clip_start(folder, seg), dur_s=seg.duration_s + 1)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(good.read_bytes()[: 3000])
+    before = sorted(p.name for p in (folder / "clips").rglob("*"))
+    with pytest.raises(InputError, match="bad.mp4"):
+        import_clips(folder, [good, bad], segment=seg.index)
+    assert sorted(p.name for p in (folder / "clips").rglob("*")) == before
+
+
+def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
+    from mvtimeline.cli import main
+    from mvtimeline.timeline.kdenlive_read import read_summary
+
+    song, folder = work
+    pack = tmp_path / "pack"
+    assert main(["-q", "shots", str(folder), "-o", str(pack), "--format", "wan2gp"]) == 0
+    segs = _segments(folder)
+    dirs = sorted(p for p in pack.iterdir() if p.is_dir())
+    assert len(dirs) == len(segs)
+    for d, seg in zip(dirs, segs):
+        shot = json.loads((d / "shot.json").read_text())
+        assert d.name.startswith(f"{seg.index:02d}-") and shot["segment"] == seg.index
+        assert sf.info(str(d / "audio.wav")).duration == pytest.approx(shot["clip_seconds"], abs=1e-3)
+        assert (d / "audio.mp3").stat().st_size > 0 and (d / "keyframe.png").is_file()
+        assert (shot["suggested_frames"]["wan_16fps_4k+1"]["frames"] - 1) % 4 == 0
+        assert json.loads((d / "wan2gp.json").read_text())["audio_guide"].endswith("audio.wav")
+        # a "generated" clip: the keyframe still with the shot's own audio, named as the pack names it
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "25", "-i", str(d / "keyframe.png"),
+                        "-i", str(d / "audio.wav"), "-vf", "noise=alls=20:allf=t", "-c:v", "libx264",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "clip.mp4")], check=True)
+    assert "shot-1" in (pack / "index.html").read_text() and (pack / "shots.csv").read_text().count("\n") == len(segs) + 1
+    rows = import_clips(folder, [pack], pick=True)
+    assert [r.segment for r in rows] == [s.index for s in segs] and all(r.ok for r in rows)
+    for r, seg in zip(rows, segs):
+        assert abs(r.offset_s - _clip_start(folder, seg)) < 1 / float(FPS), (seg.index, r.offset_s)
+    plan = Plan.load(folder / "plan.json")
+    assert all(s.take == 2 for s in plan.segments)
+    summary = read_summary(folder / "demo.kdenlive")
+    video = [c for c in summary["clips"] if "take-2" in (c["resource"] or "")]
+    assert len(video) == len(segs)
+
+
+def test_one_long_video_is_cut_into_a_take_per_segment(work, tmp_path):
+    song, folder = work
+    dur = sf.info(str(song.audio_path)).duration
+    clip = make_clip(song.audio_path, tmp_path / "whole.mp4", start_s=-0.6, dur_s=dur + 0.6, black_head_s=0.6)
+    rows = import_clips(folder, [clip], whole=True)
+    segs = _segments(folder)
+    assert [r.segment for r in rows] == [s.index for s in segs] and all(r.ok for r in rows)
+    assert all(abs(r.offset_s + 0.6) < 1 / float(FPS) for r in rows)
+
+
+@pytest.mark.kdenlive
+def test_kdenlive_opens_a_project_with_imported_takes_with_no_dialog(work, tmp_path):
+    from kdenlive_open import missing_tools, open_in_kdenlive
+
+    if missing_tools():
+        pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][0]
+    clip = make_clip(song.audio_path, tmp_path / "c.mp4", start_s=_clip_start(folder, seg), dur_s=seg.duration_s + 1)
+    [row] = import_clips(folder, [clip], segment=seg.index, pick=True)
+    assert row.ok
+    result = open_in_kdenlive(folder / "demo.kdenlive", tmp_path / "open")
+    assert result.clean, f"Kdenlive 22.12 showed {result.dialogs or 'no main window'}"
