@@ -15,8 +15,9 @@ For every clip:
 4. **conform**: each project frame of the segment's clip (with its handles) takes the clip's frame
    at that song time, fitted to the project's size, encoded like every backend's clip, into the clip
    cache as the segment's next take (atomic), with a record of the source, offset, trims and
-   confidence. A clip that does not cover the whole stretch is imported but flagged ``short``: its
-   first or last good frame is held over the rest, never black.
+   confidence. A clip that does not cover the whole stretch is imported but flagged ``short``: the
+   frames it lacks come from the segment's chosen take (its nearest good frame is held when there
+   is none), never black.
 5. **placement**: the new take is in the project bin; ``pick`` also puts it on the timeline.
 
 ``whole``: one long video of the whole song is synced once and cut at the plan's cut points into a
@@ -117,40 +118,49 @@ def _next_take(cache_dir: Path, key: str) -> int:
     return max(takes, default=0) + 1
 
 
-def _conform(src: Path, index: Any, req: ClipRequest, out: Path, *, offset_s: float, keep: tuple[float, float]
-             ) -> tuple[list[str], dict[str, Any]]:
+def _conform(src: Path, index: Any, req: ClipRequest, out: Path, *, offset_s: float, keep: tuple[float, float],
+             fill: Path | None = None) -> tuple[list[str], dict[str, Any]]:
     """Encode the project frames of ``req`` from ``src``: frame i shows the clip at song time
-    ``req.clip_start_s + i / fps`` (clip time = song time - offset), held inside ``keep``."""
+    ``req.clip_start_s + i / fps`` (clip time = song time - offset), inside ``keep`` (clip seconds).
+    Frames the clip does not cover come from ``fill`` (the segment's previous take, same frames),
+    else the clip's nearest good frame is held."""
     from .fileio import atomic_path
     from .generate.encode import EncodeSettings, encode_video
-    from .media import FrameFitter, decode_frames
+    from .media import FrameFitter, decode_frames, index_video
 
     fps = Fraction(req.fps)
     starts = index.starts_s
     step = float(np.median(np.diff(starts))) if len(starts) > 1 else 1.0 / max(index.fps, 1.0)
     first_ok = int(np.searchsorted(starts, keep[0] - 1e-6))
     last_ok = max(first_ok, int(np.searchsorted(starts, keep[1] - 1e-6)) - 1)
-    want, held = [], 0
+    want: list[int] = []
+    uncovered: list[int] = []
     for i in range(req.n_frames):
         t = req.clip_start_s + float(Fraction(i) / fps) - offset_s + 0.5 * step  # nearest frame in time
         k = int(np.searchsorted(starts, t, side="right")) - 1
-        if k < first_ok or k > last_ok:
-            held += 1
+        if not first_ok <= k <= last_ok:
+            uncovered.append(i)
         want.append(min(max(k, first_ok), last_ok))
     notes = []
-    seg_first, seg_last = req.head_frames, req.n_frames - req.tail_frames - 1
-    short = [i for i in range(seg_first, seg_last + 1)
-             if not first_ok <= int(np.searchsorted(starts, req.clip_start_s + float(Fraction(i) / fps) - offset_s
-                                                    + 0.5 * step, side="right")) - 1 <= last_ok]
-    if short:
-        notes.append(f"short: the clip covers {100 * (1 - len(short) / (seg_last - seg_first + 1)):.0f}% of the segment; "
-                     "its edge frame is held over the rest")
+    seg_frames = range(req.head_frames, req.n_frames - req.tail_frames)
+    short = [i for i in uncovered if i in seg_frames]
     fit = FrameFitter(index.width, index.height, req.width, req.height, 0.0, index.quarter_turns)
     frames = decode_frames(src, index, fit, set(want))
+    filled: dict[int, np.ndarray] = {}
+    if uncovered and fill is not None:
+        findex = index_video(fill)
+        ffit = FrameFitter(findex.width, findex.height, req.width, req.height, 0.0, findex.quarter_turns)
+        got = decode_frames(fill, findex, ffit, {i for i in uncovered if i < len(findex.pts)})
+        filled = {i: got[i] for i in uncovered if i in got}
+    if short:
+        covered = 100 * (1 - len(short) / len(seg_frames))
+        notes.append(f"short: the clip covers {covered:.0f}% of the segment; the rest is "
+                     + ("from the previous take" if filled else "its nearest frame held"))
     with atomic_path(out) as tmp:
-        enc = encode_video((frames[k] for k in want), tmp, width=req.width, height=req.height, fps=fps,
-                           n_frames=req.n_frames, settings=EncodeSettings())
-    return notes, {"frames_held": held, "encoder": enc}
+        enc = encode_video((filled[i] if i in filled else frames[k] for i, k in enumerate(want)), tmp,
+                           width=req.width, height=req.height, fps=fps, n_frames=req.n_frames,
+                           settings=EncodeSettings())
+    return notes, {"frames_uncovered": len(uncovered), "frames_filled": len(filled), "encoder": enc}
 
 
 def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None, offset_s: float | None = None,
@@ -277,7 +287,9 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
             take = _next_take(project.clips_dir, key)
             mp4 = project.clips_dir / key / f"take-{take}.mp4"
             mp4.parent.mkdir(parents=True, exist_ok=True)
-            notes, details = _conform(f, index, req, mp4, offset_s=off, keep=keep)
+            chosen = next((s.take for s in plan.segments if s.index == seg_index), 1)
+            fill = project.clips_dir / key / f"take-{chosen}.mp4" if find_clip(project.clips_dir, key, chosen) else None
+            notes, details = _conform(f, index, req, mp4, offset_s=off, keep=keep, fill=fill)
             r.flags += notes
             write_record(project.clips_dir, req, key, take, backend={"name": "import", "version": "1", "model_id": ""},
                          meta={"mode": "import", "source": str(f.resolve()), "source_sha256": _sha256(f),

@@ -175,6 +175,25 @@ def test_a_silent_clip_needs_its_segment(work, tmp_path):
     assert abs(row.offset_s - (_clip_start(folder, seg) - row.head_trim_s)) < 1e-3
 
 
+def test_a_short_clip_is_imported_flagged_with_the_gap_filled_by_the_previous_take(work, tmp_path):
+    from mvtimeline.media import frame_at
+
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][3]
+    start = _clip_start(folder, seg)
+    # the clip starts 1 s into the segment and lasts half of it
+    clip = make_clip(song.audio_path, tmp_path / "short.mp4", start_s=start + 1.0, dur_s=seg.duration_s / 2)
+    [row] = import_clips(folder, [clip], segment=seg.index)
+    assert row.ok and row.result == "short" and "from the previous take" in row.flags[0]
+    rec = next(r for r in _takes(folder) if r["take"] == 2)
+    old = next(r for r in _takes(folder) if r["take"] == 1 and r["key"] == rec["key"])
+    new_mp4 = folder / "clips" / rec["key"] / "take-2.mp4"
+    old_mp4 = folder / "clips" / old["key"] / "take-1.mp4"
+    a, b = frame_at(new_mp4, 0.2, fps=FPS), frame_at(old_mp4, 0.2, fps=FPS)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 6  # before the clip begins: the previous take
+    assert a.mean() > 10  # never black
+
+
 def test_a_truncated_file_is_refused_and_nothing_is_written(work, tmp_path):
     song, folder = work
     seg = _segments(folder)[2]
