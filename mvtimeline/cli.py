@@ -161,6 +161,19 @@ def _diffusers_options(f):
     return f
 
 
+def _executor_options(f):
+    """Where clips are made: here, or on a Ray cluster."""
+    opts = [
+        click.option("--executor", type=click.Choice(("local", "ray")), default=None,
+                     help="Where clips are made: local (default) or ray (pip install 'mvtimeline[ray]')."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="ray: the cluster (auto, ray://HOST:10001); default RAY_ADDRESS, else a local Ray."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 def _comfyui_options(f):
     """The ``--backend comfyui`` options of ``run`` (stored in project.json under ``comfyui``)."""
     opts = [
@@ -263,14 +276,15 @@ def _progress(ctx):
               help="A singer named in the lyric tags and their picture (repeatable); role and appearance "
                    "go in mvtimeline.toml's [cast.NAME].")
 @click.option("--setting", default=None, help="Where the video takes place, stated in every prompt.")
+@_executor_options
 @_voice_options
 @_diffusers_options
 @_comfyui_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        cast, setting, vocals, separate, separate_model, separate_repo, allow_download, comfyui_servers, workflow,
-        retries, keyframe_workflow, **diffusers_opts):
+        cast, setting, executor, ray_address, vocals, separate, separate_model, separate_repo, allow_download,
+        comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
     Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
@@ -286,7 +300,8 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS},
                               comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
                                        "keyframe_workflow": keyframe_workflow},
-                              cast=_cast(ctx.obj.get("cast", {}), cast), setting=setting)
+                              cast=_cast(ctx.obj.get("cast", {}), cast), setting=setting, executor=executor,
+                              ray_address=ray_address)
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
@@ -369,13 +384,15 @@ def plan(ctx, folder, style, replan, cut_rule):
 @click.argument("folder", type=PathArg)
 @click.option("--segment", "segments", type=int, multiple=True, help="Only this segment (repeatable).")
 @click.option("--takes", type=int, default=None, help="Make takes 1..N of each segment.")
+@_executor_options
 @click.pass_context
-def generate(ctx, folder, segments, takes):
+def generate(ctx, folder, segments, takes, executor, ray_address):
     """Generate (or reuse from the cache) the clips of a work FOLDER's plan."""
     from . import pipeline
 
     with _progress(ctx) as rep:
-        gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep)
+        gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep, executor=executor,
+                                          ray_address=ray_address)
     con = _console(stderr=False)
     con.print(f"{gen.made} clips made, {gen.cached} from the cache")
     if exported is not None:
@@ -501,15 +518,19 @@ def render(ctx, project, out, preset, burn_subtitles):
 @click.option("--burn-subtitles", is_flag=True, help="Burn the lyrics into every render.")
 @click.option("--force", is_flag=True, help="Redo songs that are up to date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every song as JSON on stdout.")
+@_executor_options
 @click.pass_context
-def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, force, as_json):
+def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, force, as_json, executor,
+          ray_address):
     """Make and render many songs: SOURCE is a manifest .toml or a folder of NAME.mp3 + NAME.lrc (+ NAME.png)."""
     import json as _json
 
     from .batch import run_source
 
-    cfg = Config.from_options(fps=fps, size=size, style=style)
-    with _progress(ctx) as rep:
+    cfg = Config.from_options(fps=fps, size=size, style=style, executor=executor, ray_address=ray_address)
+    from .generate.executor import shared_cluster
+
+    with shared_cluster(cfg) as cfg, _progress(ctx) as rep:
         outcomes = run_source(source, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
                               force=force, progress=rep.song)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -554,8 +575,10 @@ def demo(ctx, out_dir, do_render, size, fps):
               help="Also check a ComfyUI server: version, the bundled workflows' nodes and model files (repeatable).")
 @click.option("--workflow", "workflows", multiple=True, metavar="NAME|FILE.json",
               help="With --comfyui: check these workflows instead of the bundled ones.")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="Also show a Ray cluster's nodes, CPUs and GPUs (auto, ray://HOST:10001, HOST:6379).")
 @click.pass_context
-def doctor(ctx, models, comfyui_servers, workflows):
+def doctor(ctx, models, comfyui_servers, workflows, ray_address):
     """Check what is installed: torch, CUDA/MPS and VRAM, diffusers, ffmpeg, melt, and whether a model loads;
     with --comfyui, what a ComfyUI server has."""
     from .generate.diffusers_doctor import diagnose
@@ -567,6 +590,19 @@ def doctor(ctx, models, comfyui_servers, workflows):
 
         for url in comfyui_servers:
             rows += diagnose_comfyui(url, list(workflows) or None)
+    if ray_address:
+        from .generate.diffusers_doctor import Check
+        from .generate.executor import cluster_summary
+
+        try:
+            nodes = cluster_summary(ray_address)
+            rows.append(Check("ray", "ok", f"{ray_address}: {len(nodes)} node(s), "
+                              f"{sum(n['cpus'] for n in nodes):g} CPUs, {sum(n['gpus'] for n in nodes):g} GPUs"))
+            rows += [Check("  node", "ok" if n["alive"] else "error",
+                           f"{n['node']}: {n['cpus']:g} CPUs, {n['gpus']:g} GPUs{'' if n['alive'] else ', dead'}")
+                     for n in nodes]
+        except MvtimelineError as exc:
+            rows.append(Check("ray", "error", str(exc)))
     bad = 0
     for row in rows:
         mark = {"ok": "[green]ok[/]", "missing": "[yellow]missing[/]", "error": "[red]error[/]"}[row.status]

@@ -69,6 +69,8 @@ class Config:
     comfyui: dict[str, Any] = field(default_factory=dict, hash=False)  # settings of the comfyui backend
     cast: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)  # singer → image, role, appearance
     setting: str = ""  # where the video takes place, in every prompt
+    executor: str = "local"  # where clips are made: "local" or "ray"
+    ray_address: str | None = None  # the Ray cluster (None: RAY_ADDRESS, else a local Ray for the run)
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -119,6 +121,8 @@ class Config:
         comfyui: Mapping[str, Any] | None = None,
         cast: Mapping[str, Any] | None = None,
         setting: str | None = None,
+        executor: str | None = None,
+        ray_address: str | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -168,6 +172,10 @@ class Config:
             ``[cast]``, or ``--cast NAME=IMAGE``: an image path alone); merged into ``base``'s cast.
         setting : str, optional
             Where the video takes place; goes into every prompt.
+        executor : {"local", "ray"}, optional
+            Where clips are made.
+        ray_address : str, optional
+            The Ray cluster for ``executor="ray"`` (``auto``, ``ray://HOST:10001``).
 
         Returns
         -------
@@ -261,6 +269,14 @@ class Config:
             changes["cast"] = merged_cast
         if setting is not None:
             changes["setting"] = str(setting).strip()
+        if executor is not None:
+            if executor not in ("local", "ray"):
+                raise InputError(f"--executor {executor!r}: known: local, ray")
+            changes["executor"] = str(executor)
+        if ray_address is not None:
+            if (executor or cfg.executor) != "ray":
+                raise InputError("--ray-address is for --executor ray")
+            changes["ray_address"] = str(ray_address)
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -324,7 +340,7 @@ class Config:
             "separate": dict(self.separate), "comfyui": dict(self.comfyui),
             "cast": {name: {**spec, **({"image": relative_path(Path(spec["image"]), folder)} if spec.get("image") else {})}
                      for name, spec in self.cast.items()},
-            "setting": self.setting,
+            "setting": self.setting, "executor": self.executor, "ray_address": self.ray_address,
         }
 
     @classmethod
@@ -349,7 +365,8 @@ class Config:
                    comfyui=dict(d.get("comfyui") or {}),
                    cast={name: {**spec, **({"image": str(folder / spec["image"])} if spec.get("image") else {})}
                          for name, spec in (d.get("cast") or {}).items()},
-                   setting=str(d.get("setting", "")))
+                   setting=str(d.get("setting", "")), executor=str(d.get("executor", "local")),
+                   ray_address=d.get("ray_address"))
 
 
 def _number(value: Any, option: str) -> float:
@@ -385,7 +402,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
-              "cut_rule", "cast", "setting"}
+              "cut_rule", "cast", "setting", "executor", "ray_address"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import ClipsMissing, InputError
@@ -124,6 +124,15 @@ def _backend(config: Config, *, stems_dir: Path | None = None) -> Backend:
     if config.backend == "comfyui" and stems_dir is not None:
         settings["stems_dir"] = stems_dir
     return get_backend(config.backend, **settings)
+
+
+def _executor(config: Config) -> Any:
+    """The Ray executor the settings ask for (None: make clips in this process)."""
+    if config.executor != "ray":
+        return None
+    from .generate.executor import RayExecutor
+
+    return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address)
 
 
 def project_backend(project: WorkFolder) -> Backend:
@@ -435,11 +444,15 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         pairs = generate.chain(reqs, backend, project.clips_dir, make=True, progress=cb)
         reqs, results = [r for r, _ in pairs], [res for _, res in pairs]
     else:
+        executor = _executor(project.config)
         try:
-            results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb)
+            results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb, executor=executor)
         except ClipsMissing as exc:  # the others are made: stand-ins for the missing ones, then say so
             gave_up = exc
             results = _with_placeholders(project, reqs, exc)
+        finally:
+            if executor is not None:
+                executor.close()
     progress("generate", total, total)
     made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
@@ -816,7 +829,8 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
 
 
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
-             progress: Progress = _noop) -> tuple[Generated, Exported | None]:
+             progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None
+             ) -> tuple[Generated, Exported | None]:
     """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
     ``segments``); the project files, when there are some, are written again with the new takes.
 
@@ -829,6 +843,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     takes : int >= 1, optional
         Make takes 1..``takes``; default: each segment's chosen take.
     progress : callable(stage, done, total)
+    executor, ray_address : str, optional
+        Where to make the clips this time (``"local"``, ``"ray"``; default: the folder's setting).
 
     Returns
     -------
@@ -845,6 +861,9 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     if takes is not None and takes < 1:
         raise InputError(f"--takes {takes} must be at least 1")
     project = _folder(folder)
+    if executor is not None or ray_address is not None:
+        project = dataclasses.replace(project, config=Config.from_options(base=project.config, executor=executor,
+                                                                          ray_address=ray_address))
     backend = _backend(project.config)
     analysis = project.load_analysis()
     plan = project.load_plan()

@@ -182,6 +182,56 @@ def _request_dict(req: ClipRequest) -> dict[str, Any]:
     return d
 
 
+def _result(req: ClipRequest, key: str, mp4: Path, record: dict[str, Any], cached: bool, t0: float) -> ClipResult:
+    info = dict(record.get("meta", {}))
+    info.update(
+        backend=record["backend"]["name"],
+        backend_version=record["backend"]["version"],
+        model_id=record["backend"]["model_id"],
+        generate_s=record.get("generate_s"),
+    )
+    return ClipResult(path=mp4, key=key, take=req.take, n_frames=int(info.get("frames", req.n_frames)),
+                      fps=Fraction(req.fps), cached=cached, elapsed_s=time.perf_counter() - t0, meta=info)
+
+
+def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None], failed: list[tuple[ClipRequest, str]],
+                   *, backend: Backend, cache_dir: Path, executor: Any,
+                   progress: Callable[[str, int, int], None] | None, one: Callable[[ClipRequest], ClipResult]) -> None:
+    """The missing clips made by ``executor`` (Ray); their bytes written here, atomically."""
+    from ..fileio import atomic_write
+
+    t0 = time.perf_counter()
+    todo: list[int] = []
+    for i, req in enumerate(prepared):
+        key = req.key(backend.name, backend.version, backend.model_id)
+        if find_clip(cache_dir, key, req.take) is not None:
+            results[i] = one(req)
+        else:
+            todo.append(i)
+    where = {id(prepared[i]): i for i in todo}
+
+    def on_made(req: ClipRequest, data: bytes, meta: dict[str, Any], worker: str, took: float) -> None:
+        i = where[id(req)]
+        key = req.key(backend.name, backend.version, backend.model_id)
+        mp4, _ = clip_paths(cache_dir, key, req.take)
+        mp4.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(mp4, data)
+        record = write_record(cache_dir, req, key, req.take, meta={**meta, "worker": worker},
+                              backend={"name": backend.name, "version": backend.version, "model_id": backend.model_id},
+                              generate_s=took)
+        results[i] = _result(req, key, mp4, record, False, t0)
+        log.info("%s: made on %s in %.1f s", _label(req), worker, took)
+        if progress is not None:
+            progress(_label(req), req.n_frames, req.n_frames)
+
+    def on_failed(req: ClipRequest, message: str) -> None:
+        log.error("%s: %s", _label(req), message)
+        failed.append((req, f"{_label(req)}: {message}"))
+
+    if todo:
+        executor.make([prepared[i] for i in todo], on_made=on_made, on_failed=on_failed)
+
+
 def _label(req: ClipRequest) -> str:
     return f"segment {req.segment_index:02d} take {req.take}"
 
@@ -192,6 +242,7 @@ def run(
     backend: Backend,
     cache_dir: Path,
     progress: Callable[[str, int, int], None] | None = None,
+    executor: Any | None = None,
 ) -> list[ClipResult]:
     """Make (or reuse) the clip of every request, in order.
 
@@ -207,6 +258,9 @@ def run(
     progress : callable(label, done, total), optional
         ``label`` names the clip (``"segment 03 take 1"``); ``done``/``total`` count its
         frames. A cached clip reports ``(label, n_frames, n_frames)`` once.
+    executor : RayExecutor, optional
+        Make the missing clips elsewhere (:mod:`mvtimeline.generate.executor`); the bytes come
+        back and are written here. None: in this process.
 
     Returns
     -------
@@ -253,28 +307,15 @@ def run(
             log.info("%s: cached %s", label, mp4)
             if progress is not None:
                 progress(label, req.n_frames, req.n_frames)
-        info = dict(record.get("meta", {}))
-        info.update(
-            backend=record["backend"]["name"],
-            backend_version=record["backend"]["version"],
-            model_id=record["backend"]["model_id"],
-            generate_s=record.get("generate_s"),
-        )
-        return ClipResult(
-            path=mp4,
-            key=key,
-            take=req.take,
-            n_frames=int(info.get("frames", req.n_frames)),
-            fps=Fraction(req.fps),
-            cached=cached,
-            elapsed_s=time.perf_counter() - t0,
-            meta=info,
-        )
+        return _result(req, key, mp4, record, cached, t0)
 
     results: list[ClipResult | None] = [None] * len(prepared)
     failed: list[tuple[ClipRequest, str]] = []
     workers = max(1, int(getattr(backend, "parallel", 1) or 1))
-    if workers == 1 or len(prepared) < 2:
+    if executor is not None and getattr(executor, "name", "local") != "local":
+        _run_elsewhere(prepared, results, failed, backend=backend, cache_dir=cache_dir, executor=executor,
+                       progress=progress, one=one)
+    elif workers == 1 or len(prepared) < 2:
         for i, req in enumerate(prepared):
             try:
                 results[i] = one(req)

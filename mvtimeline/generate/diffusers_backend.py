@@ -102,6 +102,7 @@ class DiffusersBackend:
         self._kf_cache: dict[str, Any] = {}
         self._spec: VideoSpec | None = None
         self._load_notes: list[str] = []
+        self.loads = 0  # times the video pipeline was loaded (once per process)
         self.model_id = self.video.label + (f"+{self.keyframe.label}" if self.keyframe else "")
         char = _sha12(Path(s.character).read_bytes()) if s.character else "-"
         neg = _sha12(s.negative_prompt.encode()) if s.negative_prompt is not None else "-"
@@ -142,6 +143,7 @@ class DiffusersBackend:
             self._video_pipe = self._family.load(self.video, self.settings, device=self._device, dtype=self._dtype,
                                                  notes=self._load_notes)
             self._spec = self._family.spec(self._video_pipe)
+            self.loads += 1
             log.info("video model %s loaded in %.1f s", self.video.given, time.perf_counter() - t0)
         return self._video_pipe
 

@@ -326,7 +326,10 @@ def abstract_frames(
     kx, ky = freq * np.cos(theta), freq * np.sin(theta)
     omega = rng.uniform(0.15, 0.45, n_waves) * speed  # rad/s
     phase0 = rng.uniform(0, 2 * math.pi, n_waves)
-    # the sum of the waves is the matrix product ywave (gh, 2K) @ xwave(t) (2K, gw)
+    # the sum of the waves is the matrix product ywave (gh, 2K) @ xwave(t) (2K, gw). The products
+    # are einsum's own loops, not BLAS: BLAS rounds differently with its thread count and memory
+    # alignment, and a clip must be the same bytes wherever it is made (a Ray worker runs BLAS on
+    # one thread). _matmul note: the matrices are small (coarse grid, K <= 8), so this costs little.
     ywave = np.concatenate([np.cos(ky[None, :] * y), np.sin(ky[None, :] * y)], axis=1).astype(np.float32)
     xs = x[0].astype(np.float64)
 
@@ -350,7 +353,7 @@ def abstract_frames(
         t = float(t_all[i])
         arg = kx[:, None] * xs[None, :] + (phase0 + omega * t)[:, None]  # (K, gw)
         xwave = np.concatenate([np.sin(arg), np.cos(arg)], axis=0).astype(np.float32)
-        wave = ywave @ xwave  # (gh, gw), in -K..K
+        wave = np.einsum("ik,kj->ij", ywave, xwave)  # (gh, gw), in -K..K; not BLAS: see _matmul note
 
         grow = 1.0 + 0.25 * pulse[i]
         cx = bx0 + bax * np.sin(bwx * t + bph[0])
@@ -358,7 +361,7 @@ def abstract_frames(
         r2 = (brad * grow) ** 2
         xblob = (np.exp(-((xs[None, :] - cx[:, None]) ** 2) / r2[:, None]) * bamp[:, None]).astype(np.float32)
         yblob = np.exp(-((ys[:, None] - cy[None, :]) ** 2) / r2[None, :]).astype(np.float32)
-        blobs = yblob @ xblob
+        blobs = np.einsum("ik,kj->ij", yblob, xblob)
         np.clip(blobs, 0.0, 1.0, out=blobs)
 
         level = 0.1 + 0.9 * loud[i] + 0.08 * pulse[i]

@@ -1,0 +1,120 @@
+"""Ray runs from the command line: a Ray started for the run, and a two-node cluster on loopback
+(``ray start --head`` plus a worker with its own temp dir) to show nothing relies on the driver's
+paths. Kept apart from test_ray.py, whose in-process cluster ``ray stop`` would end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from clipcompare import same_pictures  # noqa: E402
+
+pytestmark = [pytest.mark.xdist_group("ray"),
+              pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed (make deps)")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from PIL import Image
+
+    from mvtimeline.demo import synthesize
+
+    d = tmp_path_factory.mktemp("raycli")
+    song = synthesize(d / "song", stanzas=1, intro_bars=1, outro_bars=1)
+    rng = np.random.default_rng(3)
+    Image.fromarray((rng.random((90, 160, 3)) * 255).astype(np.uint8)).save(d / "k.png")
+    return song, d / "k.png"
+
+
+def test_cli_run_with_ray_matches_local_and_doctor_shows_the_cluster(project, tmp_path):
+    """A run with --executor ray (a Ray started for the run) gives the same clips as a local run."""
+    song, img = project
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    base = [sys.executable, "-m", "mvtimeline", "-q", "run", str(song.audio_path), "--lyrics", str(song.lyrics_path),
+            "--image", str(img), "--fps", "12", "--size", "64x48", "--max-segment", "4"]
+    subprocess.run(base + ["-o", str(tmp_path / "local")], check=True, env=env, capture_output=True)
+    proc = subprocess.run(base + ["-o", str(tmp_path / "ray"), "--executor", "ray"], env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    a = sorted((tmp_path / "local" / "clips").glob("*/take-1.mp4"))
+    b = sorted((tmp_path / "ray" / "clips").glob("*/take-1.mp4"))
+    assert [p.parent.name for p in a] == [p.parent.name for p in b] and a
+    assert all(same_pictures(x, y) for x, y in zip(a, b))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_path):
+    """``ray start --head`` plus a worker node with its own temp dir on loopback; the run's inputs
+    travel by value, the clips come back as bytes."""
+    song, img = project
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="mvr", dir="/tmp"))  # Ray's socket paths must stay short
+    head = [str(ray_bin), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
+            "--num-gpus", "0", "--include-dashboard", "false", "--temp-dir", str(short / "h")]
+    worker = [str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+              "--num-cpus", "1", "--temp-dir", str(short / "w")]
+    try:
+        subprocess.run(head, check=True, env=env, capture_output=True, timeout=120)
+        subprocess.run(worker, check=True, env=env, capture_output=True, timeout=120)
+        doc = subprocess.run([sys.executable, "-m", "mvtimeline", "doctor", "--ray-address", f"127.0.0.1:{port}"],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert "2 node(s)" in doc.stdout, doc.stdout + doc.stderr
+        proc = subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "run", str(song.audio_path), "--lyrics",
+                               str(song.lyrics_path), "--image", str(img), "--fps", "12", "--size", "64x48",
+                               "--max-segment", "4", "-o", str(tmp_path / "w"), "--executor", "ray",
+                               "--ray-address", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        workers = {json.loads(p.read_text())["meta"]["worker"] for p in (tmp_path / "w" / "clips").glob("*/take-1.json")}
+        assert workers  # every clip says where it was made
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
+    from mvtimeline.demo import synthesize
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for k in range(3):
+        s = synthesize(tmp_path / f"s{k}", stanzas=1, intro_bars=1, outro_bars=1, tempo_bpm=100 + 10 * k, seed=k)
+        shutil.copy(s.audio_path, songs / f"song{k}.wav")
+        shutil.copy(s.lyrics_path, songs / f"song{k}.txt")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    base = [sys.executable, "-m", "mvtimeline", "-q", "batch", str(songs), "--fps", "12", "--size", "64x48", "--json",
+            "--preset", "preview"]
+    local = subprocess.run(base + ["-o", str(tmp_path / "local")], env=env, capture_output=True, text=True)
+    remote = subprocess.run(base + ["-o", str(tmp_path / "ray"), "--executor", "ray"], env=env, capture_output=True,
+                            text=True)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr[-2000:]
+    a = {o["name"]: o["status"] for o in json.loads(local.stdout)}
+    b = {o["name"]: o["status"] for o in json.loads(remote.stdout)}
+    assert a == b == {f"song{k}": "done" for k in range(3)}
+    for k in range(3):
+        x = sorted((tmp_path / "local" / f"song{k}" / "clips").glob("*/take-1.mp4"))
+        y = sorted((tmp_path / "ray" / f"song{k}" / "clips").glob("*/take-1.mp4"))
+        assert x and [p.parent.name for p in x] == [p.parent.name for p in y]
+        for p, q in zip(x, y):
+            assert same_pictures(p, q), (p, q)
