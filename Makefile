@@ -61,6 +61,9 @@ bench: deps
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_diffusers.py
 	$(BIN)/python bench/bench_batch.py
+	$(BIN)/python bench/bench_comfyui.py
+	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_ray.py
 
 clean:
 	rm -rf demo-out .pytest_cache
