@@ -89,6 +89,12 @@ class Reporter:
         self.progress.update(self.tasks[stage], description=stage[:28], completed=done, total=max(total, 1e-9))
 
     def _clip(self, label: str, done: float, total: float) -> None:
+        if label.startswith("@"):  # a worker of the cluster: how many clips it made
+            key = f"worker:{label}"
+            if key not in self.tasks:
+                self.tasks[key] = self.progress.add_task("", total=None)
+            self.progress.update(self.tasks[key], description=f"  {label[1:]}: {int(done)} clips"[:28])
+            return
         key = f"clip:{label}"
         if key not in self.tasks:
             if "generate" not in self.tasks:

@@ -209,6 +209,7 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
         else:
             todo.append(i)
     where = {id(prepared[i]): i for i in todo}
+    per_worker: dict[str, int] = {}
 
     def on_made(req: ClipRequest, data: bytes, meta: dict[str, Any], worker: str, took: float) -> None:
         i = where[id(req)]
@@ -221,8 +222,10 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
                               generate_s=took)
         results[i] = _result(req, key, mp4, record, False, t0)
         log.info("%s: made on %s in %.1f s", _label(req), worker, took)
+        per_worker[worker] = per_worker.get(worker, 0) + 1
         if progress is not None:
             progress(_label(req), req.n_frames, req.n_frames)
+            progress(f"@{worker}", per_worker[worker], 0)  # a worker's count of clips made
 
     def on_failed(req: ClipRequest, message: str) -> None:
         log.error("%s: %s", _label(req), message)
@@ -260,7 +263,8 @@ def run(
         frames. A cached clip reports ``(label, n_frames, n_frames)`` once.
     executor : RayExecutor, optional
         Make the missing clips elsewhere (:mod:`mvtimeline.generate.executor`); the bytes come
-        back and are written here. None: in this process.
+        back and are written here. None: in this process. Each worker's count of clips made is
+        reported as ``progress("@WORKER", count, 0)``.
 
     Returns
     -------

@@ -77,6 +77,8 @@ REPEAT_MIN_S = 3.0
 REPEAT_MAX_S = 20.0
 #: A repeat counts when its similarity stands this many deviations above the search window's median.
 REPEAT_MIN_Z = 4.0
+#: Lags whose music fits within this many standard deviations of the best count as ties.
+REPEAT_TIE = 0.5
 #: Bonus for a repeated stanza starting at its pinned start (falls off linearly over ANCHOR_TOL_S).
 REPEAT_BONUS = 3.0
 ANCHOR_TOL_S = 1.0
@@ -224,7 +226,17 @@ def repeat_lags(pairs: list[tuple[int, int]], starts_s: list[float], ends_s: lis
         if i1 - i0 <= length or j1 - j0 <= length:
             continue
         sim = _diagonal_means(music[i0:i1], music[j0:j1], length)
-        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        # music that loops (the same chords every few bars) fits at several lags about as well:
+        # of those, the one nearest the first pass' (the voice's) lag
+        lag0 = starts_s[k2] - starts_s[k]
+        ii, jj = np.indices(sim.shape)
+        lags_s = ((j0 + jj) - (i0 + ii)) * hop_s
+        near = sim >= sim.max() - REPEAT_TIE * sim.std()
+        if np.ptp(lags_s[near]) > 2 * ANCHOR_TOL_S:
+            log.debug("stanzas %d and %d: the music fits at several lags (%.1f–%.1f s); not pinned", k, k2,
+                      lags_s[near].min(), lags_s[near].max())
+            continue
+        i, j = np.unravel_index(int(np.argmin(np.where(near, np.abs(lags_s - lag0), np.inf))), sim.shape)
         z = (sim[i, j] - np.median(sim)) / (sim.std() + 1e-9)
         lag = ((j0 + j) - (i0 + i)) * hop_s
         if z < REPEAT_MIN_Z or lag < dur:
