@@ -206,7 +206,9 @@ def test_streaming_gives_the_same_clip_as_decoding_into_memory(tmp_path):
         assert memo["in_memory"] and not stream["in_memory"]
         a, b = read_frames(tmp_path / f"memory-{pingpong}.mp4"), read_frames(tmp_path / f"stream-{pingpong}.mp4")
         assert len(a) == len(b) == 330
-        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        # the same source frame in every slot (flat frames two or more levels apart); not the same
+        # bytes: two encodes of the same frames can differ by encoder noise (see tests/clipcompare.py)
+        assert all(np.abs(x.astype(int) - y.astype(int)).mean() < 1.0 for x, y in zip(a, b))
 
 
 # -------------------------------------------------------------------------------------- image job

@@ -122,7 +122,7 @@ def shared_cluster(config: Any) -> Iterator[Any]:
     try:
         yield config.replace(ray_address=ray.get_runtime_context().gcs_address)
     finally:
-        ray.shutdown()
+        _shutdown(ray)
 
 
 def cluster_summary(address: str | None) -> list[dict[str, Any]]:
@@ -200,7 +200,7 @@ class RayExecutor:
                 pass
         self.actors = []
         if self.started and self.ray.is_initialized():
-            self.ray.shutdown()
+            _shutdown(self.ray)
             self.started = False
 
     def start_actors(self) -> list[Any]:
@@ -289,6 +289,15 @@ class RayExecutor:
                     pass
             self.close()
             raise
+
+
+def _shutdown(ray: Any) -> None:
+    """``ray.shutdown()``, with what Ray prints meanwhile (its raylet's farewell) sent to stderr:
+    stdout is the user's (``batch --json``)."""
+    import sys
+
+    with contextlib.redirect_stdout(sys.stderr):
+        ray.shutdown()
 
 
 def _message(exc: BaseException) -> str:
