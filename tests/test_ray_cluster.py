@@ -52,6 +52,34 @@ def test_cli_run_with_ray_matches_local_and_doctor_shows_the_cluster(project, tm
     assert all(same_pictures(x, y) for x, y in zip(a, b))
 
 
+def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
+    from mvtimeline.demo import synthesize
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for k in range(3):
+        s = synthesize(tmp_path / f"s{k}", stanzas=1, intro_bars=1, outro_bars=1, tempo_bpm=100 + 10 * k, seed=k)
+        shutil.copy(s.audio_path, songs / f"song{k}.wav")
+        shutil.copy(s.lyrics_path, songs / f"song{k}.txt")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    base = [sys.executable, "-m", "mvtimeline", "-q", "batch", str(songs), "--fps", "12", "--size", "64x48", "--json",
+            "--preset", "preview"]
+    local = subprocess.run(base + ["-o", str(tmp_path / "local")], env=env, capture_output=True, text=True)
+    remote = subprocess.run(base + ["-o", str(tmp_path / "ray"), "--executor", "ray"], env=env, capture_output=True,
+                            text=True)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr[-2000:]
+    a = {o["name"]: o["status"] for o in json.loads(local.stdout)}
+    b = {o["name"]: o["status"] for o in json.loads(remote.stdout)}
+    assert a == b == {f"song{k}": "done" for k in range(3)}
+    for k in range(3):
+        x = sorted((tmp_path / "local" / f"song{k}" / "clips").glob("*/take-1.mp4"))
+        y = sorted((tmp_path / "ray" / f"song{k}" / "clips").glob("*/take-1.mp4"))
+        assert x and [p.parent.name for p in x] == [p.parent.name for p in y]
+        for p, q in zip(x, y):
+            assert same_pictures(p, q), (p, q)
+
+
+# last: `ray stop --force` at its end stops every Ray on this machine
 def _free_port() -> int:
     import socket
 
@@ -91,30 +119,3 @@ def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_
     finally:
         subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(short, ignore_errors=True)
-
-
-def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
-    from mvtimeline.demo import synthesize
-
-    songs = tmp_path / "songs"
-    songs.mkdir()
-    for k in range(3):
-        s = synthesize(tmp_path / f"s{k}", stanzas=1, intro_bars=1, outro_bars=1, tempo_bpm=100 + 10 * k, seed=k)
-        shutil.copy(s.audio_path, songs / f"song{k}.wav")
-        shutil.copy(s.lyrics_path, songs / f"song{k}.txt")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    base = [sys.executable, "-m", "mvtimeline", "-q", "batch", str(songs), "--fps", "12", "--size", "64x48", "--json",
-            "--preset", "preview"]
-    local = subprocess.run(base + ["-o", str(tmp_path / "local")], env=env, capture_output=True, text=True)
-    remote = subprocess.run(base + ["-o", str(tmp_path / "ray"), "--executor", "ray"], env=env, capture_output=True,
-                            text=True)
-    assert local.returncode == 0 and remote.returncode == 0, remote.stderr[-2000:]
-    a = {o["name"]: o["status"] for o in json.loads(local.stdout)}
-    b = {o["name"]: o["status"] for o in json.loads(remote.stdout)}
-    assert a == b == {f"song{k}": "done" for k in range(3)}
-    for k in range(3):
-        x = sorted((tmp_path / "local" / f"song{k}" / "clips").glob("*/take-1.mp4"))
-        y = sorted((tmp_path / "ray" / f"song{k}" / "clips").glob("*/take-1.mp4"))
-        assert x and [p.parent.name for p in x] == [p.parent.name for p in y]
-        for p, q in zip(x, y):
-            assert same_pictures(p, q), (p, q)
