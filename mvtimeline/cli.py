@@ -144,6 +144,13 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None
         ctx.default_map = {"run": defaults}
 
 
+def _with_options(f, opts):
+    """``f`` decorated with the click options ``opts``, in the order given (--help lists them so)."""
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 def _diffusers_options(f):
     """The ``--backend diffusers`` options of ``run`` (stored in project.json under ``diffusers``)."""
     opts = [
@@ -162,9 +169,7 @@ def _diffusers_options(f):
         click.option("--guidance", type=float, default=None, help="diffusers: guidance scale (default: the model's)."),
         click.option("--negative-prompt", default=None, help="diffusers: negative prompt for every clip."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _with_options(f, opts)
 
 
 def _executor_options(f):
@@ -175,9 +180,7 @@ def _executor_options(f):
         click.option("--ray-address", default=None, metavar="ADDRESS",
                      help="ray: the cluster (auto, ray://HOST:10001); default RAY_ADDRESS, else a local Ray."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _with_options(f, opts)
 
 
 def _comfyui_options(f):
@@ -191,9 +194,7 @@ def _comfyui_options(f):
         click.option("--keyframe-workflow", default=None, metavar="NAME|FILE.json",
                      help="comfyui: an image workflow (e.g. sdxl-keyframe) making each segment's keyframe when no --image."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _with_options(f, opts)
 
 
 def _voice_options(f):
@@ -208,9 +209,7 @@ def _voice_options(f):
         click.option("--allow-download", is_flag=True, default=False,
                      help="Let --separate download a Demucs model that is not cached yet."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _with_options(f, opts)
 
 
 def _cast(table: dict, options: tuple[str, ...]) -> dict:

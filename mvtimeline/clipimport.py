@@ -28,7 +28,6 @@ Public: import_clips, Imported, MIN_CONFIDENCE, WINDOW_S.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -80,14 +79,6 @@ def _segment_from_name(path: Path, known: set[int]) -> int | None:
         if m and int(m.group(1)) in known:
             return int(m.group(1))
     return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _clip_audio(path: Path) -> np.ndarray | None:
@@ -202,6 +193,7 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
     from .generate import find_clip
     from .generate.cache import write_record
     from .media import blank_ends
+    from .workfolder import sha256_of
 
     project = pipeline.load_project(Path(folder))
     plan = project.load_plan()
@@ -292,7 +284,7 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
             notes, details = _conform(f, index, req, mp4, offset_s=off, keep=keep, fill=fill)
             r.flags += notes
             write_record(project.clips_dir, req, key, take, backend={"name": "import", "version": "1", "model_id": ""},
-                         meta={"mode": "import", "source": str(f.resolve()), "source_sha256": _sha256(f),
+                         meta={"mode": "import", "source": str(f.resolve()), "source_sha256": sha256_of(f),
                                "offset_s": off, "head_trim_s": head_s, "tail_trim_s": tail_s, "confidence": conf,
                                "whole": whole, "flags": r.flags, "frames": req.n_frames, "adjusted": [], **details},
                          generate_s=time.perf_counter() - t0)

@@ -95,20 +95,6 @@ def _mp3(wav: Path, mp3: Path) -> None:
     tmp.replace(mp3)
 
 
-def _slice(samples: Any, rate: int, start_s: float, seconds: float) -> bytes:
-    import numpy as np
-    import soundfile as sf
-
-    n = int(round(seconds * rate))
-    i0 = int(round(max(0.0, start_s) * rate))
-    out = np.zeros(n, dtype=np.float32)
-    piece = samples[i0: i0 + n]
-    out[: piece.size] = piece
-    buf = io.BytesIO()
-    sf.write(buf, out, rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
     """Write the shot pack of a work folder's plan into ``out`` (see the module's docs).
 
@@ -131,7 +117,7 @@ def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
         Not a work folder, an unknown format, ``out`` is a file.
     """
     from . import pipeline
-    from .audio import load, probe
+    from .audio import load, probe, wav_window
     from .media import frame_at
 
     if fmt not in PACK_FORMATS:
@@ -177,10 +163,10 @@ def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
             buf = io.BytesIO()
             Image.fromarray(frame_at(clips[seg.index][1].path, mid, fps=fps)).save(buf, format="PNG")
             keyframe = atomic_write(d / "keyframe.png", buf.getvalue())
-        wav = atomic_write(d / "audio.wav", _slice(song, rate, req.clip_start_s, clip_s))
+        wav = atomic_write(d / "audio.wav", wav_window(song, rate, req.clip_start_s, round(clip_s * rate)))
         _mp3(wav, d / "audio.mp3")
         if vocals is not None:
-            atomic_write(d / "vocals.wav", _slice(vocals, rate, req.clip_start_s, clip_s))
+            atomic_write(d / "vocals.wav", wav_window(vocals, rate, req.clip_start_s, round(clip_s * rate)))
         atomic_write(d / "prompt.txt", (seg.image_prompt + "\n").encode())
         atomic_write(d / "motion.txt", (seg.motion_prompt + "\n").encode())
         atomic_write(d / "negative.txt", (seg.negative_prompt + "\n").encode())

@@ -1,9 +1,9 @@
 """Audio stage: load what ffmpeg reads, analyse it with librosa.
 
-Public: load, check, check_stem, probe, probe_duration, analyze, voice_threshold.
+Public: load, check, check_stem, probe, probe_duration, wav_window, analyze, voice_threshold.
 """
 
 from .analyze import analyze, voice_threshold
-from .load import check, check_stem, load, probe, probe_duration
+from .load import check, check_stem, load, probe, probe_duration, wav_window
 
-__all__ = ["load", "check", "check_stem", "probe", "probe_duration", "analyze", "voice_threshold"]
+__all__ = ["load", "check", "check_stem", "probe", "probe_duration", "wav_window", "analyze", "voice_threshold"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import AudioFormatError, InputError, ToolMissing
 
-__all__ = ["load", "check", "check_stem", "probe", "probe_duration", "AUDIO_SUFFIXES", "STEM_TOLERANCE_S"]
+__all__ = ["load", "check", "check_stem", "probe", "probe_duration", "wav_window", "AUDIO_SUFFIXES", "STEM_TOLERANCE_S"]
 
 #: A vocal stem may last this much (seconds) more or less than its song (an encoder's padding).
 STEM_TOLERANCE_S = 0.1
@@ -174,3 +174,27 @@ def check(path: Path) -> Path:
     if proc.returncode != 0 or not proc.stdout:
         raise AudioFormatError(f"{path}: not an audio file ffmpeg can decode")
     return path
+
+
+def wav_window(samples: np.ndarray, rate: int, start_s: float, n_samples: int) -> bytes:
+    """A mono PCM-16 WAV of ``n_samples`` of ``samples`` (at ``rate`` Hz) from ``start_s``: silence
+    where it runs past the end (or before 0), so its length is exactly ``n_samples`` (an audio slice
+    as long as the video made for it).
+
+    Examples
+    --------
+    >>> import io, soundfile as sf
+    >>> sf.info(io.BytesIO(wav_window(np.ones(100, np.float32) * 0.5, 100, 0.5, 80))).frames
+    80
+    """
+    import io
+
+    import soundfile as sf
+
+    out = np.zeros(int(n_samples), dtype=np.float32)
+    i0 = int(round(max(0.0, start_s) * rate))
+    piece = np.asarray(samples, dtype=np.float32)[i0: i0 + out.size]
+    out[: piece.size] = piece
+    buf = io.BytesIO()
+    sf.write(buf, out, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

@@ -218,9 +218,7 @@ class ComfyUIBackend:
     # -- audio --------------------------------------------------------------------------------------
     def stem(self, request: ClipRequest, folder: Path) -> Path:
         """The clip's audio slice as a WAV in ``folder`` (made once, named by its content)."""
-        import soundfile as sf
-
-        from ..audio import probe
+        from ..audio import probe, wav_window
 
         b = self.workflow.binding
         seconds = Fraction(self.native_frames(request)) / b.fps
@@ -233,18 +231,9 @@ class ComfyUIBackend:
         out = folder / f"seg{request.segment_index:02d}-{tag}.wav"
         if out.is_file():
             return out
-        if silent:
-            samples = np.zeros(n_out, dtype=np.float32)
-        else:
-            y = self._song(src, rate)
-            i0 = int(round(start_s * rate))
-            piece = y[i0: i0 + n_out]
-            samples = np.zeros(n_out, dtype=np.float32)
-            samples[: piece.size] = piece  # past the song's end: silence
-        buf = io.BytesIO()
-        sf.write(buf, samples, rate, format="WAV", subtype="PCM_16")
+        samples = np.zeros(0, dtype=np.float32) if silent else self._song(src, rate)  # past the end: silence
         folder.mkdir(parents=True, exist_ok=True)
-        return atomic_write(out, buf.getvalue())
+        return atomic_write(out, wav_window(samples, rate, start_s, n_out))
 
     def _song(self, path: Path, rate: int) -> np.ndarray:
         from ..audio import load
