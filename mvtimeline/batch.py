@@ -191,8 +191,9 @@ def _render_path(folder: Path, name: str, preset: str | None) -> Path:
 
 
 def _work(item: BatchItem, out_dir: Path, base: Config, preset: str | None, burn: bool, force: bool,
-          events: Any) -> Outcome:
-    """Run one song (in a worker process). Never raises: a failure is an Outcome."""
+          events: Any, cluster: Any = None) -> Outcome:
+    """Run one song (in a worker process, or a thread driving a Ray cluster). Never raises: a
+    failure is an Outcome."""
     from . import pipeline
 
     t0 = time.perf_counter()
@@ -214,7 +215,7 @@ def _work(item: BatchItem, out_dir: Path, base: Config, preset: str | None, burn
             except ValueError:
                 pass
         result = pipeline.run(item.song, item.lyrics, folder, cfg, render=True, preset=preset,
-                              burn_subtitles=burn, progress=progress)
+                              burn_subtitles=burn, progress=progress, cluster=cluster)
         write_json(stamp_path, stamp)
         return Outcome(item.name, "done", str(result.render), elapsed_s=time.perf_counter() - t0)
     except MvtimelineError as exc:
@@ -264,7 +265,9 @@ def run_batch(
     config : Config
         Settings for every song (a manifest entry overrides its own).
     jobs : int >= 1
-        Songs made at once, in worker processes; bounded by the machine's cores.
+        Songs made at once, in worker processes; bounded by the machine's cores. With
+        ``config.executor == "ray"`` every song starts at once and the cluster's CPUs and GPUs
+        bound the work (see :func:`_run_on_cluster`).
     force : bool
         Redo songs that are up to date.
     progress : callable(song, stage, done, total), optional
@@ -282,6 +285,8 @@ def run_batch(
     report = progress or (lambda *a: None)
     outcomes: dict[str, Outcome] = {}
     report("", "songs", 0, len(items))
+    if config.executor == "ray":
+        return _run_on_cluster(items, out_dir, config, preset, burn_subtitles, force, report)
     if jobs <= 1:
         direct = _Direct(report)
         for item in items:
@@ -316,6 +321,50 @@ def run_batch(
         finally:
             stop.set()
             pump.join(timeout=2)
+    return [outcomes[i.name] for i in items]
+
+
+def _run_on_cluster(items: Sequence[BatchItem], out_dir: Path, config: Config, preset: str | None, burn: bool,
+                    force: bool, report: Callable[[str, str, float, float], None]) -> list[Outcome]:
+    """Every song at once on a Ray cluster: each song's analysis and alignment, then its render, are
+    CPU tasks; the clips of all the songs go to executors they share (one actor per GPU serves
+    whichever song has a clip waiting, so a GPU does not idle while another song analyses). This
+    process only drives: one thread per song plans, writes the cache and the project files."""
+    from .generate.executor import Cluster
+    from .warmup import warm_up
+
+    warm_up()  # numba's on-disk cache made once, before this machine's Ray workers load it
+    cluster = Cluster(config.ray_address)
+    cluster.connect()
+    lock = threading.Lock()
+
+    def locked(*event: Any) -> None:
+        with lock:
+            report(*event)
+
+    events = _Direct(locked)
+    done: queue.Queue = queue.Queue()
+    outcomes: dict[str, Outcome] = {}
+
+    def song(item: BatchItem) -> None:
+        done.put((item, _work(item, out_dir, config, preset, burn, force, events, cluster=cluster)))
+
+    try:
+        for item in items:
+            threading.Thread(target=song, args=(item,), name=f"song-{item.name}", daemon=True).start()
+        while len(outcomes) < len(items):
+            try:
+                item, outcome = done.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            outcomes[item.name] = outcome
+            locked(item.name, outcome.status, 1, 1)
+            locked("", "songs", len(outcomes), len(items))
+    except KeyboardInterrupt:
+        cluster.cancel()
+        raise
+    finally:
+        cluster.close()
     return [outcomes[i.name] for i in items]
 
 

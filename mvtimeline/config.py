@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -71,6 +72,7 @@ class Config:
     setting: str = ""  # where the video takes place, in every prompt
     executor: str = "local"  # where clips are made: "local" or "ray"
     ray_address: str | None = None  # the Ray cluster (None: RAY_ADDRESS, else a local Ray for the run)
+    shared_cache: Path | None = None  # ray: a folder every machine sees; workers write clips there
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -123,6 +125,7 @@ class Config:
         setting: str | None = None,
         executor: str | None = None,
         ray_address: str | None = None,
+        shared_cache: Path | str | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -176,6 +179,10 @@ class Config:
             Where clips are made.
         ray_address : str, optional
             The Ray cluster for ``executor="ray"`` (``auto``, ``ray://HOST:10001``).
+        shared_cache : Path, optional
+            ``executor="ray"``: a folder every machine of the cluster sees at this path (NFS...);
+            workers write their clips there instead of sending them back. It must exist and be
+            writable here.
 
         Returns
         -------
@@ -277,6 +284,15 @@ class Config:
             if (executor or cfg.executor) != "ray":
                 raise InputError("--ray-address is for --executor ray")
             changes["ray_address"] = str(ray_address)
+        if shared_cache is not None:
+            if (executor or cfg.executor) != "ray":
+                raise InputError("--shared-cache is for --executor ray")
+            folder = Path(shared_cache).expanduser().absolute()
+            if not folder.is_dir():
+                raise InputError(f"--shared-cache {shared_cache}: no such folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise InputError(f"--shared-cache {shared_cache}: not writable")
+            changes["shared_cache"] = folder
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -341,6 +357,7 @@ class Config:
             "cast": {name: {**spec, **({"image": relative_path(Path(spec["image"]), folder)} if spec.get("image") else {})}
                      for name, spec in self.cast.items()},
             "setting": self.setting, "executor": self.executor, "ray_address": self.ray_address,
+            "shared_cache": str(self.shared_cache) if self.shared_cache else None,
         }
 
     @classmethod
@@ -366,7 +383,8 @@ class Config:
                    cast={name: {**spec, **({"image": str(folder / spec["image"])} if spec.get("image") else {})}
                          for name, spec in (d.get("cast") or {}).items()},
                    setting=str(d.get("setting", "")), executor=str(d.get("executor", "local")),
-                   ray_address=d.get("ray_address"))
+                   ray_address=d.get("ray_address"),
+                   shared_cache=Path(d["shared_cache"]) if d.get("shared_cache") else None)
 
 
 def _number(value: Any, option: str) -> float:
@@ -402,7 +420,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
-              "cut_rule", "cast", "setting", "executor", "ray_address"}
+              "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

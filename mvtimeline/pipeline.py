@@ -6,7 +6,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 :func:`generate`, :func:`export`, :func:`pick`) are what the single-stage commands call.
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
-generate_step, export_step, render_step, chosen_clips, all_takes, pick, analyze_song,
+generate_step, export_step, render_step, timing_step, timing_on_worker, render_on_worker, chosen_clips, all_takes, pick, analyze_song,
 align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
@@ -42,6 +42,9 @@ __all__ = [
     "generate_step",
     "export_step",
     "render_step",
+    "timing_step",
+    "timing_on_worker",
+    "render_on_worker",
     "chosen_clips",
     "all_takes",
     "pick",
@@ -132,7 +135,8 @@ def _executor(config: Config) -> Any:
         return None
     from .generate.executor import RayExecutor
 
-    return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address)
+    return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address,
+                       shared_dir=config.shared_cache)
 
 
 def project_backend(project: WorkFolder) -> Backend:
@@ -390,7 +394,7 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
 
 def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
                   segments: Sequence[int] | None = None, backend: Backend | None = None,
-                  progress: Progress = _noop) -> Generated:
+                  progress: Progress = _noop, executor: Any = None) -> Generated:
     """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take).
 
     Parameters
@@ -406,6 +410,9 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         Default: built from the project's settings.
     progress : callable(stage, done, total)
         ``"generate: segment 03 take 1"`` with frames done.
+    executor : RayExecutor, optional
+        Where to make the clips (a batch's shared one; left open); default: what the settings
+        ask for (made and closed here).
 
     Returns
     -------
@@ -444,14 +451,15 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         pairs = generate.chain(reqs, backend, project.clips_dir, make=True, progress=cb)
         reqs, results = [r for r, _ in pairs], [res for _, res in pairs]
     else:
-        executor = _executor(project.config)
+        own = executor is None
+        executor = _executor(project.config) if own else executor
         try:
             results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb, executor=executor)
         except ClipsMissing as exc:  # the others are made: stand-ins for the missing ones, then say so
             gave_up = exc
             results = _with_placeholders(project, reqs, exc)
         finally:
-            if executor is not None:
+            if own and executor is not None:
                 executor.close()
     progress("generate", total, total)
     made = sum(1 for r in results if not r.cached)
@@ -589,7 +597,7 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
 
 
 def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | None = None,
-                subtitles: bool = False, progress: Progress = _noop) -> Path:
+                subtitles: bool = False, progress: Progress = _noop, cluster: Any = None) -> Path:
     """Render the project's ``.kdenlive`` with melt to ``NAME.mp4`` (or ``out``), in a render preset.
 
     Parameters
@@ -602,6 +610,9 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
     subtitles : bool
         Burn the lyrics in.
     progress : callable(stage, done, total)
+    cluster : Cluster, optional
+        Render as a CPU task on this Ray cluster (the project and its media sent by value, the
+        video's bytes back).
 
     Returns
     -------
@@ -619,15 +630,136 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
 
     rp = load_preset(preset) if preset else None
     target = out or project.path(rp.suffix if rp else ".mp4")
+    if cluster is not None:
+        from .fileio import atomic_write
+        from .render import portable
+
+        progress("render", 0.0, 1.0)
+        xml, files = portable(project.path(".kdenlive"))
+        data = cluster.call(render_on_worker, project.path(".kdenlive").name, xml,
+                            {name: path.read_bytes() for name, path in files.items()}, preset, subtitles,
+                            target.suffix)
+        atomic_write(target, data)
+        progress("render", 1.0, 1.0)
+        return target
     render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles,
            progress=lambda f: progress("render", f, 1.0))
     return target
 
 
+def render_on_worker(name: str, xml: bytes, files: dict[str, bytes], preset: str | None, subtitles: bool,
+                     suffix: str) -> bytes:
+    """A render where this runs (a Ray worker): the project from :func:`mvtimeline.render.portable`
+    written into a temp folder, rendered there; returns the video's bytes."""
+    import tempfile
+
+    from .render import load_preset, render
+
+    with tempfile.TemporaryDirectory(prefix="mvt-render-") as tmp:
+        folder = Path(tmp)
+        for rel, data in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(data)
+        (folder / name).write_bytes(xml)
+        out = folder / f"render{suffix}"
+        render(folder / name, out, preset=load_preset(preset) if preset else None, subtitles=subtitles)
+        return out.read_bytes()
+
+
+def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, lyrics_format: str | None,
+                     vocals: tuple[str, bytes] | None, separate: dict[str, Any], analysis: Analysis | None
+                     ) -> tuple[Analysis, Lyrics, bytes | None]:
+    """The song's separation (when asked), analysis (unless given) and alignment where this runs (a
+    Ray worker), from files sent by value. Returns (analysis, aligned lyrics, the stem's bytes when
+    one was made here); their paths are this worker's, for the driver to put its own in."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mvt-timing-") as tmp:
+        folder = Path(tmp)
+
+        def put(named: tuple[str, bytes] | None) -> Path | None:
+            if named is None:
+                return None
+            (folder / "in").mkdir(exist_ok=True)
+            path = folder / "in" / Path(named[0]).name
+            path.write_bytes(named[1])
+            return path
+
+        song_path, lyrics_path, vocals_path = put(song), put(lyrics), put(vocals)
+        cfg = Config(vocals=vocals_path, separate=dict(separate))
+        project = WorkFolder.create(song_path, lyrics_path, folder / "work", cfg, lyrics_format=lyrics_format)
+        project = separate_step(project)
+        if analysis is not None:
+            analysis = dataclasses.replace(analysis, audio_path=str(project.song),
+                                           vocals_path=str(project.config.vocals or ""))
+        else:
+            analysis = analyze_step(project)
+        aligned = align_step(project, analysis)
+        stem = project.folder / STEM_FILE
+        return analysis, aligned, stem.read_bytes() if (separate and vocals is None and stem.is_file()) else None
+
+
+def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = None, progress: Progress = _noop
+                ) -> tuple[WorkFolder, Analysis, Lyrics]:
+    """:func:`separate_step`, :func:`analyze_step` and :func:`align_step` as one CPU task on a Ray
+    cluster (the song, lyrics and stem sent by value); saved here as those steps save them.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    cluster : Cluster
+        :class:`mvtimeline.generate.executor.Cluster`.
+    lyrics : Lyrics, optional
+        The lyrics as read (:func:`check_inputs`): the timed lyrics name its file.
+    progress : callable(stage, done, total)
+
+    Returns
+    -------
+    (WorkFolder, Analysis, Lyrics)
+        The folder (its settings naming a stem made there), the analysis, the timed lyrics.
+    """
+    cfg = project.config
+    stem = project.folder / STEM_FILE
+    if cfg.separate and cfg.vocals is None and stem.exists():  # made by an earlier run
+        project = separate_step(project)
+        cfg = project.config
+    vocals = cfg.vocals
+    digest = sha256_of(project.song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
+    cached = project.cached_analysis(digest)
+
+    def named(path: Path | None) -> tuple[str, bytes] | None:
+        return None if path is None else (Path(path).name, Path(path).read_bytes())
+
+    progress("analyze", 0, 1)
+    analysis, aligned, made = cluster.call(
+        timing_on_worker, named(project.song), named(project.lyrics), project.lyrics_format, named(vocals),
+        dict(cfg.separate) if (cfg.separate and vocals is None) else {}, cached)
+    if made is not None:
+        from .fileio import atomic_write
+
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(stem, made)
+        project = project.with_config(cfg.replace(vocals=stem))
+        vocals = stem
+        digest = sha256_of(project.song) + f"+{sha256_of(stem)}"
+    if cached is None or made is not None:
+        analysis = project.save_analysis(dataclasses.replace(
+            analysis, audio_path=str(project.song), vocals_path=str(vocals) if vocals is not None else ""), digest)
+    else:
+        analysis = cached
+    project.save()
+    progress("analyze", 1, 1)
+    if lyrics is not None or project.lyrics is not None:
+        aligned = dataclasses.replace(aligned, path=lyrics.path if lyrics is not None else str(project.lyrics))
+    project.save_aligned(aligned)
+    progress("align", 1, 1)
+    return project, analysis, aligned
+
+
 # --------------------------------------------------------------------------------------------- run
 def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
         render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
-        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop) -> RunResult:
+        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop, cluster: Any = None) -> RunResult:
     """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
 
     Parameters
@@ -651,6 +783,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     formats : sequence of str
         Project formats to write.
     progress : callable(stage, done, total)
+    cluster : Cluster, optional
+        A batch's Ray cluster (:class:`mvtimeline.generate.executor.Cluster`): analysis, alignment
+        and the render run there as CPU tasks, the clips on its shared executor.
 
     Returns
     -------
@@ -669,13 +804,20 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     inputs = check_inputs(song, lyrics, config, lyrics_format=lyrics_format, preset=preset,
                           burn_subtitles=burn_subtitles)
     project = WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
-    project = separate_step(project, progress=progress)
-    analysis = analyze_step(project, progress=progress)
-    project.save()
-    aligned = align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
+    if cluster is None:
+        project = separate_step(project, progress=progress)
+        analysis = analyze_step(project, progress=progress)
+        project.save()
+        aligned = align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
+    else:
+        project, analysis, aligned = timing_step(project, cluster, lyrics=inputs.lyrics, progress=progress)
     plan = plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
     takes = list(range(1, max(1, config.takes) + 1))
-    gen = generate_step(project, plan, analysis, takes=takes, backend=inputs.backend, progress=progress)
+    executor = None
+    if cluster is not None and config.executor == "ray":
+        executor = cluster.executor((config.backend, config.backend_settings()), shared_dir=config.shared_cache)
+    gen = generate_step(project, plan, analysis, takes=takes, backend=inputs.backend, progress=progress,
+                        executor=executor)
     exported = export_step(project, plan, aligned, gen.chosen, formats=formats, analysis=analysis,
                            progress=progress)
     result = RunResult(project=project, plan=plan, outputs=exported.written, clips_made=gen.made,
@@ -684,7 +826,8 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
         raise ClipsMissing(f"{gen.missing}; the project shows placeholders (procedural clips) for them",
                            made=gen.missing.made, failed=gen.missing.failed)
     if render:
-        result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress)
+        result.render = render_step(project, preset=preset, subtitles=burn_subtitles, progress=progress,
+                                    cluster=cluster)
     return result
 
 
@@ -829,8 +972,8 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
 
 
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
-             progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None
-             ) -> tuple[Generated, Exported | None]:
+             progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None,
+             shared_cache: Path | None = None) -> tuple[Generated, Exported | None]:
     """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
     ``segments``); the project files, when there are some, are written again with the new takes.
 
@@ -845,6 +988,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     progress : callable(stage, done, total)
     executor, ray_address : str, optional
         Where to make the clips this time (``"local"``, ``"ray"``; default: the folder's setting).
+    shared_cache : Path, optional
+        Ray: a folder every machine sees, where workers write the clips.
 
     Returns
     -------
@@ -861,9 +1006,9 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     if takes is not None and takes < 1:
         raise InputError(f"--takes {takes} must be at least 1")
     project = _folder(folder)
-    if executor is not None or ray_address is not None:
-        project = dataclasses.replace(project, config=Config.from_options(base=project.config, executor=executor,
-                                                                          ray_address=ray_address))
+    if executor is not None or ray_address is not None or shared_cache is not None:
+        project = dataclasses.replace(project, config=Config.from_options(
+            base=project.config, executor=executor, ray_address=ray_address, shared_cache=shared_cache))
     backend = _backend(project.config)
     analysis = project.load_analysis()
     plan = project.load_plan()

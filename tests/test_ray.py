@@ -141,3 +141,143 @@ def test_a_clip_that_always_fails_is_given_up_and_the_rest_are_made(cluster, pro
     assert "segment(s) 02" in str(err.value) or f"{bad.segment_index:02d}" in str(err.value)
 
 
+
+
+def test_with_a_shared_cache_workers_write_the_clips_and_the_driver_moves_them_in(cluster, project, tmp_path):
+    backend = generate.get_backend("procedural")
+    reqs = _requests(project, backend)[:3]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray",
+                          executor=RayExecutor(("procedural", {}), shared_dir=shared))
+    local = generate.run(reqs, backend=backend, cache_dir=tmp_path / "local")
+    assert (shared / "incoming").is_dir() and not list((shared / "incoming").iterdir())  # written there, moved in
+    for a, b in zip(local, remote):
+        assert a.key == b.key and b.path.is_file() and same_pictures(a.path, b.path)
+
+
+def test_shared_cache_is_checked_before_anything_runs(project, tmp_path, capsys):
+    from mvtimeline.cli import main
+
+    _, _, _, song = project
+    base = ["run", str(song.audio_path), "--lyrics", str(song.lyrics_path), "-o", str(tmp_path / "w")]
+    assert main(base + ["--shared-cache", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "mvtimeline: error: --shared-cache is for --executor ray"
+    assert main(base + ["--executor", "ray", "--shared-cache", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such folder" in err[0] and not (tmp_path / "w").exists()
+
+
+# ----------------------------------------------------------------------------------------- ComfyUI
+def _comfy_config(image, servers):
+    return Config(fps=Fraction(24), width=160, height=96, images=(image,), backend="comfyui", executor="ray",
+                  comfyui={"servers": servers, "workflow": "still-audio"})
+
+
+def _records(folder):
+    import json
+
+    return [json.loads(p.read_text()) for p in sorted((folder / "clips").glob("*/take-1.json"))]
+
+
+def test_comfyui_servers_are_driven_by_one_ray_actor_each(cluster, project, tmp_path):
+    from comfy_standin import StandIn, png_bytes
+
+    from mvtimeline.types import Plan
+
+    _, _, _, song = project
+    img = tmp_path / "singer.png"
+    img.write_bytes(png_bytes(size=(320, 180)))
+    with StandIn(tmp_path / "a") as a, StandIn(tmp_path / "b") as b:
+        a.delay_s = b.delay_s = 0.3
+        res = pipeline.run(song.audio_path, song.lyrics_path, tmp_path / "work", _comfy_config(img, [a.url, b.url]))
+        records = _records(res.project.folder)
+        n = len(Plan.load(res.project.folder / "plan.json").segments)
+        assert len(records) == n and len(a.prompts_run) + len(b.prompts_run) == n
+        assert len(a.prompts_run) >= 1 and len(b.prompts_run) >= 1
+        by_server = {}
+        for r in records:
+            by_server.setdefault(r["meta"]["server"], set()).add(r["meta"]["worker"])
+            assert r["meta"]["frames"] == r["request"]["n_frames"]  # frame exact, as made here
+        assert set(by_server) == {a.url, b.url} and all(len(w) == 1 for w in by_server.values())
+        assert by_server[a.url] != by_server[b.url]  # one actor per server
+
+
+def test_a_dead_comfyui_server_s_clips_are_made_by_the_other_actor(cluster, project, tmp_path):
+    from comfy_standin import StandIn, png_bytes
+
+    _, _, _, song = project
+    img = tmp_path / "singer.png"
+    img.write_bytes(png_bytes(size=(320, 180)))
+    with StandIn(tmp_path / "a") as a, StandIn(tmp_path / "b") as b:
+        a.die_on_prompt = True
+        res = pipeline.run(song.audio_path, song.lyrics_path, tmp_path / "work", _comfy_config(img, [a.url, b.url]))
+        records = _records(res.project.folder)
+        assert records and {r["meta"]["server"] for r in records} == {b.url}
+
+
+# ------------------------------------------------------------------------------------------- batch
+def _song_folder(tmp_path, n, *, stills=False):
+    from PIL import Image
+
+    from mvtimeline.demo import synthesize
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for k in range(n):
+        s = synthesize(tmp_path / f"s{k}", stanzas=1, intro_bars=1, outro_bars=1, tempo_bpm=100 + 10 * k, seed=k)
+        shutil.copy(s.audio_path, songs / f"song{k}.wav")
+        shutil.copy(s.lyrics_path, songs / f"song{k}.txt")
+        if stills:  # NAME.png beside the song: its still
+            rng = np.random.default_rng(k)
+            Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(songs / f"song{k}.png")
+    return songs
+
+
+def test_a_batch_on_the_cluster_analyses_makes_clips_and_renders_off_the_driver(cluster, tmp_path, monkeypatch):
+    """Every heavy step of the batch (analysis, alignment, clips, renders) fails if run in this
+    process: the batch still finishes, so they ran as Ray tasks in Ray's workers."""
+    import av
+
+    from mvtimeline import audio, batch, lyrics, render, warmup
+    from mvtimeline.generate.procedural import ProceduralBackend
+    from mvtimeline.render import project_frames
+
+    songs = _song_folder(tmp_path, 2)
+
+    def boom(*a, **k):
+        raise AssertionError("heavy work in the driver")
+
+    for mod, name in ((audio, "analyze"), (lyrics, "align"), (render, "render"), (ProceduralBackend, "generate")):
+        monkeypatch.setattr(mod, name, boom)
+    monkeypatch.setattr(warmup, "warm_up", lambda: None)
+    cfg = Config(fps=Fraction(12), width=64, height=48, executor="ray")
+    outcomes = batch.run_source(songs, tmp_path / "out", config=cfg, preset="preview")
+    assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
+    for o in outcomes:
+        folder = tmp_path / "out" / o.name
+        n, fps = project_frames(folder / f"{o.name}.kdenlive")
+        with av.open(o.output) as c:
+            frames = sum(1 for _ in c.decode(video=0))
+        assert frames == n and fps == 12
+        assert json_of(folder / "analysis.json")["audio_path"] == str(folder / f"{o.name}.wav")
+
+
+def json_of(path):
+    import json
+
+    return json.loads(Path(path).read_text())
+
+
+def test_a_batch_s_songs_share_the_gpu_actors(cluster, tmp_path):
+    from mvtimeline import batch
+
+    folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
+    settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
+    songs = _song_folder(tmp_path, 2, stills=True)
+    cfg = Config(fps=Fraction(12), width=64, height=48, executor="ray", backend="diffusers", diffusers=settings,
+                 max_segment_s=4.0)
+    outcomes = batch.run_source(songs, tmp_path / "out", config=cfg, preset="preview")
+    assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
+    workers = [{r["meta"]["worker"] for r in _records(tmp_path / "out" / o.name)} for o in outcomes]
+    assert all(workers) and len(workers[0] | workers[1]) == 2  # two actors (one per GPU) made every song's clips

@@ -88,9 +88,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_path):
-    """``ray start --head`` plus a worker node with its own temp dir on loopback; the run's inputs
-    travel by value, the clips come back as bytes."""
+def _hidden(folder: Path) -> list[str]:
+    """A command prefix that runs a program in its own mount namespace with ``folder`` covered by an
+    empty tmpfs (the worker node cannot see the driver's files), or [] where that is not allowed."""
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            f"mount -t tmpfs tmpfs '{folder}' && test ! -e '{folder}'/*"], capture_output=True)
+    if probe.returncode != 0:
+        return []
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", f"mount -t tmpfs tmpfs '{folder}' && exec \"$@\"",
+            "sh"]
+
+
+def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_path, tmp_path_factory):
+    """``ray start --head`` plus a worker node with its own temp dir on loopback, which (where the
+    machine allows a mount namespace) cannot even see the driver's folders; the inputs travel by
+    value, the clips come back as bytes or through a --shared-cache folder both nodes see, and a
+    batch's analyses and renders run as tasks on either node."""
     song, img = project
     ray_bin = Path(sys.executable).with_name("ray")
     port = _free_port()
@@ -100,22 +113,44 @@ def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_
     short = Path(tempfile.mkdtemp(prefix="mvr", dir="/tmp"))  # Ray's socket paths must stay short
     head = [str(ray_bin), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
             "--num-gpus", "0", "--include-dashboard", "false", "--temp-dir", str(short / "h")]
-    worker = [str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
-              "--num-cpus", "1", "--temp-dir", str(short / "w")]
+    hide = _hidden(tmp_path_factory.getbasetemp())
+    worker = hide + [str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+                     "--num-cpus", "1", "--temp-dir", str(short / "w")]
+    address = f"127.0.0.1:{port}"
     try:
         subprocess.run(head, check=True, env=env, capture_output=True, timeout=120)
         subprocess.run(worker, check=True, env=env, capture_output=True, timeout=120)
-        doc = subprocess.run([sys.executable, "-m", "mvtimeline", "doctor", "--ray-address", f"127.0.0.1:{port}"],
+        doc = subprocess.run([sys.executable, "-m", "mvtimeline", "doctor", "--ray-address", address],
                              env=env, capture_output=True, text=True, timeout=120)
         assert "2 node(s)" in doc.stdout, doc.stdout + doc.stderr
         proc = subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "run", str(song.audio_path), "--lyrics",
                                str(song.lyrics_path), "--image", str(img), "--fps", "12", "--size", "64x48",
                                "--max-segment", "4", "-o", str(tmp_path / "w"), "--executor", "ray",
-                               "--ray-address", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                               "--ray-address", address], env=env, capture_output=True, text=True,
                               timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        workers = {json.loads(p.read_text())["meta"]["worker"] for p in (tmp_path / "w" / "clips").glob("*/take-1.json")}
-        assert workers  # every clip says where it was made
+        metas = [json.loads(p.read_text())["meta"] for p in (tmp_path / "w" / "clips").glob("*/take-1.json")]
+        assert metas and all(m["worker"] for m in metas)  # every clip says where it was made
+        assert len({m["node"] for m in metas}) == 2  # on both nodes: one of them cannot see the driver's files
+
+        songs = tmp_path / "songs"
+        songs.mkdir()
+        for k in range(2):
+            shutil.copy(song.audio_path, songs / f"song{k}.wav")
+            shutil.copy(song.lyrics_path, songs / f"song{k}.txt")
+            shutil.copy(img, songs / f"song{k}.png")
+        shared = short / "shared"  # outside the hidden folder: both nodes see it
+        shared.mkdir()
+        proc = subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "batch", str(songs), "-o", str(tmp_path / "b"),
+                               "--fps", "12", "--size", "64x48", "--preset", "preview", "--json", "--executor", "ray",
+                               "--ray-address", address, "--shared-cache", str(shared)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert [o["status"] for o in json.loads(proc.stdout)] == ["done", "done"]
+        for k in range(2):
+            clips = sorted((tmp_path / "b" / f"song{k}" / "clips").glob("*/take-1.mp4"))
+            assert clips and (tmp_path / "b" / f"song{k}" / f"song{k}.mp4").stat().st_size > 0
+        assert (shared / "incoming").is_dir() and not list((shared / "incoming").iterdir())
     finally:
         subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(short, ignore_errors=True)

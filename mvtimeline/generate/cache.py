@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -197,7 +198,8 @@ def _result(req: ClipRequest, key: str, mp4: Path, record: dict[str, Any], cache
 def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None], failed: list[tuple[ClipRequest, str]],
                    *, backend: Backend, cache_dir: Path, executor: Any,
                    progress: Callable[[str, int, int], None] | None, one: Callable[[ClipRequest], ClipResult]) -> None:
-    """The missing clips made by ``executor`` (Ray); their bytes written here, atomically."""
+    """The missing clips made by ``executor`` (Ray); their bytes (or the file a worker wrote in the
+    shared folder) put here, atomically."""
     from ..fileio import atomic_write
 
     t0 = time.perf_counter()
@@ -211,12 +213,16 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
     where = {id(prepared[i]): i for i in todo}
     per_worker: dict[str, int] = {}
 
-    def on_made(req: ClipRequest, data: bytes, meta: dict[str, Any], worker: str, took: float) -> None:
+    def on_made(req: ClipRequest, data: bytes | Path, meta: dict[str, Any], worker: str, took: float) -> None:
         i = where[id(req)]
         key = req.key(backend.name, backend.version, backend.model_id)
         mp4, _ = clip_paths(cache_dir, key, req.take)
         mp4.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(mp4, data)
+        if isinstance(data, Path):  # written by the worker in the shared folder: moved in whole
+            with atomic_path(mp4) as tmp:
+                shutil.move(str(data), tmp)
+        else:
+            atomic_write(mp4, data)
         record = write_record(cache_dir, req, key, req.take, meta={**meta, "worker": worker},
                               backend={"name": backend.name, "version": backend.version, "model_id": backend.model_id},
                               generate_s=took)

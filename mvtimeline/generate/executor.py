@@ -5,18 +5,23 @@ runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
 
 - **scheduling is Ray's**: procedural and loop clips are plain tasks (``num_cpus=1``); the
   diffusers backend runs in one actor per GPU (``num_gpus=1``; one actor with ``num_cpus=1`` on a
-  cluster without GPUs) that loads its pipeline once and serves many clips, each actor given the
-  next clip when it is free (``ray.wait``);
+  cluster without GPUs) that loads its pipeline once and serves many clips; the ComfyUI backend
+  in one actor per server (each drives only its server); each actor is given the next clip of
+  any run (a batch's songs share them) when it is free (``ray.wait``);
 - **data travels by value**: the files a request names (image, video, audio) are read on the
   driver, put in Ray's object store once each and written into a temp folder on the worker; the
-  worker returns the encoded clip's bytes and the driver writes the cache (atomically);
+  worker returns the encoded clip's bytes and the driver writes the cache (atomically). With
+  ``--shared-cache DIR`` (one folder every machine mounts at the same path) the worker writes the
+  clip there instead and the driver moves it into the cache;
 - **faults**: a task whose worker dies is retried elsewhere (``max_retries``), an actor whose
   process dies is restarted and reloads its model (``max_restarts``, ``max_task_retries``); a clip
-  that still fails is given up (the run makes the others, then says which are missing);
+  that fails on an actor is tried on another (that one rests ``rest_s``: a dead ComfyUI server is
+  passed over); a clip that still fails is given up (the run makes the others, then says which are
+  missing);
 - **Ctrl-C** cancels our tasks and kills our actors, never the cluster; a Ray started for the run
   (no address and no ``RAY_ADDRESS``) is shut down with it.
 
-Public: RayExecutor, make_on_worker, cluster_summary, shared_cluster, EXECUTORS.
+Public: RayExecutor, Cluster, make_on_worker, cluster_summary, shared_cluster, EXECUTORS.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -35,14 +42,14 @@ from typing import Any
 from ..errors import InputError, RunError
 from ..types import ClipRequest
 
-__all__ = ["RayExecutor", "make_on_worker", "cluster_summary", "shared_cluster", "EXECUTORS"]
+__all__ = ["RayExecutor", "Cluster", "make_on_worker", "cluster_summary", "shared_cluster", "EXECUTORS"]
 
 log = logging.getLogger(__name__)
 
 #: Executors a run may use.
 EXECUTORS = ("local", "ray")
 #: Backends whose clips are made by actors that keep a model loaded.
-ACTOR_BACKENDS = ("diffusers",)
+ACTOR_BACKENDS = ("diffusers", "comfyui")
 _FILE_FIELDS = ("image", "video", "audio")
 _BACKENDS: dict[str, Any] = {}  # on a worker: the backends built so far, by their settings
 
@@ -70,10 +77,12 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def make_on_worker(name: str, settings: dict[str, Any], request: ClipRequest, files: dict[str, bytes]
-                   ) -> tuple[bytes, dict[str, Any], str, float]:
+def make_on_worker(name: str, settings: dict[str, Any], request: ClipRequest, files: dict[str, bytes],
+                   shared_dir: str | None = None) -> tuple[bytes | str, dict[str, Any], str, float]:
     """Make one clip where this runs (a Ray worker): the request's files from ``files`` (field →
-    bytes), the backend built once per process. Returns (mp4 bytes, meta, worker, seconds)."""
+    bytes), the backend built once per process. Returns (mp4 bytes, meta, worker, seconds); with
+    ``shared_dir`` the MP4 is written there (complete before it gets its name) and its path
+    returned instead of the bytes."""
     t0 = time.perf_counter()
     backend = _backend(name, settings)
     with tempfile.TemporaryDirectory(prefix="mvt-worker-") as tmp:
@@ -90,7 +99,27 @@ def make_on_worker(name: str, settings: dict[str, Any], request: ClipRequest, fi
         req = dataclasses.replace(request, **changes)
         out = Path(tmp) / "clip.mp4"
         made = backend.generate(req, out, None)
-        return out.read_bytes(), made.to_meta(), _worker_name(), time.perf_counter() - t0
+        if shared_dir:
+            import uuid
+
+            target = Path(shared_dir) / "incoming" / f"{uuid.uuid4().hex}.mp4"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_suffix(".part")
+            shutil.copyfile(out, part)
+            os.replace(part, target)
+            return str(target), _meta(made), _worker_name(), time.perf_counter() - t0
+        return out.read_bytes(), _meta(made), _worker_name(), time.perf_counter() - t0
+
+
+def _meta(made: Any) -> dict[str, Any]:
+    """The clip's meta, with the Ray node it was made on."""
+    meta = made.to_meta()
+    with contextlib.suppress(Exception):
+        import ray
+
+        if ray.is_initialized():
+            meta["node"] = ray.get_runtime_context().get_node_id()
+    return meta
 
 
 class _Actor:
@@ -100,10 +129,18 @@ class _Actor:
         self.backend = _backend(name, settings)
         self.name, self.settings, self.served = name, settings, 0
 
-    def make(self, request: ClipRequest, files: dict[str, bytes]) -> tuple[bytes, dict[str, Any], str, float]:
-        out = make_on_worker(self.name, self.settings, request, files)
+    def make(self, request: ClipRequest, files: dict[str, bytes], shared_dir: str | None = None
+             ) -> tuple[bytes | str, dict[str, Any], str, float]:
+        out = make_on_worker(self.name, self.settings, request, files, shared_dir)
         self.served += 1
         return out
+
+    def cancel(self) -> None:
+        """Stop the clip being made where the backend can (ComfyUI: interrupt our prompt on the
+        server); runs beside ``make`` (the actor takes two calls at once)."""
+        cancel = getattr(self.backend, "cancel", None)
+        if cancel is not None:
+            cancel()
 
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "worker": _worker_name(), "served": self.served,
@@ -153,6 +190,9 @@ def cluster_summary(address: str | None) -> list[dict[str, Any]]:
 class RayExecutor:
     """Clips made on a Ray cluster.
 
+    One executor may serve several runs at once (a batch's songs, from threads): the actors of an
+    actor backend are shared, each given the next clip of any run when it is free.
+
     Parameters
     ----------
     backend : (str, dict)
@@ -161,134 +201,387 @@ class RayExecutor:
         ``auto``, ``ray://HOST:10001``, ``HOST:6379``; None: ``RAY_ADDRESS``, else a local Ray is
         started for the run (this machine's CPUs and GPUs).
     retries : int >= 0
-        Ray's retries of a clip whose worker or actor died (and of a failed task).
+        Ray's retries of a clip whose worker or actor died (and of a failed task); with actors, a
+        clip that failed on one actor is tried on another (at most ``retries`` more times).
     init_options : dict, optional
         More ``ray.init`` arguments for a Ray started here (tests declare ``num_gpus``).
+    shared_dir : Path, optional
+        A folder every machine of the cluster sees at this same path (``--shared-cache``): workers
+        write their clips there instead of sending the bytes back; the driver moves each into the
+        cache (atomically).
+    rest_s : float
+        An actor whose clip failed (its ComfyUI server down) is given no new clip for this long
+        while other actors can take it.
     """
 
     name = "ray"
 
     def __init__(self, backend: tuple[str, dict[str, Any]], *, address: str | None = None, retries: int = 2,
-                 init_options: dict[str, Any] | None = None) -> None:
+                 init_options: dict[str, Any] | None = None, shared_dir: Path | str | None = None,
+                 rest_s: float = 30.0) -> None:
         self.ray = _require_ray()
         self.backend_name, self.settings = backend[0], dict(backend[1])
         self.address = address
         self.retries = retries
         self.init_options = dict(init_options or {})
+        self.shared_dir = str(shared_dir) if shared_dir else None
+        self.rest_s = float(rest_s)
         self.started = False
         self.actors: list[Any] = []
+        self._cond = threading.Condition()
+        self._idle: list[int] = []  # indices into self.actors, free for a clip
+        self._dead: set[int] = set()
+        self._rest_until: dict[int, float] = {}
+        self._pending: set[Any] = set()  # refs of our clips in flight (all runs)
+        self._refs: dict[str, Any] = {}  # input file → its object ref (put once)
 
     def connect(self) -> None:
         ray = self.ray
-        if ray.is_initialized():
-            return
-        address = self.address or os.environ.get("RAY_ADDRESS") or None
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                     **({} if address else self.init_options))
-        except ConnectionError as exc:
-            raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
-        self.started = address is None
-        log.info("Ray: %s", "started here" if self.started else f"connected to {address}")
+        with self._cond:
+            if ray.is_initialized():
+                return
+            address = self.address or os.environ.get("RAY_ADDRESS") or None
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                         **({} if address else self.init_options))
+            except ConnectionError as exc:
+                raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
+            self.started = address is None
+            log.info("Ray: %s", "started here" if self.started else f"connected to {address}")
 
     def close(self) -> None:
         """Kill our actors; shut a Ray down that was started for the run."""
-        for a in self.actors:
+        with self._cond:
+            actors, self.actors = self.actors, []
+            self._idle, self._dead, self._rest_until, self._refs = [], set(), {}, {}
+        for a in actors:
             try:
                 self.ray.kill(a)
             except Exception:  # noqa: BLE001 - already gone
                 pass
-        self.actors = []
         if self.started and self.ray.is_initialized():
             _shutdown(self.ray)
             self.started = False
 
+    def cancel(self) -> None:
+        """Ctrl-C: cancel our clips in flight (every run's) and kill our actors; the cluster stays."""
+        with self._cond:
+            pending = list(self._pending)
+            self._pending.clear()
+        for ref in pending:
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - finished meanwhile, or an actor call (killed below)
+                pass
+        live = [a for i, a in enumerate(self.actors) if i not in self._dead]
+        if live:  # a remote server stops our prompts before the actors go
+            with contextlib.suppress(Exception):
+                self.ray.get([a.cancel.remote() for a in live], timeout=10)
+        self.close()
+
+    def _actor_settings(self) -> list[dict[str, Any]]:
+        """The settings of each actor: one per GPU (at least one); for ComfyUI, one per server, each
+        driving only its own (a failed clip is tried on another actor)."""
+        if self.backend_name == "comfyui":
+            servers = self.settings.get("servers") or ()
+            servers = [servers] if isinstance(servers, str) else list(servers)
+            return [{**self.settings, "servers": [url], "retries": 0} for url in servers] or [self.settings]
+        gpus = int(self.ray.cluster_resources().get("GPU", 0))
+        return [self.settings] * max(1, gpus)
+
     def start_actors(self) -> list[Any]:
-        """The actors of an actor backend, started on first use (one per GPU of the cluster)."""
+        """The actors of an actor backend, started on first use: one per GPU of the cluster
+        (``num_gpus=1`` and no CPU reserved, so a batch's analyses and renders are never starved of
+        CPUs by idle GPU actors; ``num_cpus=1`` on a cluster without GPUs), or one per ComfyUI
+        server (``num_cpus=0``: it waits on its server)."""
         self.connect()
         ray = self.ray
-        if not self.actors:
-            gpus = int(ray.cluster_resources().get("GPU", 0))
-            opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-            cls = ray.remote(_Actor).options(max_restarts=self.retries, max_task_retries=self.retries, **opts)
-            self.actors = [cls.remote(self.backend_name, self.settings) for _ in range(max(1, gpus))]
-        return self.actors
+        with self._cond:
+            if not self.actors:
+                res = ray.cluster_resources()
+                if self.backend_name == "comfyui":
+                    opts: dict[str, Any] = {"num_cpus": 0}
+                elif int(res.get("GPU", 0)):  # its GPU, no CPU: the songs' CPU tasks run beside it
+                    opts = {"num_gpus": 1, "num_cpus": 0}
+                else:  # a CPU actor takes a CPU, unless that would leave no CPU for anything else
+                    opts = {"num_cpus": 1 if res.get("CPU", 0) >= 2 else 0}
+                cls = ray.remote(_Actor).options(max_restarts=self.retries, max_task_retries=self.retries,
+                                                 max_concurrency=2, **opts)  # a clip, and a cancel beside it
+                self.actors = [cls.remote(self.backend_name, s) for s in self._actor_settings()]
+                self._idle = list(range(len(self.actors)))
+                self._dead, self._rest_until = set(), {}
+            return list(self.actors)
 
     def worker_stats(self) -> list[dict[str, Any]]:
         """Each actor's process, clips served and model loads (empty for task backends)."""
-        return self.ray.get([a.stats.remote() for a in self.actors]) if self.actors else []
+        live = [a for i, a in enumerate(self.actors) if i not in self._dead]
+        return self.ray.get([a.stats.remote() for a in live]) if live else []
+
+    def _inputs(self, req: ClipRequest) -> dict[str, Any]:
+        """The request's files as object refs, each file put in the object store once."""
+        files = {}
+        for field in _FILE_FIELDS:
+            path = getattr(req, field, None)
+            if path:
+                with self._cond:
+                    ref = self._refs.get(path)
+                if ref is None:
+                    ref = self.ray.put(Path(path).read_bytes())
+                    with self._cond:
+                        self._refs[path] = ref
+                files[field] = ref
+        return files
+
+    def _arrived(self, out: tuple[Any, ...]) -> tuple[bytes | Path, dict[str, Any], str, float]:
+        """A worker's answer: the clip's bytes, or (``--shared-cache``) its path, checked here."""
+        data, meta, worker, took = out
+        if isinstance(data, str):
+            path = Path(data)
+            if not path.is_file():
+                raise RunError(f"--shared-cache {self.shared_dir}: {worker} wrote {path}, which this machine "
+                               "cannot see; the folder must be the same on every machine")
+            data = path
+        return data, meta, worker, took
 
     def make(self, requests: Sequence[ClipRequest], *,
-             on_made: Callable[[ClipRequest, bytes, dict[str, Any], str, float], None],
+             on_made: Callable[[ClipRequest, bytes | Path, dict[str, Any], str, float], None],
              on_failed: Callable[[ClipRequest, str], None]) -> None:
-        """Make every request on the cluster; ``on_made(req, mp4_bytes, meta, worker, seconds)`` as
-        each arrives (on this thread), ``on_failed(req, message)`` for a clip given up."""
-        ray = self.ray
+        """Make every request on the cluster; ``on_made(req, clip, meta, worker, seconds)`` as each
+        arrives (on this thread; ``clip`` is the MP4's bytes, or with ``shared_dir`` the path of
+        the file the worker wrote there, to be moved into the cache), ``on_failed(req, message)``
+        for a clip given up. Safe to call from several threads at once."""
         self.connect()
-        refs: dict[str, Any] = {}
-        payloads = []
-        for req in requests:
-            files = {}
-            for field in _FILE_FIELDS:
-                path = getattr(req, field, None)
-                if path:
-                    if path not in refs:
-                        refs[path] = ray.put(Path(path).read_bytes())
-                    files[field] = refs[path]
-            payloads.append(files)
-        pending: dict[Any, ClipRequest] = {}
+        todo = [(req, self._inputs(req)) for req in requests]
         try:
-            if self.backend_name in ACTOR_BACKENDS:  # each actor one clip at a time, the next to whoever is free
-                todo = list(zip(requests, payloads))
-                idle = list(self.start_actors())
-                busy: dict[Any, tuple[ClipRequest, Any]] = {}
-                while todo or busy:
-                    while todo and idle:
-                        req, files = todo.pop(0)
-                        actor = idle.pop(0)
-                        busy[actor.make.remote(req, files)] = (req, actor)
-                        pending = {ref: r for ref, (r, _) in busy.items()}
-                    done, _ = ray.wait(list(busy), num_returns=1)
-                    for ref in done:
-                        req, actor = busy.pop(ref)
-                        pending.pop(ref, None)
-                        try:
-                            data, meta, worker, took = ray.get(ref)
-                        except ray.exceptions.RayActorError as exc:  # the actor is gone for good
-                            on_failed(req, _message(exc))
-                            continue
-                        except ray.exceptions.RayError as exc:
-                            on_failed(req, _message(exc))
-                            idle.append(actor)
-                            continue
-                        idle.append(actor)
-                        on_made(req, data, meta, worker, took)
-                    if todo and not idle and not busy:
-                        for req, _ in todo:
-                            on_failed(req, "no worker left to make it (every actor died)")
-                        todo = []
-                return
-            task = ray.remote(make_on_worker).options(num_cpus=1, max_retries=self.retries, retry_exceptions=True)
-            for req, files in zip(requests, payloads):
-                pending[task.remote(self.backend_name, self.settings, req, files)] = req
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    req = pending.pop(ref)
-                    try:
-                        data, meta, worker, took = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        on_failed(req, _message(exc))
-                        continue
-                    on_made(req, data, meta, worker, took)
+            if self.backend_name in ACTOR_BACKENDS:
+                self._on_actors(todo, on_made, on_failed)
+            else:
+                self._as_tasks(todo, on_made, on_failed)
         except KeyboardInterrupt:
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - finished meanwhile
-                    pass
-            self.close()
+            self.cancel()
             raise
+
+    def _settle(self, ref: Any, req: ClipRequest, on_made: Callable, on_failed: Callable) -> None:
+        """Hand a finished clip over. Raises Ray's error when the clip failed where it was made."""
+        out = self.ray.get(ref)
+        try:
+            arrived = self._arrived(out)
+        except RunError as exc:
+            on_failed(req, str(exc))
+            return
+        on_made(req, *arrived)
+
+    def _as_tasks(self, todo: list[tuple[ClipRequest, dict[str, Any]]], on_made: Callable,
+                  on_failed: Callable) -> None:
+        ray = self.ray
+        task = ray.remote(make_on_worker).options(num_cpus=1, max_retries=self.retries, retry_exceptions=True)
+        pending: dict[Any, ClipRequest] = {}
+        for req, files in todo:
+            pending[task.remote(self.backend_name, self.settings, req, files, self.shared_dir)] = req
+        with self._cond:
+            self._pending.update(pending)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                req = pending.pop(ref)
+                with self._cond:
+                    self._pending.discard(ref)
+                try:
+                    self._settle(ref, req, on_made, on_failed)
+                except ray.exceptions.RayError as exc:
+                    on_failed(req, _message(exc))
+
+    def _take(self, tried: set[int]) -> int | None:
+        """An idle actor for a clip (under the lock): one not tried for it, not resting if another
+        can take it."""
+        now = time.monotonic()
+        free = [i for i in self._idle if i not in tried]
+        fresh = [i for i in free if self._rest_until.get(i, 0.0) <= now]
+        if fresh:
+            pick = fresh[0]
+        else:
+            # a resting actor only when every actor that could take the clip is resting
+            others = [i for i in range(len(self.actors)) if i not in self._dead and i not in tried]
+            if not free or any(self._rest_until.get(i, 0.0) <= now for i in others):
+                return None
+            pick = free[0]
+        self._idle.remove(pick)
+        return pick
+
+    def _on_actors(self, todo: list[tuple[ClipRequest, dict[str, Any]]], on_made: Callable,
+                   on_failed: Callable) -> None:
+        """Each actor one clip at a time, the next clip to whichever actor is free."""
+        ray = self.ray
+        self.start_actors()
+        queue = list(range(len(todo)))
+        tried: dict[int, set[int]] = {i: set() for i in queue}
+        errors: dict[int, str] = {}
+        busy: dict[Any, tuple[int, int]] = {}  # ref → (clip, actor)
+        while queue or busy:
+            given_up = []
+            with self._cond:
+                for i in list(queue):
+                    alive = [a for a in range(len(self.actors)) if a not in self._dead]
+                    left = [a for a in alive if a not in tried[i]]
+                    if not left or len(tried[i]) > self.retries:
+                        queue.remove(i)
+                        given_up.append(i)
+                        continue
+                    a = self._take(tried[i])
+                    if a is None:
+                        continue
+                    queue.remove(i)
+                    req, files = todo[i]
+                    ref = self.actors[a].make.remote(req, files, self.shared_dir)
+                    busy[ref] = (i, a)
+                    self._pending.add(ref)
+                if queue and not busy and not given_up:
+                    self._cond.wait(timeout=0.5)  # every actor is busy with another run's clips
+                    continue
+            for i in given_up:
+                on_failed(todo[i][0], errors.get(i) or "no worker left to make it (every actor died)")
+            if not busy:
+                continue
+            done, _ = ray.wait(list(busy), num_returns=1, timeout=0.5)
+            for ref in done:
+                i, a = busy.pop(ref)
+                req = todo[i][0]
+                with self._cond:
+                    self._pending.discard(ref)
+                try:
+                    self._settle(ref, req, on_made, on_failed)
+                except ray.exceptions.RayActorError as exc:  # the actor is gone for good (restarts used up)
+                    with self._cond:
+                        self._dead.add(a)
+                        self._cond.notify_all()
+                    tried[i].add(a)
+                    errors[i] = _message(exc)
+                    queue.append(i)
+                    continue
+                except ray.exceptions.RayError as exc:  # the clip failed there: another actor tries it
+                    log.warning("%s: %s", f"segment {req.segment_index:02d} take {req.take}", _message(exc))
+                    with self._cond:
+                        self._rest_until[a] = time.monotonic() + self.rest_s
+                        self._idle.append(a)
+                        self._cond.notify_all()
+                    tried[i].add(a)
+                    errors[i] = _message(exc)
+                    queue.append(i)
+                    continue
+                with self._cond:
+                    self._rest_until.pop(a, None)
+                    self._idle.append(a)
+                    self._cond.notify_all()
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+    """A CPU task's body: ``fn(*args)``; our own errors come back as (class name, message)."""
+    from ..errors import MvtimelineError
+
+    try:
+        return "ok", fn(*args)
+    except MvtimelineError as exc:
+        return "error", (type(exc).__name__, str(exc))
+
+
+class Cluster:
+    """A batch on a Ray cluster: songs' analysis, alignment and renders as CPU tasks (:meth:`call`),
+    their clips on executors shared by all the songs (:meth:`executor`, one per backend setting),
+    so a GPU actor serves whichever song has a clip ready.
+
+    Parameters
+    ----------
+    address : str, optional
+        As :class:`RayExecutor`; None: ``RAY_ADDRESS``, else a local Ray started here.
+    retries : int >= 0
+        Retries of a task whose worker died.
+    """
+
+    def __init__(self, address: str | None = None, *, retries: int = 2) -> None:
+        self.ray = _require_ray()
+        self.address = address
+        self.retries = retries
+        self.started = False
+        self._lock = threading.Lock()
+        self._executors: dict[str, RayExecutor] = {}
+        self._tasks: set[Any] = set()
+
+    def connect(self) -> None:
+        with self._lock:
+            if self.ray.is_initialized():
+                return
+            address = self.address or os.environ.get("RAY_ADDRESS") or None
+            try:
+                self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                              logging_level=logging.ERROR)
+            except ConnectionError as exc:
+                raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
+            self.started = address is None
+
+    def call(self, fn: Callable[..., Any], *args: Any, num_cpus: float = 1) -> Any:
+        """``fn(*args)`` as a Ray task (``num_cpus``), retried where its worker died; waits for it.
+
+        Raises
+        ------
+        MvtimelineError
+            What ``fn`` raised, as the same kind of error (or RunError).
+        RunError
+            The task failed for good (its worker died after the retries, a bug in it).
+        """
+        from .. import errors
+
+        self.connect()
+        ray = self.ray
+        ref = ray.remote(_call).options(num_cpus=num_cpus, max_retries=self.retries).remote(fn, args)
+        with self._lock:
+            self._tasks.add(ref)
+        try:
+            kind, value = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            raise RunError(f"{fn.__name__} on the cluster: {_message(exc)}") from None
+        finally:
+            with self._lock:
+                self._tasks.discard(ref)
+        if kind == "error":
+            name, message = value
+            cls = getattr(errors, name, None)
+            try:
+                err = cls(message) if isinstance(cls, type) and issubclass(cls, errors.MvtimelineError) else None
+            except TypeError:
+                err = None
+            raise err or RunError(message)
+        return value
+
+    def executor(self, backend: tuple[str, dict[str, Any]], *, shared_dir: Path | str | None = None
+                 ) -> RayExecutor:
+        """The executor of this backend setting, made once and shared by every song that uses it."""
+        self.connect()
+        key = json.dumps([backend[0], backend[1], str(shared_dir or "")], sort_keys=True, default=str)
+        with self._lock:
+            if key not in self._executors:
+                self._executors[key] = RayExecutor(backend, retries=self.retries, shared_dir=shared_dir)
+            return self._executors[key]
+
+    def cancel(self) -> None:
+        """Ctrl-C: cancel our tasks and clips, kill our actors; the cluster stays."""
+        with self._lock:
+            tasks, self._tasks = list(self._tasks), set()
+            executors = list(self._executors.values())
+        for ref in tasks:
+            with contextlib.suppress(Exception):
+                self.ray.cancel(ref, force=True)
+        for ex in executors:
+            ex.cancel()
+
+    def close(self) -> None:
+        """Kill our actors; shut a Ray down that was started here."""
+        with self._lock:
+            executors, self._executors = list(self._executors.values()), {}
+        for ex in executors:
+            ex.close()
+        if self.started and self.ray.is_initialized():
+            _shutdown(self.ray)
+            self.started = False
 
 
 def _shutdown(ray: Any) -> None:

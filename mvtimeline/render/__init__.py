@@ -1,12 +1,12 @@
 """Render stage: a Kdenlive/MLT project → a video file, with melt, in a render preset.
 
-Public: render, RenderResult, project_frames, check_fonts (from :mod:`mvtimeline.render.melt`);
+Public: render, portable, RenderResult, project_frames, check_fonts (from :mod:`mvtimeline.render.melt`);
 RenderPreset, load_preset, list_presets (from :mod:`mvtimeline.render.presets`).
 """
 
 from __future__ import annotations
 
-from .melt import RenderResult, check_fonts, project_frames, render
+from .melt import RenderResult, check_fonts, portable, project_frames, render
 from .presets import RenderPreset, list_presets, load_preset
 
-__all__ = ["render", "RenderResult", "project_frames", "check_fonts", "RenderPreset", "load_preset", "list_presets"]
+__all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "RenderPreset", "load_preset", "list_presets"]

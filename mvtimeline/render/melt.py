@@ -13,7 +13,7 @@ on a temporary copy of it that melt can render headless and frame-exact:
 The output is H.264 (libx264, yuv420p) + AAC at the project's exact frame rate, written to a temp
 name beside the target and renamed only when melt succeeded.
 
-Public: render, RenderResult, project_frames, check_fonts.
+Public: render, portable, RenderResult, project_frames, check_fonts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ..frames import exact_rate
 from ..frames import mlt_time_to_frames as _mlt_time_to_frames
 from .presets import RenderPreset, load_preset
 
-__all__ = ["render", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS", "CONTAINERS"]
+__all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS", "CONTAINERS"]
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,60 @@ def _fix_subtitles(root: etree._Element, project: Path, base: Path) -> None:
                 break
         else:
             etree.SubElement(flt, "property", name="av.filename").text = str(found)
+
+
+def portable(project: Path) -> tuple[bytes, dict[str, Path]]:
+    """The project as another machine can render it: its XML with every media file (and subtitle
+    file) renamed ``media/NNN.ext`` relative to the project, and those names → the files here;
+    the subtitle sidecars beside the project (``NAME.ass``, ``NAME.kdenlive.srt``...) come under
+    their own names. Write them all into one folder, the XML as ``project.name``, and
+    :func:`render` it there.
+
+    Raises
+    ------
+    InputError
+        As :func:`render`: not an MLT document, a missing media file.
+    """
+    project = Path(project)
+    tree = _parse(project)
+    root = tree.getroot()
+    base = _base_dir(root, project)
+    _check_media(root, project, base)
+    files: dict[str, Path] = {}
+    names: dict[Path, str] = {}
+
+    def rename(path: Path) -> str:
+        path = path.resolve()
+        if path not in names:
+            names[path] = f"media/{len(names):03d}{path.suffix.lower()}"
+            files[names[path]] = path
+        return names[path]
+
+    for el in root:
+        if el.tag not in ("producer", "chain"):
+            continue
+        for prop in el.findall("property"):
+            if prop.get("name") != "resource" or _props(el).get("mlt_service") not in _FILE_SERVICES:
+                continue
+            resource = prop.text or ""
+            if not resource or resource.startswith("<") or "%" in resource:
+                continue
+            prop.text = rename(Path(resource) if os.path.isabs(resource) else base / resource)
+    for flt in root.iter("filter"):
+        if _props(flt).get("mlt_service") not in ("avfilter.subtitles", "avfilter.ass"):
+            continue
+        for prop in flt.findall("property"):
+            if prop.get("name") == "av.filename" and prop.text:
+                found = Path(prop.text) if os.path.isabs(prop.text) else base / prop.text
+                if found.is_file():
+                    prop.text = rename(found)
+    if "root" in root.attrib:
+        del root.attrib["root"]
+    here = project.resolve()
+    for side in (here.with_suffix(".ass"), here.with_name(here.name + ".srt"), here.with_name(here.name + ".ass")):
+        if side.is_file():
+            files[side.name] = side
+    return etree.tostring(tree, xml_declaration=True, encoding="utf-8"), files
 
 
 def check_fonts() -> None:
