@@ -64,6 +64,8 @@ class Reporter:
                                  TimeElapsedColumn(), console=console, disable=not enabled, transient=False)
         self.tasks: dict[str, int] = {}
         self.clips_done = 0
+        self.clips_total = 0
+        self.worker_clips: dict[tuple[str, str], int] = {}  # (song, worker) → clips it made of that song
 
     def __enter__(self):
         self.progress.__enter__()
@@ -73,12 +75,30 @@ class Reporter:
         return self.progress.__exit__(*exc)
 
     def song(self, name: str, stage: str, done: float, total: float) -> None:
-        """Batch progress: one row per song (``name`` "" is the overall count of songs)."""
+        """Batch progress: one row per song (``name`` "" is the overall count of songs), the clips
+        made of all songs, and (Ray) a row per worker with its clips of all songs."""
+        if stage.startswith("generate: @"):
+            worker = stage[len("generate: @"):]
+            self.worker_clips[(name, worker)] = int(done)
+            self._clip(f"@{worker}", sum(v for (_, w), v in self.worker_clips.items() if w == worker), 0)
+            return
+        if stage == "generate" and done == 0:
+            self.clips_total += int(total)
+            self._count_clips()
+        elif stage.startswith("generate: ") and done >= total:
+            self.clips_done += 1
+            self._count_clips()
         key = f"song:{name}"
         label = f"{name}: {stage}" if name else "songs"
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(label[:28], total=max(total, 1e-9))
         self.progress.update(self.tasks[key], description=label[:28], completed=done, total=max(total, 1e-9))
+
+    def _count_clips(self) -> None:
+        if "clips" not in self.tasks:
+            self.tasks["clips"] = self.progress.add_task("clips", total=None)
+        self.progress.update(self.tasks["clips"], description=f"clips: {self.clips_done}/{self.clips_total}"[:28],
+                             completed=self.clips_done, total=max(self.clips_total, 1))
 
     def __call__(self, stage: str, done: float, total: float) -> None:
         if stage.startswith("generate: "):  # one bar per clip while it is made (several at once with

@@ -216,6 +216,38 @@ def test_a_dead_comfyui_server_s_clips_are_made_by_the_other_actor(cluster, proj
         assert records and {r["meta"]["server"] for r in records} == {b.url}
 
 
+def test_ctrl_c_interrupts_our_comfyui_prompts_and_kills_our_actors_not_the_cluster(cluster, project, tmp_path):
+    import _thread
+
+    from comfy_standin import StandIn, png_bytes
+
+    p, a, plan, _ = project
+    img = tmp_path / "singer.png"
+    img.write_bytes(png_bytes(size=(320, 180)))
+    with StandIn(tmp_path / "a") as srv:
+        srv.delay_s = 30.0
+        backend = generate.get_backend("comfyui", servers=[srv.url], workflow="still")
+        reqs = generate.clip_requests(plan, a, Config(fps=Fraction(24), width=160, height=96, images=(img,)))[:2]
+        ex = RayExecutor(("comfyui", {"servers": [srv.url], "workflow": "still"}))
+
+        def ctrl_c_when_running():
+            deadline = time.monotonic() + 60
+            while not srv.prompts_run and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            _thread.interrupt_main()
+
+        threading.Thread(target=ctrl_c_when_running, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            generate.run(reqs, backend=backend, cache_dir=tmp_path / "c", executor=ex)
+        deadline = time.monotonic() + 10
+        while not srv.interrupted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.interrupted == srv.prompts_run[:1] and len(srv.prompts_run) == 1  # ours, and no more
+    assert ex.actors == [] and ray.is_initialized() and ray.cluster_resources().get("GPU") == 2  # cluster up
+    assert not list((tmp_path / "c").glob("*/take-1.json"))
+
+
 # ------------------------------------------------------------------------------------------- batch
 def _song_folder(tmp_path, n, *, stills=False):
     from PIL import Image
