@@ -650,7 +650,33 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
 def render_on_worker(name: str, xml: bytes, files: dict[str, bytes], preset: str | None, subtitles: bool,
                      suffix: str) -> bytes:
     """A render where this runs (a Ray worker): the project from :func:`mvtimeline.render.portable`
-    written into a temp folder, rendered there; returns the video's bytes."""
+    written into a temp folder, rendered there.
+
+    Parameters
+    ----------
+    name : str
+        The project's file name (``NAME.kdenlive``: its subtitle sidecars are found by it).
+    xml : bytes
+        The portable project.
+    files : dict
+        Relative name → bytes of every file it names (media, subtitles).
+    preset : str, optional
+        Render preset name.
+    subtitles : bool
+        Burn the lyrics in.
+    suffix : str
+        The video's suffix (``.mp4``).
+
+    Returns
+    -------
+    bytes
+        The video.
+
+    Raises
+    ------
+    InputError, RenderFailed, ToolMissing
+        As :func:`mvtimeline.render.render`.
+    """
     import tempfile
 
     from .render import load_preset, render
@@ -670,8 +696,30 @@ def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, 
                      vocals: tuple[str, bytes] | None, separate: dict[str, Any], analysis: Analysis | None
                      ) -> tuple[Analysis, Lyrics, bytes | None]:
     """The song's separation (when asked), analysis (unless given) and alignment where this runs (a
-    Ray worker), from files sent by value. Returns (analysis, aligned lyrics, the stem's bytes when
-    one was made here); their paths are this worker's, for the driver to put its own in."""
+    Ray worker), from files sent by value.
+
+    Parameters
+    ----------
+    song, lyrics, vocals : (str, bytes)
+        File name and content (lyrics and vocals may be None).
+    lyrics_format : str, optional
+        Forced lyrics format.
+    separate : dict
+        Demucs settings when a stem is to be made here (``{}``: none).
+    analysis : Analysis, optional
+        The song's analysis when it is already made (then only the alignment runs).
+
+    Returns
+    -------
+    (Analysis, Lyrics, bytes or None)
+        The analysis, the timed lyrics and the stem's bytes when one was made here; their paths are
+        this worker's, for the driver to put its own in.
+
+    Raises
+    ------
+    MvtimelineError
+        As :func:`analyze_step`, :func:`align_step`, :func:`separate_step`.
+    """
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="mvt-timing-") as tmp:

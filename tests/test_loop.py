@@ -206,9 +206,10 @@ def test_streaming_gives_the_same_clip_as_decoding_into_memory(tmp_path):
         assert memo["in_memory"] and not stream["in_memory"]
         a, b = read_frames(tmp_path / f"memory-{pingpong}.mp4"), read_frames(tmp_path / f"stream-{pingpong}.mp4")
         assert len(a) == len(b) == 330
-        # the same source frame in every slot (flat frames two or more levels apart); not the same
-        # bytes: two encodes of the same frames can differ by encoder noise (see tests/clipcompare.py)
-        assert all(np.abs(x.astype(int) - y.astype(int)).mean() < 1.0 for x, y in zip(a, b))
+        # the same source frame in every slot (flat frames two or more levels apart): each frame's
+        # median level, which encoder noise in some blocks does not move (two encodes of the same
+        # frames can differ by that noise, more so on a busy machine: see tests/clipcompare.py)
+        assert all(abs(float(np.median(x)) - float(np.median(y))) < 1.0 for x, y in zip(a, b))
 
 
 # -------------------------------------------------------------------------------------- image job
