@@ -234,8 +234,10 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
             progress(f"@{worker}", per_worker[worker], 0)  # a worker's count of clips made
 
     def on_failed(req: ClipRequest, message: str) -> None:
-        log.error("%s: %s", _label(req), message)
-        failed.append((req, f"{_label(req)}: {message}"))
+        if not message.startswith(_label(req)):
+            message = f"{_label(req)}: {message}"
+        log.error("%s", message)
+        failed.append((req, message))
 
     if todo:
         executor.make([prepared[i] for i in todo], on_made=on_made, on_failed=on_failed)

@@ -459,7 +459,10 @@ class RayExecutor:
                     queue.append(i)
                     continue
                 except ray.exceptions.RayError as exc:  # the clip failed there: another actor tries it
-                    log.warning("%s: %s", f"segment {req.segment_index:02d} take {req.take}", _message(exc))
+                    label = f"segment {req.segment_index:02d} take {req.take}"
+                    msg = _message(exc)
+                    log.warning("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
+                                "; trying it on another worker" if len(tried[i]) < self.retries else "")
                     with self._cond:
                         self._rest_until[a] = time.monotonic() + self.rest_s
                         self._idle.append(a)
@@ -594,6 +597,12 @@ def _shutdown(ray: Any) -> None:
 
 
 def _message(exc: BaseException) -> str:
+    """One line for a clip's failure: our own error's message as it is, else Ray's error, named."""
+    from ..errors import MvtimelineError
+
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, MvtimelineError):
+        return str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
     text = str(exc).strip().splitlines()
     last = [ln for ln in text if ln.strip()]
     return f"{type(exc).__name__}: {last[-1] if last else exc}"
