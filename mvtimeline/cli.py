@@ -201,6 +201,8 @@ def _executor_options(f):
                      help="ray: the cluster (auto, ray://HOST:10001); default RAY_ADDRESS, else a local Ray."),
         click.option("--shared-cache", type=PathArg, default=None, metavar="DIR",
                      help="ray: a folder every machine mounts at this path; workers write clips there."),
+        click.option("--keyframe-gpus", type=int, default=None, metavar="N",
+                     help="ray + diffusers: N GPUs hold the keyframe model alone, the rest the video model."),
     ]
     return _with_options(f, opts)
 
@@ -310,7 +312,7 @@ def _progress(ctx):
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        cast, setting, executor, ray_address, shared_cache, vocals, separate, separate_model, separate_repo, allow_download,
+        cast, setting, executor, ray_address, shared_cache, keyframe_gpus, vocals, separate, separate_model, separate_repo, allow_download,
         comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
@@ -328,7 +330,7 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
                                        "keyframe_workflow": keyframe_workflow},
                               cast=_cast(ctx.obj.get("cast", {}), cast), setting=setting, executor=executor,
-                              ray_address=ray_address, shared_cache=shared_cache)
+                              ray_address=ray_address, shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
     t0 = time.perf_counter()
@@ -413,13 +415,13 @@ def plan(ctx, folder, style, replan, cut_rule):
 @click.option("--takes", type=int, default=None, help="Make takes 1..N of each segment.")
 @_executor_options
 @click.pass_context
-def generate(ctx, folder, segments, takes, executor, ray_address, shared_cache):
+def generate(ctx, folder, segments, takes, executor, ray_address, shared_cache, keyframe_gpus):
     """Generate (or reuse from the cache) the clips of a work FOLDER's plan."""
     from . import pipeline
 
     with _progress(ctx) as rep:
         gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep, executor=executor,
-                                          ray_address=ray_address, shared_cache=shared_cache)
+                                          ray_address=ray_address, shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
     con = _console(stderr=False)
     con.print(f"{gen.made} clips made, {gen.cached} from the cache")
     if exported is not None:
@@ -548,14 +550,14 @@ def render(ctx, project, out, preset, burn_subtitles):
 @_executor_options
 @click.pass_context
 def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, force, as_json, executor,
-          ray_address, shared_cache):
+          ray_address, shared_cache, keyframe_gpus):
     """Make and render many songs: SOURCE is a manifest .toml or a folder of NAME.mp3 + NAME.lrc (+ NAME.png)."""
     import json as _json
 
     from .batch import run_source
 
     cfg = Config.from_options(fps=fps, size=size, style=style, executor=executor, ray_address=ray_address,
-                              shared_cache=shared_cache)
+                              shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
     from .generate.executor import shared_cluster
 
     with shared_cluster(cfg) as cfg, _progress(ctx) as rep:

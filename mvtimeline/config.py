@@ -73,6 +73,7 @@ class Config:
     executor: str = "local"  # where clips are made: "local" or "ray"
     ray_address: str | None = None  # the Ray cluster (None: RAY_ADDRESS, else a local Ray for the run)
     shared_cache: Path | None = None  # ray: a folder every machine sees; workers write clips there
+    keyframe_gpus: int = 0  # ray + diffusers: GPUs for the keyframe model alone (0: both models on every GPU)
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -126,6 +127,7 @@ class Config:
         executor: str | None = None,
         ray_address: str | None = None,
         shared_cache: Path | str | None = None,
+        keyframe_gpus: Any = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -183,6 +185,9 @@ class Config:
             ``executor="ray"``: a folder every machine of the cluster sees at this path (NFS...);
             workers write their clips there instead of sending them back. It must exist and be
             writable here.
+        keyframe_gpus : int >= 0, optional
+            ``executor="ray"`` with the diffusers backend and a keyframe model: GPUs whose actors
+            hold the keyframe model alone; the others hold the video model alone.
 
         Returns
         -------
@@ -293,6 +298,12 @@ class Config:
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise InputError(f"--shared-cache {shared_cache}: not writable")
             changes["shared_cache"] = folder
+        if keyframe_gpus is not None:
+            if isinstance(keyframe_gpus, bool) or not isinstance(keyframe_gpus, int) or keyframe_gpus < 0:
+                raise InputError(f"--keyframe-gpus {keyframe_gpus!r} must be a whole number >= 0")
+            if keyframe_gpus and (executor or cfg.executor) != "ray":
+                raise InputError("--keyframe-gpus is for --executor ray")
+            changes["keyframe_gpus"] = keyframe_gpus
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -358,6 +369,7 @@ class Config:
                      for name, spec in self.cast.items()},
             "setting": self.setting, "executor": self.executor, "ray_address": self.ray_address,
             "shared_cache": str(self.shared_cache) if self.shared_cache else None,
+            "keyframe_gpus": self.keyframe_gpus,
         }
 
     @classmethod
@@ -384,7 +396,8 @@ class Config:
                          for name, spec in (d.get("cast") or {}).items()},
                    setting=str(d.get("setting", "")), executor=str(d.get("executor", "local")),
                    ray_address=d.get("ray_address"),
-                   shared_cache=Path(d["shared_cache"]) if d.get("shared_cache") else None)
+                   shared_cache=Path(d["shared_cache"]) if d.get("shared_cache") else None,
+                   keyframe_gpus=int(d.get("keyframe_gpus", 0)))
 
 
 def _number(value: Any, option: str) -> float:
@@ -420,7 +433,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
-              "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache"}
+              "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache",
+              "keyframe_gpus"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def _executor(config: Config) -> Any:
     from .generate.executor import RayExecutor
 
     return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address,
-                       shared_dir=config.shared_cache)
+                       shared_dir=config.shared_cache, keyframe_gpus=config.keyframe_gpus)
 
 
 def project_backend(project: WorkFolder) -> Backend:
@@ -863,7 +863,8 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     takes = list(range(1, max(1, config.takes) + 1))
     executor = None
     if cluster is not None and config.executor == "ray":
-        executor = cluster.executor((config.backend, config.backend_settings()), shared_dir=config.shared_cache)
+        executor = cluster.executor((config.backend, config.backend_settings()), shared_dir=config.shared_cache,
+                                    keyframe_gpus=config.keyframe_gpus)
     gen = generate_step(project, plan, analysis, takes=takes, backend=inputs.backend, progress=progress,
                         executor=executor)
     exported = export_step(project, plan, aligned, gen.chosen, formats=formats, analysis=analysis,
@@ -1021,7 +1022,7 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
 
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
              progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None,
-             shared_cache: Path | None = None) -> tuple[Generated, Exported | None]:
+             shared_cache: Path | None = None, keyframe_gpus: int | None = None) -> tuple[Generated, Exported | None]:
     """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
     ``segments``); the project files, when there are some, are written again with the new takes.
 
@@ -1038,6 +1039,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
         Where to make the clips this time (``"local"``, ``"ray"``; default: the folder's setting).
     shared_cache : Path, optional
         Ray: a folder every machine sees, where workers write the clips.
+    keyframe_gpus : int, optional
+        Ray + diffusers: GPUs for the keyframe model alone.
 
     Returns
     -------
@@ -1054,9 +1057,10 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     if takes is not None and takes < 1:
         raise InputError(f"--takes {takes} must be at least 1")
     project = _folder(folder)
-    if executor is not None or ray_address is not None or shared_cache is not None:
+    if executor is not None or ray_address is not None or shared_cache is not None or keyframe_gpus is not None:
         project = dataclasses.replace(project, config=Config.from_options(
-            base=project.config, executor=executor, ray_address=ray_address, shared_cache=shared_cache))
+            base=project.config, executor=executor, ray_address=ray_address, shared_cache=shared_cache,
+            keyframe_gpus=keyframe_gpus))
     backend = _backend(project.config)
     analysis = project.load_analysis()
     plan = project.load_plan()

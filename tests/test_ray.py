@@ -94,6 +94,37 @@ def test_two_gpu_actors_load_their_model_once_and_share_the_clips(cluster, proje
         assert same_pictures(a.path, b.path), a.path  # same seeds, same bytes
 
 
+def test_keyframe_and_video_models_can_live_on_their_own_gpu_actors(cluster, project, tmp_path):
+    """--keyframe-gpus 1 on two GPUs: one actor holds the keyframe model alone and makes every
+    keyframe, the other the video model alone and makes every clip from them; the clips are the
+    local executor's (which runs both models in one process)."""
+    p, a, plan, _ = project
+    wan = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
+    sd = tiny_pipelines.BUILDERS["sd"](tmp_path / "sd")
+    character = tmp_path / "character.png"  # a setting naming a file: it travels by value too
+    shutil.copy(p.config.images[0], character)
+    settings = {"video_model": str(wan), "keyframe_model": str(sd), "steps": 1, "guidance": 1.0, "max_frames": 5,
+                "keyframe_steps": 2, "character": str(character)}
+    backend = generate.get_backend("diffusers", **settings)
+    reqs = generate.clip_requests(plan, a, Config(fps=Fraction(12), width=64, height=48))[:3]  # no image: keyframes
+    ex = RayExecutor(("diffusers", settings), keyframe_gpus=1)
+    try:
+        remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray", executor=ex)
+        stats = ex.worker_stats()
+    finally:
+        ex.close()
+    kf = [s for s in stats if s["keyframe_loaded"]]
+    video = [s for s in stats if s["loads"]]
+    assert len(stats) == 2 and len(kf) == len(video) == 1 and kf[0]["pid"] != video[0]["pid"]
+    assert kf[0]["loads"] == 0 and not video[0]["keyframe_loaded"]  # neither holds the other's model
+    assert kf[0]["served"] == video[0]["served"] == len(reqs)
+    character.unlink()  # the actors have it; the local run below reads a copy
+    shutil.copy(p.config.images[0], character)
+    local = generate.run(reqs, backend=backend, cache_dir=tmp_path / "local")
+    for x, y in zip(local, remote):
+        assert x.key == y.key and y.meta["start_image"] == "keyframe" and same_pictures(x.path, y.path)
+
+
 def test_a_killed_actor_is_restarted_and_its_clip_still_made(cluster, project, tmp_path):
     folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
     settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
@@ -166,6 +197,8 @@ def test_shared_cache_is_checked_before_anything_runs(project, tmp_path, capsys)
     assert main(base + ["--executor", "ray", "--shared-cache", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such folder" in err[0] and not (tmp_path / "w").exists()
+    assert main(base + ["--keyframe-gpus", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "mvtimeline: error: --keyframe-gpus is for --executor ray"
 
 
 # ----------------------------------------------------------------------------------------- ComfyUI

@@ -207,12 +207,39 @@ class DiffusersBackend:
                 "adjusted": adjusted}
 
     # --------------------------------------------------------------------------------- generation
+    def keyframe_size(self, request: ClipRequest) -> tuple[int, int] | None:
+        """The size the keyframe of ``request`` is made at, or None when its clip uses no keyframe
+        (no keyframe model, or a start image and a model without a last frame). Loads the video
+        model (its constraints decide)."""
+        sp = self.spec
+        if self.keyframe is None or not (request.image is None or sp.supports_last):
+            return None
+        return fit_size(request.width, request.height, multiple=sp.multiple,
+                        max_area=self.settings.max_area or sp.native_area)
+
+    def keyframe_image(self, request: ClipRequest, width: int, height: int,
+                       callback: Callable[..., dict] | None = None) -> Any:
+        """The keyframe of ``request`` (a PIL image, ``width`` x ``height``) from the keyframe model
+        alone: the video model is not loaded, so the two may live on different GPUs."""
+        import torch
+
+        s = self.settings
+        negative = s.negative_prompt if s.negative_prompt is not None else request.negative_prompt
+        reference = fit_image(open_image(s.character, where="--character"), width, height) if s.character else None
+        gen = torch.Generator("cpu").manual_seed(request.seed % (1 << 63))
+        return self._kf_family.keyframe(
+            self.keyframe_pipeline(), prompt=request.image_prompt, negative_prompt=negative, width=width,
+            height=height, steps=s.keyframe_steps or s.steps, guidance=None, generator=gen, reference=reference,
+            strength=s.character_strength, callback=callback, cache=self._kf_cache)
+
     def generate(self, request: ClipRequest, out: Path,
-                 progress: Callable[[int, int], None] | None = None) -> GeneratedClip:
+                 progress: Callable[[int, int], None] | None = None, *, keyframe: Any = None) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (exactly ``request.n_frames`` frames at ``request.fps``).
 
         ``progress(done, total)`` counts denoising steps (keyframe + every generation), then frames
-        encoded are not reported separately.
+        encoded are not reported separately. ``keyframe``: the keyframe already made elsewhere
+        (:meth:`keyframe_image`, the same pixels this would make), so the keyframe model is not
+        loaded here.
 
         Returns
         -------
@@ -243,7 +270,7 @@ class DiffusersBackend:
         kf_steps = s.keyframe_steps or s.steps or 50  # 50: the usual T2I pipeline default
         if s.character:
             kf_steps = max(1, int(kf_steps * s.character_strength))
-        total = len(plan["generations"]) * steps + (kf_steps if use_keyframe else 0)
+        total = len(plan["generations"]) * steps + (kf_steps if use_keyframe and keyframe is None else 0)
         done = [0]
 
         def step_cb(_pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
@@ -254,14 +281,13 @@ class DiffusersBackend:
 
         stages: dict[str, float] = {}
         keyframe_img = None
-        if use_keyframe:
+        if use_keyframe and keyframe is not None:  # made elsewhere
+            keyframe_img = keyframe.convert("RGB")
+            if keyframe_img.size != (w, h):
+                keyframe_img = fit_image(keyframe_img, w, h)
+        elif use_keyframe:
             t1 = time.perf_counter()
-            reference = fit_image(open_image(s.character, where="--character"), w, h) if s.character else None
-            gen = torch.Generator("cpu").manual_seed(request.seed % (1 << 63))
-            keyframe_img = self._kf_family.keyframe(
-                self.keyframe_pipeline(), prompt=request.image_prompt, negative_prompt=negative, width=w, height=h,
-                steps=s.keyframe_steps or s.steps, guidance=None, generator=gen, reference=reference,
-                strength=s.character_strength, callback=step_cb, cache=self._kf_cache)
+            keyframe_img = self.keyframe_image(request, w, h, callback=step_cb)
             stages["keyframe_s"] = round(time.perf_counter() - t1, 3)
         if request.image is not None:
             first = fit_image(open_image(request.image, where=f"segment {request.segment_index}"), w, h)

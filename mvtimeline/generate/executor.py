@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import io
 import json
 import logging
 import os
@@ -62,12 +64,34 @@ def _require_ray() -> Any:
     return ray
 
 
+#: Backend settings that name an input file (sent by value, like a request's files).
+_SETTING_FILES = ("character",)
+
+
+def _settings_by_value(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with each input file they name (``character``) replaced by its name and bytes."""
+    out = dict(settings)
+    for key in _SETTING_FILES:
+        if out.get(key):
+            path = Path(out[key])
+            out[key] = {"file": path.name, "bytes": path.read_bytes()}
+    return out
+
+
 def _backend(name: str, settings: dict[str, Any]) -> Any:
     from .registry import get_backend
 
-    key = json.dumps([name, settings], sort_keys=True, default=str)
+    key = json.dumps([name, settings], sort_keys=True, default=lambda v: hashlib.sha256(v).hexdigest()
+                     if isinstance(v, bytes) else str(v))
     if key not in _BACKENDS:
-        _BACKENDS[key] = get_backend(name, **settings)
+        local = dict(settings)
+        for k in _SETTING_FILES:
+            if isinstance(local.get(k), dict):  # sent by value: kept in a folder for this process's life
+                folder = Path(tempfile.mkdtemp(prefix="mvt-settings-"))
+                path = folder / Path(local[k]["file"]).name
+                path.write_bytes(local[k]["bytes"])
+                local[k] = str(path)
+        _BACKENDS[key] = get_backend(name, **local)
     return _BACKENDS[key]
 
 
@@ -85,20 +109,17 @@ def make_on_worker(name: str, settings: dict[str, Any], request: ClipRequest, fi
     returned instead of the bytes."""
     t0 = time.perf_counter()
     backend = _backend(name, settings)
+    files = dict(files)
+    keyframe = _fetch(files.pop("keyframe", None))  # a PNG made by a keyframe actor
     with tempfile.TemporaryDirectory(prefix="mvt-worker-") as tmp:
-        changes = {}
-        for field, data in files.items():
-            if not isinstance(data, (bytes, bytearray, memoryview)):  # an object ref, put once by the driver
-                import ray
-
-                data = ray.get(data)
-            suffix = Path(getattr(request, field) or "").suffix
-            p = Path(tmp) / f"{field}{suffix}"
-            p.write_bytes(data)
-            changes[field] = str(p)
-        req = dataclasses.replace(request, **changes)
+        req = _with_files(request, files, Path(tmp))
         out = Path(tmp) / "clip.mp4"
-        made = backend.generate(req, out, None)
+        if keyframe is not None:
+            from PIL import Image
+
+            made = backend.generate(req, out, None, keyframe=Image.open(io.BytesIO(keyframe)))
+        else:
+            made = backend.generate(req, out, None)
         if shared_dir:
             import uuid
 
@@ -109,6 +130,26 @@ def make_on_worker(name: str, settings: dict[str, Any], request: ClipRequest, fi
             os.replace(part, target)
             return str(target), _meta(made), _worker_name(), time.perf_counter() - t0
         return out.read_bytes(), _meta(made), _worker_name(), time.perf_counter() - t0
+
+
+def _fetch(data: Any) -> Any:
+    """Bytes sent by value: as they are, or from Ray's object store (a ref the driver put once)."""
+    if data is None or isinstance(data, (bytes, bytearray, memoryview)):
+        return data
+    import ray
+
+    return ray.get(data)
+
+
+def _with_files(request: ClipRequest, files: dict[str, Any], folder: Path) -> ClipRequest:
+    """The request with each of its files (field → bytes) written into ``folder`` and named there."""
+    changes = {}
+    for field, data in files.items():
+        suffix = Path(getattr(request, field) or "").suffix
+        p = folder / f"{field}{suffix}"
+        p.write_bytes(_fetch(data))
+        changes[field] = str(p)
+    return dataclasses.replace(request, **changes)
 
 
 def _meta(made: Any) -> dict[str, Any]:
@@ -135,6 +176,23 @@ class _Actor:
         self.served += 1
         return out
 
+    def keyframe_size(self, request: ClipRequest) -> tuple[int, int] | None:
+        """The size of the clip's keyframe (None: it uses none); loads the video model."""
+        return self.backend.keyframe_size(request)
+
+    def keyframe(self, request: ClipRequest, files: dict[str, Any], size: tuple[int, int]
+                 ) -> tuple[bytes, str, float]:
+        """The clip's keyframe as PNG bytes, from the keyframe model only (the video model stays
+        unloaded here). Returns (png, worker, seconds)."""
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="mvt-keyframe-") as tmp:
+            req = _with_files(request, files, Path(tmp))
+            img = self.backend.keyframe_image(req, *size)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        self.served += 1
+        return buf.getvalue(), _worker_name(), time.perf_counter() - t0
+
     def cancel(self) -> None:
         """Stop the clip being made where the backend can (ComfyUI: interrupt our prompt on the
         server); runs beside ``make`` (the actor takes two calls at once)."""
@@ -144,7 +202,8 @@ class _Actor:
 
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "worker": _worker_name(), "served": self.served,
-                "loads": getattr(self.backend, "loads", 0)}
+                "loads": getattr(self.backend, "loads", 0),
+                "keyframe_loaded": getattr(self.backend, "_kf_pipe", None) is not None}
 
 
 @contextlib.contextmanager
@@ -212,15 +271,22 @@ class RayExecutor:
     rest_s : float
         An actor whose clip failed (its ComfyUI server down) is given no new clip for this long
         while other actors can take it.
+    keyframe_gpus : int >= 0
+        diffusers with a keyframe model: GPUs given to keyframe actors (the keyframe model only);
+        the other GPUs get video actors (the video model only), so the two models never share a
+        GPU's memory. 0: each GPU actor holds both (each keyframe made just before its clip).
     """
 
     name = "ray"
 
     def __init__(self, backend: tuple[str, dict[str, Any]], *, address: str | None = None, retries: int = 2,
                  init_options: dict[str, Any] | None = None, shared_dir: Path | str | None = None,
-                 rest_s: float = 30.0) -> None:
+                 rest_s: float = 30.0, keyframe_gpus: int = 0) -> None:
         self.ray = _require_ray()
-        self.backend_name, self.settings = backend[0], dict(backend[1])
+        self.backend_name, self.settings = backend[0], _settings_by_value(dict(backend[1]))
+        self.keyframe_gpus = int(keyframe_gpus)
+        self._roles: list[str] = []  # each actor's role: "clip" (makes clips) or "keyframe"
+        self._sizes: dict[tuple[int, int, bool], tuple[int, int] | None] = {}  # keyframe sizes asked
         self.address = address
         self.retries = retries
         self.init_options = dict(init_options or {})
@@ -254,6 +320,7 @@ class RayExecutor:
         with self._cond:
             actors, self.actors = self.actors, []
             self._idle, self._dead, self._rest_until, self._refs = [], set(), {}, {}
+            self._roles, self._sizes = [], {}
         for a in actors:
             try:
                 self.ray.kill(a)
@@ -289,6 +356,17 @@ class RayExecutor:
         gpus = int(self.ray.cluster_resources().get("GPU", 0))
         return [self.settings] * max(1, gpus)
 
+    def _split(self, n_actors: int) -> list[str]:
+        """The role of each actor: keyframe actors first when ``keyframe_gpus`` asks for them."""
+        k = self.keyframe_gpus
+        if k <= 0 or self.backend_name != "diffusers" or not self.settings.get("keyframe_model"):
+            return ["clip"] * n_actors
+        if n_actors <= k:
+            log.warning("--keyframe-gpus %d needs more than %d GPU(s); the cluster has %d: each GPU holds both "
+                        "models", k, k, n_actors)
+            return ["clip"] * n_actors
+        return ["keyframe"] * k + ["clip"] * (n_actors - k)
+
     def start_actors(self) -> list[Any]:
         """The actors of an actor backend, started on first use: one per GPU of the cluster
         (``num_gpus=1`` and no CPU reserved, so a batch's analyses and renders are never starved of
@@ -307,7 +385,9 @@ class RayExecutor:
                     opts = {"num_cpus": 1 if res.get("CPU", 0) >= 2 else 0}
                 cls = ray.remote(_Actor).options(max_restarts=self.retries, max_task_retries=self.retries,
                                                  max_concurrency=2, **opts)  # a clip, and a cancel beside it
-                self.actors = [cls.remote(self.backend_name, s) for s in self._actor_settings()]
+                settings = self._actor_settings()
+                self._roles = self._split(len(settings))
+                self.actors = [cls.remote(self.backend_name, s) for s in settings]
                 self._idle = list(range(len(self.actors)))
                 self._dead, self._rest_until = set(), {}
             return list(self.actors)
@@ -391,48 +471,70 @@ class RayExecutor:
                 except ray.exceptions.RayError as exc:
                     on_failed(req, _message(exc))
 
-    def _take(self, tried: set[int]) -> int | None:
-        """An idle actor for a clip (under the lock): one not tried for it, not resting if another
-        can take it."""
+    def _take(self, tried: set[int], role: str) -> int | None:
+        """An idle actor of ``role`` for a clip (under the lock): one not tried for it, not resting
+        if another can take it."""
         now = time.monotonic()
-        free = [i for i in self._idle if i not in tried]
+        free = [i for i in self._idle if i not in tried and self._roles[i] == role]
         fresh = [i for i in free if self._rest_until.get(i, 0.0) <= now]
         if fresh:
             pick = fresh[0]
         else:
             # a resting actor only when every actor that could take the clip is resting
-            others = [i for i in range(len(self.actors)) if i not in self._dead and i not in tried]
+            others = [i for i in range(len(self.actors))
+                      if i not in self._dead and i not in tried and self._roles[i] == role]
             if not free or any(self._rest_until.get(i, 0.0) <= now for i in others):
                 return None
             pick = free[0]
         self._idle.remove(pick)
         return pick
 
+    def _keyframe_sizes(self, todo: list[tuple[ClipRequest, dict[str, Any]]]) -> list[tuple[int, int] | None]:
+        """With keyframe actors: the size of each clip's keyframe (None: it uses none), asked of a
+        video actor once per request shape (its model's constraints decide)."""
+        if "keyframe" not in self._roles:
+            return [None] * len(todo)
+        clip_actors = [a for i, a in enumerate(self.actors) if self._roles[i] == "clip" and i not in self._dead]
+        out = []
+        for req, _ in todo:
+            shape = (req.width, req.height, req.image is None)
+            if shape not in self._sizes:
+                self._sizes[shape] = self.ray.get(clip_actors[0].keyframe_size.remote(req))
+            out.append(self._sizes[shape])
+        return out
+
     def _on_actors(self, todo: list[tuple[ClipRequest, dict[str, Any]]], on_made: Callable,
                    on_failed: Callable) -> None:
-        """Each actor one clip at a time, the next clip to whichever actor is free."""
+        """Each actor one job at a time, the next job to whichever actor is free; with keyframe
+        actors a clip is two jobs: its keyframe there, then the clip on a video actor (the
+        keyframe's PNG passed on through the object store)."""
         ray = self.ray
         self.start_actors()
+        sizes = self._keyframe_sizes(todo)
+        stage = ["keyframe" if size is not None else "clip" for size in sizes]
         queue = list(range(len(todo)))
         tried: dict[int, set[int]] = {i: set() for i in queue}
         errors: dict[int, str] = {}
-        busy: dict[Any, tuple[int, int]] = {}  # ref → (clip, actor)
+        busy: dict[Any, tuple[int, int]] = {}  # ref → (job, actor)
         while queue or busy:
             given_up = []
             with self._cond:
                 for i in list(queue):
-                    alive = [a for a in range(len(self.actors)) if a not in self._dead]
+                    alive = [a for a in range(len(self.actors)) if a not in self._dead and self._roles[a] == stage[i]]
                     left = [a for a in alive if a not in tried[i]]
                     if not left or len(tried[i]) > self.retries:
                         queue.remove(i)
                         given_up.append(i)
                         continue
-                    a = self._take(tried[i])
+                    a = self._take(tried[i], stage[i])
                     if a is None:
                         continue
                     queue.remove(i)
                     req, files = todo[i]
-                    ref = self.actors[a].make.remote(req, files, self.shared_dir)
+                    if stage[i] == "keyframe":
+                        ref = self.actors[a].keyframe.remote(req, files, sizes[i])
+                    else:
+                        ref = self.actors[a].make.remote(req, files, self.shared_dir)
                     busy[ref] = (i, a)
                     self._pending.add(ref)
                 if queue and not busy and not given_up:
@@ -449,7 +551,15 @@ class RayExecutor:
                 with self._cond:
                     self._pending.discard(ref)
                 try:
-                    self._settle(ref, req, on_made, on_failed)
+                    if stage[i] == "keyframe":
+                        png, worker, took = ray.get(ref)
+                        log.info("segment %02d take %d: keyframe made on %s in %.1f s", req.segment_index, req.take,
+                                 worker, took)
+                        todo[i][1]["keyframe"] = ray.put(png)  # the video actor fetches it from the object store
+                        stage[i], tried[i] = "clip", set()
+                        queue.append(i)
+                    else:
+                        self._settle(ref, req, on_made, on_failed)
                 except ray.exceptions.RayActorError as exc:  # the actor is gone for good (restarts used up)
                     with self._cond:
                         self._dead.add(a)
@@ -458,7 +568,7 @@ class RayExecutor:
                     errors[i] = _message(exc)
                     queue.append(i)
                     continue
-                except ray.exceptions.RayError as exc:  # the clip failed there: another actor tries it
+                except ray.exceptions.RayError as exc:  # the job failed there: another actor tries it
                     label = f"segment {req.segment_index:02d} take {req.take}"
                     msg = _message(exc)
                     log.warning("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
@@ -555,14 +665,15 @@ class Cluster:
             raise err or RunError(message)
         return value
 
-    def executor(self, backend: tuple[str, dict[str, Any]], *, shared_dir: Path | str | None = None
-                 ) -> RayExecutor:
+    def executor(self, backend: tuple[str, dict[str, Any]], *, shared_dir: Path | str | None = None,
+                 keyframe_gpus: int = 0) -> RayExecutor:
         """The executor of this backend setting, made once and shared by every song that uses it."""
         self.connect()
-        key = json.dumps([backend[0], backend[1], str(shared_dir or "")], sort_keys=True, default=str)
+        key = json.dumps([backend[0], backend[1], str(shared_dir or ""), keyframe_gpus], sort_keys=True, default=str)
         with self._lock:
             if key not in self._executors:
-                self._executors[key] = RayExecutor(backend, retries=self.retries, shared_dir=shared_dir)
+                self._executors[key] = RayExecutor(backend, retries=self.retries, shared_dir=shared_dir,
+                                                   keyframe_gpus=keyframe_gpus)
             return self._executors[key]
 
     def cancel(self) -> None:
