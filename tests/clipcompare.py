@@ -17,5 +17,11 @@ def same_pictures(a: Path, b: Path) -> bool:
         with av.open(str(p)) as c:
             return [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(video=0)]
     fa, fb = frames(a), frames(b)
-    return len(fa) == len(fb) and all(np.abs(x - y).mean() < 2.0 for x, y in zip(fa, fb))
+    if len(fa) != len(fb):
+        return False
+    # encoder noise: well under a level on average; a frame or two of a busy run's encode up to a
+    # few levels (measured 2.25 on 3 frames of 206 under a full test run); a different picture (seed,
+    # timing, source frame) is tens of levels off
+    diffs = [float(np.abs(x - y).mean()) for x, y in zip(fa, fb)]
+    return bool(diffs) and max(diffs) < 4.0 and sum(diffs) / len(diffs) < 0.5
 
