@@ -3,7 +3,8 @@
 The clip requests, their keys and the cache are the same either way; only the place the backend
 runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
 
-- **scheduling is Ray's**: procedural and loop clips are plain tasks (``num_cpus=1``); the
+- **scheduling is Ray's**: procedural and loop clips are plain tasks (``num_cpus=1``, spread over
+  the machines); the
   diffusers backend runs in one actor per GPU (``num_gpus=1``; one actor with ``num_cpus=1`` on a
   cluster without GPUs) that loads its pipeline once and serves many clips; the ComfyUI backend
   in one actor per server (each drives only its server); each actor is given the next clip of
@@ -454,7 +455,9 @@ class RayExecutor:
     def _as_tasks(self, todo: list[tuple[ClipRequest, dict[str, Any]]], on_made: Callable,
                   on_failed: Callable) -> None:
         ray = self.ray
-        task = ray.remote(make_on_worker).options(num_cpus=1, max_retries=self.retries, retry_exceptions=True)
+        # SPREAD: the clips go round the cluster's machines (Ray's default packs them onto one first)
+        task = ray.remote(make_on_worker).options(num_cpus=1, max_retries=self.retries, retry_exceptions=True,
+                                                  scheduling_strategy="SPREAD")
         pending: dict[Any, ClipRequest] = {}
         for req, files in todo:
             pending[task.remote(self.backend_name, self.settings, req, files, self.shared_dir)] = req
@@ -560,25 +563,21 @@ class RayExecutor:
                         queue.append(i)
                     else:
                         self._settle(ref, req, on_made, on_failed)
-                except ray.exceptions.RayActorError as exc:  # the actor is gone for good (restarts used up)
-                    with self._cond:
-                        self._dead.add(a)
-                        self._cond.notify_all()
-                    tried[i].add(a)
-                    errors[i] = _message(exc)
-                    queue.append(i)
-                    continue
                 except ray.exceptions.RayError as exc:  # the job failed there: another actor tries it
-                    label = f"segment {req.segment_index:02d} take {req.take}"
-                    msg = _message(exc)
-                    log.warning("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
-                                "; trying it on another worker" if len(tried[i]) < self.retries else "")
+                    gone = isinstance(exc, ray.exceptions.RayActorError)  # for good: its restarts are used up
+                    errors[i] = msg = _message(exc)
+                    if not gone:
+                        label = f"segment {req.segment_index:02d} take {req.take}"
+                        log.warning("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
+                                    "; trying it on another worker" if len(tried[i]) < self.retries else "")
                     with self._cond:
-                        self._rest_until[a] = time.monotonic() + self.rest_s
-                        self._idle.append(a)
+                        if gone:
+                            self._dead.add(a)
+                        else:
+                            self._rest_until[a] = time.monotonic() + self.rest_s
+                            self._idle.append(a)
                         self._cond.notify_all()
                     tried[i].add(a)
-                    errors[i] = _message(exc)
                     queue.append(i)
                     continue
                 with self._cond:
