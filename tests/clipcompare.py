@@ -19,9 +19,9 @@ def same_pictures(a: Path, b: Path) -> bool:
     fa, fb = frames(a), frames(b)
     if len(fa) != len(fb):
         return False
-    # encoder noise: well under a level on average; a frame or two of a busy run's encode up to a
-    # few levels (measured 2.25 on 3 frames of 206 under a full test run); a different picture (seed,
-    # timing, source frame) is tens of levels off
+    # encoder noise: about a level on average at most (measured under full test runs: a clip at
+    # 0.4-1.4 per frame, another with 3 frames of 206 at 2.25); a different picture (seed, timing,
+    # source frame) is tens of levels off
     diffs = [float(np.abs(x - y).mean()) for x, y in zip(fa, fb)]
-    return bool(diffs) and max(diffs) < 4.0 and sum(diffs) / len(diffs) < 0.5
+    return bool(diffs) and max(diffs) < 4.0 and sum(diffs) / len(diffs) < 1.5
 
