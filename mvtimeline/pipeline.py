@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import ClipsMissing, InputError
-from .fileio import backup_path
+from .fileio import atomic_write, backup_path
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 from .plan.cast import cast_of
 from .workfolder import VOCALS_STEM, WorkFolder, sha256_of
@@ -240,6 +240,11 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
 
 
 # -------------------------------------------------------------------------------------------- steps
+def _analysis_digest(song: Path, vocals: Path | None) -> str:
+    """What ``analysis.json`` is made from: the song's SHA-256 (+ the vocal stem's)."""
+    return sha256_of(song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
+
+
 def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis:
     """Analyse the song, reusing ``analysis.json`` when the song has not changed.
 
@@ -263,7 +268,7 @@ def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis
     from . import audio
 
     vocals = project.config.vocals
-    digest = sha256_of(project.song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
+    digest = _analysis_digest(project.song, vocals)
     cached = project.cached_analysis(digest)
     if cached is not None:
         return cached
@@ -631,7 +636,6 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
     rp = load_preset(preset) if preset else None
     target = out or project.path(rp.suffix if rp else ".mp4")
     if cluster is not None:
-        from .fileio import atomic_write
         from .render import portable
 
         progress("render", 0.0, 1.0)
@@ -772,7 +776,7 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
         project = separate_step(project)
         cfg = project.config
     vocals = cfg.vocals
-    digest = sha256_of(project.song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
+    digest = _analysis_digest(project.song, vocals)
     cached = project.cached_analysis(digest)
 
     def named(path: Path | None) -> tuple[str, bytes] | None:
@@ -783,13 +787,11 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
         timing_on_worker, named(project.song), named(project.lyrics), project.lyrics_format, named(vocals),
         dict(cfg.separate) if (cfg.separate and vocals is None) else {}, cached)
     if made is not None:
-        from .fileio import atomic_write
-
         stem.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(stem, made)
         project = project.with_config(cfg.replace(vocals=stem))
         vocals = stem
-        digest = sha256_of(project.song) + f"+{sha256_of(stem)}"
+        digest = _analysis_digest(project.song, stem)
     if cached is None or made is not None:
         analysis = project.save_analysis(dataclasses.replace(
             analysis, audio_path=str(project.song), vocals_path=str(vocals) if vocals is not None else ""), digest)

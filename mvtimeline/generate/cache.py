@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClipFailed, ClipsMissing, InputError, MvtimelineError
-from ..fileio import atomic_path, ensure_dir, read_json, write_json
+from ..fileio import atomic_path, atomic_write, ensure_dir, read_json, write_json
 from ..types import ClipRequest, ClipResult
 from .base import Backend, check_request
 
@@ -200,8 +200,6 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
                    progress: Callable[[str, int, int], None] | None, one: Callable[[ClipRequest], ClipResult]) -> None:
     """The missing clips made by ``executor`` (Ray); their bytes (or the file a worker wrote in the
     shared folder) put here, atomically."""
-    from ..fileio import atomic_write
-
     t0 = time.perf_counter()
     todo: list[int] = []
     for i, req in enumerate(prepared):

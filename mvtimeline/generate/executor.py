@@ -207,6 +207,27 @@ class _Actor:
                 "keyframe_loaded": getattr(self.backend, "_kf_pipe", None) is not None}
 
 
+def _init(ray: Any, address: str | None, **options: Any) -> None:
+    """``ray.init`` quietly (no dashboard, workers' output kept off this terminal); an unreachable
+    cluster is one clear error."""
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 **options)
+    except ConnectionError as exc:
+        raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
+
+
+def _connect(ray: Any, address: str | None, **options: Any) -> bool:
+    """Connect to ``address`` (else ``RAY_ADDRESS``, else a Ray started here with ``options``)
+    unless this process already is; True when a Ray was started here (to be shut down with it)."""
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    _init(ray, address, **({} if address else options))
+    log.info("Ray: %s", "started here" if address is None else f"connected to {address}")
+    return address is None
+
+
 @contextlib.contextmanager
 def shared_cluster(config: Any) -> Iterator[Any]:
     """For a batch: a Ray started once for all songs (their worker processes connect to it) when the
@@ -215,7 +236,7 @@ def shared_cluster(config: Any) -> Iterator[Any]:
         yield config
         return
     ray = _require_ray()
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    _init(ray, None)
     try:
         yield config.replace(ray_address=ray.get_runtime_context().gcs_address)
     finally:
@@ -236,12 +257,10 @@ def cluster_summary(address: str | None) -> list[dict[str, Any]]:
     started = not ray.is_initialized()
     try:
         if started:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            _init(ray, address)
         return [{"node": n.get("NodeManagerAddress"), "alive": bool(n.get("Alive")),
                  "cpus": (n.get("Resources") or {}).get("CPU", 0), "gpus": (n.get("Resources") or {}).get("GPU", 0)}
                 for n in ray.nodes()]
-    except ConnectionError as exc:
-        raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
     finally:
         if started and ray.is_initialized():
             ray.shutdown()
@@ -303,18 +322,9 @@ class RayExecutor:
         self._refs: dict[str, Any] = {}  # input file → its object ref (put once)
 
     def connect(self) -> None:
-        ray = self.ray
         with self._cond:
-            if ray.is_initialized():
-                return
-            address = self.address or os.environ.get("RAY_ADDRESS") or None
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                         **({} if address else self.init_options))
-            except ConnectionError as exc:
-                raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
-            self.started = address is None
-            log.info("Ray: %s", "started here" if self.started else f"connected to {address}")
+            if _connect(self.ray, self.address, **self.init_options):
+                self.started = True
 
     def close(self) -> None:
         """Kill our actors; shut a Ray down that was started for the run."""
@@ -620,15 +630,8 @@ class Cluster:
 
     def connect(self) -> None:
         with self._lock:
-            if self.ray.is_initialized():
-                return
-            address = self.address or os.environ.get("RAY_ADDRESS") or None
-            try:
-                self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                              logging_level=logging.ERROR)
-            except ConnectionError as exc:
-                raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
-            self.started = address is None
+            if _connect(self.ray, self.address):
+                self.started = True
 
     def call(self, fn: Callable[..., Any], *args: Any, num_cpus: float = 1) -> Any:
         """``fn(*args)`` as a Ray task (``num_cpus``), retried where its worker died; waits for it.
