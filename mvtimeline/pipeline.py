@@ -197,6 +197,8 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     ------
     InputError
         The first bad input, in one line.
+    RunError
+        ``executor="ray"`` and nothing answers at the Ray address.
     """
     from . import audio
     from . import lyrics as lyr
@@ -204,6 +206,10 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     from .plan import load_style
 
     backend = _backend(config)
+    if config.executor == "ray":  # the cluster answers, before the song is analysed
+        from .generate.executor import check_address
+
+        check_address(config.ray_address)
     load_style(config.style)
     if preset:
         from .render import load_preset

@@ -22,7 +22,7 @@ runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
 - **Ctrl-C** cancels our tasks and kills our actors, never the cluster; a Ray started for the run
   (no address and no ``RAY_ADDRESS``) is shut down with it.
 
-Public: RayExecutor, Cluster, make_on_worker, cluster_summary, shared_cluster, EXECUTORS.
+Public: RayExecutor, Cluster, make_on_worker, cluster_summary, shared_cluster, check_address, EXECUTORS.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 from ..errors import InputError, RunError
 from ..types import ClipRequest
 
-__all__ = ["RayExecutor", "Cluster", "make_on_worker", "cluster_summary", "shared_cluster", "EXECUTORS"]
+__all__ = ["RayExecutor", "Cluster", "check_address", "make_on_worker", "cluster_summary", "shared_cluster", "EXECUTORS"]
 
 log = logging.getLogger(__name__)
 
@@ -207,9 +207,27 @@ class _Actor:
                 "keyframe_loaded": getattr(self.backend, "_kf_pipe", None) is not None}
 
 
+def check_address(address: str | None) -> None:
+    """Something listens at a ``HOST:PORT`` or ``ray://HOST:PORT`` cluster address (``auto`` and
+    none: nothing to check). Raises RunError, in one line, when not."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address or address == "auto":
+        return
+    where = urlsplit(address if "://" in address else f"//{address}")
+    if where.hostname and where.port:
+        try:
+            socket.create_connection((where.hostname, where.port), timeout=10).close()
+        except OSError as exc:
+            raise RunError(f"Ray cluster {address}: cannot connect ({exc.strerror or exc})") from None
+
+
 def _init(ray: Any, address: str | None, **options: Any) -> None:
     """``ray.init`` quietly (no dashboard, workers' output kept off this terminal); an unreachable
-    cluster is one clear error."""
+    cluster is one clear error, found first by a plain connection (``ray.init`` itself waits for
+    minutes on a HOST:PORT where nothing listens)."""
+    check_address(address)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  **options)
