@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the local CPU wheel (never the CUDA builds)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,diffusers,separate,ray]'
+	$(BIN)/pip install -q -e '.[test,whisper,diffusers,separate,ray]'
 	# compile numba's code once, in one process: parallel first compiles can corrupt its cache
 	$(BIN)/python -m mvtimeline.warmup
 	touch $@
