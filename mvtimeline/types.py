@@ -235,6 +235,8 @@ class Lyrics(_Artifact):
     format: str
     lines: tuple[Line, ...]
     offset_s: float = 0.0
+    #: How the times were made: ``{"aligner": "whisper"|"dsp"|"file", "model", "model_sha256", "language"...}``.
+    aligner: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_timed(self) -> bool:
@@ -252,7 +254,8 @@ class Lyrics(_Artifact):
             ld["flags"] = tuple(ld.get("flags", ()))
             ld["singers"] = tuple(ld.get("singers", ()))
             lines.append(Line(**ld))
-        return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)))
+        return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)),
+                   aligner={str(k): str(v) for k, v in (d.get("aligner") or {}).items()})
 
 
 # ---------------------------------------------------------------------------------------------- plan

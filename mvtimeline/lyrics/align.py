@@ -1,6 +1,10 @@
-"""Align lyrics to the song offline: file times kept (offset-checked), the rest found by TTS + DTW.
+"""Align lyrics to the song offline: by Whisper (a neural model) or by TTS + DTW (the DSP method).
 
-:func:`align` gives every line and word a start and end, a ``source`` and a ``confidence``:
+:func:`align` is the one entry: ``aligner="auto"`` uses Whisper when a model is found
+(:mod:`.whisper_model`: the data packages of the ``whisper`` extra, a model folder, a cached hub
+name), else the DSP method below with one line saying how to get the model; ``"whisper"`` and
+``"dsp"`` ask for one. Either way every line and word gets a start and end, a ``source`` and a
+``confidence``, and ``Lyrics.aligner`` records the method, the model and its hash.
 
 * **Fully timed lyrics** (LRC, enhanced LRC, SRT/VTT, Suno aligned words, aligned.json): the times
   are kept (``source="file"``), but a **global offset search** checks them against the song, for
@@ -8,9 +12,12 @@
   the timed lines is cross-correlated with the vocal-activity curve of the analysis over
   ±``OFFSET_RANGE_S``; the best lag is applied only when its correlation beats the unshifted one
   clearly (``OFFSET_MIN_GAIN``), is logged, and recorded in ``Lyrics.offset_s`` (seconds added to
-  the file's times).
-* **Untimed lines** are aligned, each run of them between the timed lines around it (the anchors;
-  the song's start and end when there are none):
+  the file's times). The words inside lines without word times are then timed by Whisper
+  (:class:`.align_whisper.WhisperAligner`) or by :func:`align_words`.
+* **Untimed lines** with Whisper: windowed forced alignment (:mod:`.align_whisper`); the lines it
+  cannot place are spread between their neighbours over the voice (:func:`~.place.place`) and
+  flagged unsure. With the DSP method (:func:`align_dsp`), each run of them between the timed
+  lines around it (the anchors; the song's start and end when there are none):
 
   1. the song's voice-enhanced features (:mod:`.align_audio`: HPSS + running-median foreground,
      MFCC c1–c12 with CMVN) and the vocal-activity curve of the analysis;
@@ -27,7 +34,8 @@
      interim placement between their confident neighbours (``source="interim"``, their low
      confidence kept), with one warning giving the count.
 
-Public: align, align_words, flag_lines, flagged, estimate_offset, MIN_CONFIDENCE, OFFSET_RANGE_S.
+Public: align, choose_aligner, align_dsp, align_words, flag_lines, flagged, estimate_offset, ALIGNERS,
+MIN_CONFIDENCE, OFFSET_RANGE_S.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ToolMissing
 from ..types import Analysis, Line, Lyrics, Word
 from ._common import untimed_runs
 from ..audio import voice_threshold
@@ -48,10 +56,15 @@ from .align_structure import stanza_spans
 from .place import place
 from .words import count_syllables, line_syllables, split_words
 
-__all__ = ["align", "align_words", "flag_lines", "flagged", "estimate_offset", "MIN_CONFIDENCE", "OFFSET_RANGE_S"]
+__all__ = ["align", "choose_aligner", "align_dsp", "align_words", "flag_lines", "flagged", "estimate_offset", "ALIGNERS",
+           "MIN_CONFIDENCE", "OFFSET_RANGE_S"]
 
 log = logging.getLogger(__name__)
 
+#: The aligners :func:`align` knows: ``auto`` (Whisper when a model is found, else dsp), ``whisper``, ``dsp``.
+ALIGNERS = ("auto", "whisper", "dsp")
+#: Share of a song's lines Whisper could not place above which the alignment is called lost.
+WHISPER_LOST_SHARE = 0.5
 #: Aligned lines below this confidence fall back to the interim placement.
 MIN_CONFIDENCE = 0.35
 #: The offset search looks this far (seconds) either way.
@@ -210,6 +223,31 @@ def _shift(lyrics: Lyrics, offset_s: float, duration_s: float) -> Lyrics:
         for ln in lyrics.lines
     )
     return dataclasses.replace(lyrics, lines=lines, offset_s=lyrics.offset_s + offset_s)
+
+
+def _fit_offset(lyrics: Lyrics, audio_path: Path, analysis: Analysis,
+                confirm: Callable[[Lyrics, float], bool] | None = None):
+    """Fully timed lyrics shifted onto the song's voice when a global offset fits clearly better
+    (:func:`estimate_offset`) and ``confirm`` (Whisper's ears, when given) agrees; and the aligner
+    features when they were made for it (else None)."""
+    feats = None
+    offset, gain = estimate_offset(lyrics, analysis)
+    if offset:  # worth a closer look: refine on the voice's onsets
+        from .align_audio import song_features
+
+        feats = song_features(Path(audio_path), vocals=_stem(analysis))
+        offset, gain = estimate_offset(lyrics, analysis, onset=feats.onset, onset_hop_s=feats.onset_hop_s)
+    if offset and confirm is not None and not confirm(lyrics, offset):
+        log.info("%s: the voice curve suggests shifting the lyrics by %+.2f s; Whisper hears them where the "
+                 "file says: kept", lyrics.path or "lyrics", offset)
+        offset = 0.0
+    if offset:
+        log.warning("%s: lyrics times shifted by %+.2f s to fit the song's voice (fit %.2f better)",
+                    lyrics.path or "lyrics", offset, gain)
+        lyrics = _shift(lyrics, offset, float(analysis.duration_s))
+    else:
+        log.info("%s: lyrics times fit the song (no offset; best shift gains %.2f)", lyrics.path or "lyrics", gain)
+    return lyrics, feats
 
 
 def _tighten(lyrics: Lyrics) -> Lyrics:
@@ -604,14 +642,14 @@ def align_words(lyrics: Lyrics, audio_path: Path, analysis: Analysis, *, feats=N
     return dataclasses.replace(lyrics, lines=tuple(lines))
 
 
-def align(
+def align_dsp(
     lyrics: Lyrics,
     audio_path: Path,
     analysis: Analysis,
     *,
     progress: Callable[[str], None] | None = None,
 ) -> Lyrics:
-    """Time every line and word of ``lyrics`` on the song, offline.
+    """Time every line and word of ``lyrics`` on the song, offline, without a neural model (TTS + DTW).
 
     Parameters
     ----------
@@ -650,19 +688,7 @@ def align(
         return lyrics
     if lyrics.is_timed:
         step("offset")
-        feats = None
-        offset, gain = estimate_offset(lyrics, analysis)
-        if offset:  # worth a closer look: refine on the voice's onsets
-            from .align_audio import song_features
-
-            feats = song_features(Path(audio_path), vocals=_stem(analysis))
-            offset, gain = estimate_offset(lyrics, analysis, onset=feats.onset, onset_hop_s=feats.onset_hop_s)
-        if offset:
-            log.warning("%s: lyrics times shifted by %+.2f s to fit the song's voice (fit %.2f better)",
-                        lyrics.path or "lyrics", offset, gain)
-            lyrics = _shift(lyrics, offset, duration)
-        else:
-            log.info("%s: lyrics times fit the song (no offset; best shift gains %.2f)", lyrics.path or "lyrics", gain)
+        lyrics, feats = _fit_offset(lyrics, audio_path, analysis)
         step("words")
         lyrics = align_words(lyrics, Path(audio_path), analysis, feats=feats)
         return flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
@@ -774,6 +800,163 @@ def align(
                     "(mvtimeline align ... --plot align.png) or give timed lyrics (LRC, SRT)",
                     lyrics.path or "lyrics", float(np.mean(sure)), len(sure))
     return flag_lines(dataclasses.replace(placed, lines=tuple(final)), analysis)
+
+
+def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = None, allow_download: bool = False,
+                   warn: bool = True):
+    """Which aligner a run uses, and the Whisper model it loads: checked before the song is read.
+
+    Parameters
+    ----------
+    aligner : {"auto", "whisper", "dsp"}
+        ``auto``: Whisper when faster-whisper is installed and a model is found (``whisper_model``, or
+        the data packages), else the DSP method with one warning saying how to get the model.
+    whisper_model : str or Path, optional
+        A model folder or name (:func:`mvtimeline.lyrics.whisper_model.find_model`); given, it must
+        be found (also with ``auto``).
+    allow_download : bool
+        A model name not in the Hugging Face cache may be downloaded.
+    warn : bool
+        Log the warning when ``auto`` falls back to the DSP method.
+
+    Returns
+    -------
+    method : str
+        ``"whisper"`` or ``"dsp"``.
+    model : ModelChoice or None
+        The Whisper model (None for dsp).
+
+    Raises
+    ------
+    InputError
+        An unknown aligner; a model given or installed that cannot be used (missing, damaged, not
+        the pinned bytes: :class:`~mvtimeline.lyrics.whisper_model.WhisperModelError`).
+    ToolMissing
+        ``whisper`` asked for and faster-whisper not installed.
+    """
+    import importlib.util
+
+    from . import whisper_model as wm
+
+    if aligner not in ALIGNERS:
+        raise InputError(f"--aligner {aligner!r}: known: {', '.join(ALIGNERS)}")
+    if aligner == "dsp":
+        if whisper_model:
+            raise InputError("--whisper-model is for the Whisper aligner, not --aligner dsp")
+        return "dsp", None
+    installed = importlib.util.find_spec("faster_whisper") is not None
+    if aligner == "whisper" or whisper_model:
+        if not installed:
+            raise ToolMissing("the Whisper aligner needs faster-whisper: pip install 'mvtimeline[whisper]' "
+                              "(or --aligner dsp)")
+        return "whisper", wm.find_model(whisper_model, allow_download=allow_download)
+    parts = [p is not None for p in (wm.package_data(m) for m in wm.DATA_PACKAGES)]
+    if installed and any(parts):
+        return "whisper", wm.find_model(None)  # installed: it must be whole and the pinned bytes
+    (log.warning if warn else log.debug)("no Whisper model: lyrics are aligned with the DSP method (seconds off on many songs); for the "
+                "neural aligner: pip install 'mvtimeline[whisper]', or --whisper-model PATH|NAME")
+    return "dsp", None
+
+
+def align(
+    lyrics: Lyrics,
+    audio_path: Path,
+    analysis: Analysis,
+    *,
+    aligner: str = "auto",
+    whisper_model: str | Path | None = None,
+    language: str | None = None,
+    allow_download: bool = False,
+    device: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> Lyrics:
+    """Time every line and word of ``lyrics`` on the song, offline.
+
+    Parameters
+    ----------
+    lyrics : Lyrics
+        As read from a file: fully timed, partly timed (the timed lines are anchors) or untimed.
+    audio_path : Path
+        The song (any format :func:`mvtimeline.audio.load.load` decodes); only decoded when some
+        line needs it. With a vocal stem in the analysis, the aligners listen to the stem.
+    analysis : Analysis
+        The song's analysis (duration, vocal activity, vocal regions).
+    aligner : {"auto", "whisper", "dsp"}
+        See :func:`choose_aligner`.
+    whisper_model : str or Path, optional
+        The Whisper model (folder or name); default Whisper base from the data packages.
+    language : str, optional
+        The lyrics' language as a Whisper code (``en``, ``es``, ``zh``...); default: detected.
+    allow_download : bool
+        A Whisper model name not cached may be downloaded.
+    device : {"auto", "cpu", "cuda"}
+        Where Whisper runs (``auto``: a CUDA GPU when there is one).
+    progress : callable(str) or None
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    Lyrics
+        Every line and word timed within ``[0, analysis.duration_s]``, lines in order without
+        overlap. ``source`` is ``"file"`` (kept from the file), ``"aligned"`` (found here) or
+        ``"interim"`` (not placed by the aligner: spread between its neighbours, flagged unsure);
+        ``confidence`` 0..1. ``offset_s`` holds any global shift applied to the file's times;
+        ``aligner`` says which aligner and model timed it.
+
+    Raises
+    ------
+    InputError
+        The analysis has no positive duration; a bad aligner, model or language.
+    ToolMissing
+        The aligner's tools are missing (faster-whisper; espeak-ng for the DSP method).
+    """
+    method, choice = choose_aligner(aligner, whisper_model=whisper_model, allow_download=allow_download)
+    duration = float(analysis.duration_s)
+    if not math.isfinite(duration) or duration <= 0:
+        raise InputError(f"analysis duration {analysis.duration_s!r} s must be positive")
+    if method == "dsp":
+        out = align_dsp(lyrics, audio_path, analysis, progress=progress)
+        return dataclasses.replace(out, aligner={"aligner": "dsp"})
+    if not lyrics.lines:
+        return dataclasses.replace(lyrics, aligner={"aligner": "whisper", **choice.record()})
+    from . import whisper_model as wm
+    from .align_whisper import WhisperAligner
+
+    step = progress or (lambda name: None)
+    regions = analysis.vocal_regions_s
+    made: list[WhisperAligner] = []
+
+    def aligner_() -> WhisperAligner:  # loaded when first needed (word-timed files may not need it)
+        if not made:
+            step("model")
+            model = wm.load_model(choice, device=device)
+            made.append(WhisperAligner(model, _stem(analysis) or Path(audio_path), analysis,
+                                       texts=[ln.text for ln in lyrics.lines], language=language, progress=step))
+        return made[0]
+
+    if lyrics.is_timed:
+        step("offset")
+        lyrics, _ = _fit_offset(lyrics, audio_path, analysis,
+                                confirm=lambda lyr, offset_s: aligner_().heard_shifted(lyr, offset_s))
+        if not any(_needs_words(ln) for ln in lyrics.lines):
+            out = flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
+            return dataclasses.replace(out, aligner={"aligner": "file"})
+    wa = aligner_()
+    timed = wa.align_words(wa.align_lines(lyrics))
+    unplaced = [i for i, ln in enumerate(timed.lines) if not ln.is_timed]
+    if unplaced:
+        log.warning("%d of %d line(s) not placed by Whisper; they are spread between their neighbours and "
+                    "flagged unsure: lines %s", len(unplaced), len(timed.lines),
+                    ", ".join(str(timed.lines[i].line_no or i + 1) for i in unplaced[:12])
+                    + (" …" if len(unplaced) > 12 else ""))
+        if len(unplaced) >= max(LOST_MIN_LINES, WHISPER_LOST_SHARE * len(timed.lines)):
+            log.warning("%s: the alignment looks lost (%d of %d lines not placed): look at it (mvtimeline align "
+                        "... --plot align.png) or give timed lyrics (LRC, SRT)", lyrics.path or "lyrics",
+                        len(unplaced), len(timed.lines))
+    placed = place(_tighten(timed), vocal_regions_s=regions, duration_s=duration)
+    record = {"aligner": "whisper", **choice.record(), "language": wa.language, "language_source": wa.language_source,
+              "windows": str(wa.windows)}
+    return dataclasses.replace(flag_lines(placed, analysis), aligner=record)
 
 
 def flagged(lyrics: Lyrics) -> dict[str, list[int]]:
