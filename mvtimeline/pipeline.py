@@ -242,6 +242,9 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
         load_demucs(config.separate.get("model", "htdemucs"), repo=config.separate.get("repo"),
                     allow_download=bool(config.separate.get("allow_download")))
     read = lyr.read(Path(lyrics), format=lyrics_format) if lyrics is not None else None
+    if read is not None and read.lines:  # the Whisper model found and checked (joined once from its packages)
+        lyr.choose_aligner(config.aligner, whisper_model=config.whisper_model,
+                           allow_download=config.whisper_download, warn=False)
     return Inputs(lyrics=read, backend=backend)
 
 
@@ -322,6 +325,22 @@ def separate_step(project: WorkFolder, *, progress: Progress = _noop) -> WorkFol
     return project
 
 
+def _align_options(config: Config) -> dict[str, Any]:
+    """The keyword options of :func:`mvtimeline.lyrics.align` a run's settings give.
+
+    Parameters
+    ----------
+    config : Config
+
+    Returns
+    -------
+    dict
+        ``aligner``, ``whisper_model``, ``language``, ``allow_download``.
+    """
+    return {"aligner": config.aligner, "whisper_model": config.whisper_model, "language": config.language,
+            "allow_download": config.whisper_download}
+
+
 def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None = None,
                progress: Progress = _noop) -> Lyrics:
     """Give every lyric line and word a time; saved as ``aligned.json``.
@@ -355,7 +374,7 @@ def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None
         aligned = Lyrics(path="", format="none", lines=())
     else:
         read = lyrics if lyrics is not None else lyr.read(project.lyrics, format=project.lyrics_format)
-        aligned = lyr.align(read, project.song, analysis)
+        aligned = lyr.align(read, project.song, analysis, **_align_options(project.config))
     project.save_aligned(aligned)
     progress("align", 1, 1)
     return aligned
@@ -703,8 +722,8 @@ def render_on_worker(name: str, xml: bytes, files: dict[str, bytes], preset: str
 
 
 def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, lyrics_format: str | None,
-                     vocals: tuple[str, bytes] | None, separate: dict[str, Any], analysis: Analysis | None
-                     ) -> tuple[Analysis, Lyrics, bytes | None]:
+                     vocals: tuple[str, bytes] | None, separate: dict[str, Any], analysis: Analysis | None,
+                     align: dict[str, Any] | None = None) -> tuple[Analysis, Lyrics, bytes | None]:
     """The song's separation (when asked), analysis (unless given) and alignment where this runs (a
     Ray worker), from files sent by value.
 
@@ -718,6 +737,9 @@ def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, 
         Demucs settings when a stem is to be made here (``{}``: none).
     analysis : Analysis, optional
         The song's analysis when it is already made (then only the alignment runs).
+    align : dict, optional
+        The run's aligner settings (``aligner``, ``whisper_model``, ``language``, ``whisper_download``);
+        the Whisper model is loaded once per worker process and kept for the next song.
 
     Returns
     -------
@@ -744,7 +766,7 @@ def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, 
             return path
 
         song_path, lyrics_path, vocals_path = put(song), put(lyrics), put(vocals)
-        cfg = Config(vocals=vocals_path, separate=dict(separate))
+        cfg = Config(vocals=vocals_path, separate=dict(separate), **(align or {}))
         project = WorkFolder.create(song_path, lyrics_path, folder / "work", cfg, lyrics_format=lyrics_format)
         project = separate_step(project)
         if analysis is not None:
@@ -791,7 +813,9 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
     progress("analyze", 0, 1)
     analysis, aligned, made = cluster.call(
         timing_on_worker, named(project.song), named(project.lyrics), project.lyrics_format, named(vocals),
-        dict(cfg.separate) if (cfg.separate and vocals is None) else {}, cached)
+        dict(cfg.separate) if (cfg.separate and vocals is None) else {}, cached,
+        {"aligner": cfg.aligner, "whisper_model": cfg.whisper_model, "language": cfg.language,
+         "whisper_download": cfg.whisper_download})
     if made is not None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(stem, made)
@@ -923,7 +947,7 @@ def analyze_song(song: Path, *, out: Path | None = None, vocals: Path | None = N
 
 def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | None = None,
                  vocals: Path | None = None, separate: dict | None = None, plot: Path | None = None,
-                 max_segment_s: float | None = None, cut_rule: str = "words") -> Lyrics:
+                 max_segment_s: float | None = None, cut_rule: str = "words", config: Config | None = None) -> Lyrics:
     """Time ``lyrics`` on ``song`` and write them to ``out`` in the format its suffix names.
 
     Parameters
@@ -948,6 +972,8 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
         The longest segment of the plan drawn in ``plot`` (default: the procedural backend's).
     cut_rule : str
         The cut rule of that plan.
+    config : Config, optional
+        The aligner settings (``aligner``, ``whisper_model``, ``language``, ``whisper_download``).
 
     Returns
     -------
@@ -967,8 +993,12 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
     write_format_for(out, None)
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise InputError(f"{plot}: the alignment plot is written as PNG; name it *.png")
+    cfg = config or Config()
     read = lyr.read(Path(lyrics), format=lyrics_format)
     audio.check(Path(song))
+    if read.lines:
+        lyr.choose_aligner(cfg.aligner, whisper_model=cfg.whisper_model, allow_download=cfg.whisper_download,
+                           warn=False)
     if vocals is not None:
         audio.check_stem(Path(vocals), Path(song))
     elif separate:
@@ -980,7 +1010,7 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
                             allow_download=bool(separate.get("allow_download")))
         audio.check_stem(vocals, Path(song))
     analysis = audio.analyze(Path(song), vocals=vocals)
-    aligned = lyr.align(read, Path(song), analysis)
+    aligned = lyr.align(read, Path(song), analysis, **_align_options(cfg))
     lyr.write(aligned, out)
     if plot is not None:
         from . import plan as planner
