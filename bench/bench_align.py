@@ -1,6 +1,7 @@
-"""Benchmark the aligner and the word-safe planner, side by side with a baseline revision.
+"""Benchmark the aligners and the word-safe planner side by side: Whisper and DSP, and a baseline revision.
 
-Usage: ``python bench/bench_align.py [--baseline REV] [--no-synth] [--no-dev] [--no-full] [--dev DIR]``
+Usage: ``python bench/bench_align.py [--aligners whisper,dsp] [--baseline REV] [--no-synth] [--no-dev]
+[--no-full] [--dev DIR]``
 
 Songs:
 (a) synthesized full songs (:func:`mvtimeline.demo.synthesize`, truth known to the sample): a song
@@ -9,18 +10,19 @@ Songs:
 (b) the real dev excerpts (``$MVT_ALIGNMENT_DEV``, default ``../shared/data/alignment-dev``, skipped
     when absent), and (c) its full songs (``full/``).
 
-Every song is run twice per revision: with the truth's **line times as an LRC** (what a Suno user
+Every song is run twice per aligner: with the truth's **line times as an LRC** (what a Suno user
 has; the planner must cut between words) and as **plain text** (the aligner must find the lines).
-Reported per song and revision: line-start MAE / median / % within 0.3 s and 1 s (plain text), word
-start MAE (LRC, where word truth exists), voice frame accuracy against the true word spans, % of
-the plan's cuts (cinematic, max 8 s) inside a true sung word / line, the longest segment, and time
-(analysis + alignment, realtime factor; the first song of a run pays the JIT compilation, so it is
-shown as "cold" and the same song rerun at the end as "warm"). The even spread of the lines over
-the song is the naive baseline for plain text.
+Reported per song and aligner: line-start MAE / median / % within 0.3 s and 1 s and word-start MAE /
+median (plain text), word-start MAE (LRC, where word truth exists), voice frame accuracy against the
+true word spans, % of the plan's cuts (cinematic, max 8 s) inside a true sung word / line, the
+longest segment, and time (the alignment alone, as × realtime; analysis + alignment too; the first
+song of a run pays the JIT compilation and the model's loading, so it is shown as "cold" and the same
+song rerun at the end as "warm"). The even spread of the lines over the song is the naive baseline.
 
-``--baseline REV`` checks REV out into a temporary git worktree and runs the same measurements with
-that revision's package (a subprocess with ``PYTHONPATH`` on the worktree), so the two columns run
-on the same machine, songs and scorer.
+Each aligner (``--aligners``, default ``whisper,dsp``) runs in its own subprocess with the working
+tree's package. ``--baseline REV`` also checks REV out into a temporary git worktree and measures
+that revision's package (its default aligner), so every column runs on the same machine, songs
+and scorer.
 """
 
 from __future__ import annotations
@@ -132,16 +134,27 @@ def _line_errors(lyrics, truth: dict) -> dict:
             "p1": 100 * float((e < 1.0).mean())}
 
 
+def _word_errors(lyrics, truth: dict) -> np.ndarray:
+    return np.abs([w.start_s - tw["start"] for ln, t in zip(lyrics.lines, truth["lines"])
+                   for w, tw in zip(ln.words, t.get("words", ()))
+                   if w.start_s is not None and len(ln.words) == len(t["words"])])
+
+
 def _word_mae(lyrics, truth: dict) -> float | None:
-    errs = [abs(w.start_s - tw["start"]) for ln, t in zip(lyrics.lines, truth["lines"])
-            for w, tw in zip(ln.words, t.get("words", ())) if w.start_s is not None and len(ln.words) == len(t["words"])]
-    return float(np.mean(errs)) if errs else None
+    errs = _word_errors(lyrics, truth)
+    return float(np.mean(errs)) if errs.size else None
 
 
-def measure(songs: list[dict], work: Path) -> list[dict]:
+def _word_med(lyrics, truth: dict) -> float | None:
+    errs = _word_errors(lyrics, truth)
+    return float(np.median(errs)) if errs.size else None
+
+
+def measure(songs: list[dict], work: Path, aligner: str | None = None) -> list[dict]:
     from mvtimeline.audio import analyze
     from mvtimeline.lyrics import align, read
 
+    opts = {"aligner": aligner} if aligner else {}  # None: the revision's default (a baseline may know no other)
     out = []
     for i, song in enumerate([*songs, songs[0]]):
         truth, audio, stem = song["truth"], Path(song["audio"]), song["name"].replace(" ", "_").replace("+", "_")
@@ -150,18 +163,22 @@ def measure(songs: list[dict], work: Path) -> list[dict]:
         t_an = time.perf_counter() - t0
         txt = read(Path(song["lyrics"])) if song["lyrics"] else read(truth_text(truth, work / f"{stem}.txt"))
         t0 = time.perf_counter()
-        plain = align(txt, audio, analysis)
+        plain = align(txt, audio, analysis, **opts)
         t_al = time.perf_counter() - t0
-        speed = {"analysis_s": t_an, "align_s": t_al, "x_realtime": analysis.duration_s / (t_an + t_al)}
+        speed = {"analysis_s": t_an, "align_s": t_al, "x_realtime": analysis.duration_s / (t_an + t_al),
+                 "align_x_realtime": analysis.duration_s / t_al}
         if i == len(songs):
             out[0]["speed_warm"] = speed
             break
-        lrc = align(read(truth_lrc(truth, work / f"{stem}.lrc")), audio, analysis)
+        lrc = align(read(truth_lrc(truth, work / f"{stem}.lrc")), audio, analysis, **opts)
         row = {"name": song["name"], "duration_s": analysis.duration_s, "speed": speed,
                "plain": {**_line_errors(plain, truth), "cuts": _cuts(plain, analysis, truth),
-                         "conf": statistics.fmean(ln.confidence for ln in plain.lines)},
+                         "conf": statistics.fmean(ln.confidence for ln in plain.lines),
+                         "word_mae": _word_mae(plain, truth) if song["has_words"] else None,
+                         "word_med": _word_med(plain, truth) if song["has_words"] else None},
                "lrc": {"cuts": _cuts(lrc, analysis, truth),
-                       "word_mae": _word_mae(lrc, truth) if song["has_words"] else None},
+                       "word_mae": _word_mae(lrc, truth) if song["has_words"] else None,
+                       "word_med": _word_med(lrc, truth) if song["has_words"] else None},
                "even": {**_line_errors(_even(txt, analysis.duration_s), truth),
                         "cuts": _cuts(_even(txt, analysis.duration_s), analysis, truth)},
                "voice": voice_frame_accuracy(analysis, truth) if song["has_words"] else None}
@@ -179,24 +196,30 @@ def _f(x, fmt="6.2f", none="   -  "):
 def report(results: dict[str, list[dict]]) -> None:
     revs = list(results)
     names = [r["name"] for r in results[revs[0]]]
-    print("\nPLAIN TEXT (lines found by the aligner): line-start error (s), cuts inside true words / lines")
-    print(f"{'song':34} {'rev':9} {'MAE':>6} {'med':>6} {'<0.3':>6} {'<1':>6} {'inW%':>6} {'inL%':>6} {'conf':>5}")
+    print("\nPLAIN TEXT (lines found by the aligner): line-start error (s), word-start error (s), cuts inside "
+          "true words / lines, alignment speed")
+    print(f"{'song':34} {'rev':9} {'MAE':>6} {'med':>6} {'<0.3':>6} {'<1':>6} {'wMAE':>6} {'wMed':>6} {'inW%':>6} "
+          f"{'inL%':>6} {'conf':>5} {'xRT':>6}")
     for k, name in enumerate(names):
         for rev in revs:
             p = results[rev][k]["plain"]
             print(f"{name[:34]:34} {rev[:9]:9} {p['mae']:6.2f} {p['med']:6.2f} {p['p03']:6.1f} {p['p1']:6.1f} "
-                  f"{_f(p['cuts']['in_words'], '6.1f')} {p['cuts']['in_lines']:6.1f} {p['conf']:5.2f}")
+                  f"{_f(p.get('word_mae'))} {_f(p.get('word_med'))} "
+                  f"{_f(p['cuts']['in_words'], '6.1f')} {p['cuts']['in_lines']:6.1f} {p['conf']:5.2f} "
+                  f"{_f(results[rev][k]['speed'].get('align_x_realtime'), '6.1f')}")
         e = results[revs[0]][k]["even"]
         print(f"{'':34} {'even':9} {e['mae']:6.2f} {e['med']:6.2f} {e['p03']:6.1f} {e['p1']:6.1f} "
               f"{_f(e['cuts']['in_words'], '6.1f')} {e['cuts']['in_lines']:6.1f}")
     print("\nLRC (true line starts): cuts inside true words / lines, longest segment, word-start MAE; voice frames")
-    print(f"{'song':34} {'rev':9} {'cuts':>4} {'inW%':>6} {'inL%':>6} {'long':>5} {'wMAE':>6} {'vAcc':>5} {'vRec':>5}")
+    print(f"{'song':34} {'rev':9} {'cuts':>4} {'inW%':>6} {'inL%':>6} {'long':>5} {'wMAE':>6} {'wMed':>6} {'vAcc':>5} "
+          f"{'vRec':>5}")
     for k, name in enumerate(names):
         for rev in revs:
             r = results[rev][k]
             c, v = r["lrc"]["cuts"], r["voice"] or {}
             print(f"{name[:34]:34} {rev[:9]:9} {c['n']:4d} {_f(c['in_words'], '6.1f')} {c['in_lines']:6.1f} "
-                  f"{c['longest_s']:5.1f} {_f(r['lrc']['word_mae'])} {_f(v.get('accuracy'), '5.1f', '  -  ')} "
+                  f"{c['longest_s']:5.1f} {_f(r['lrc']['word_mae'])} {_f(r['lrc'].get('word_med'))} "
+                  f"{_f(v.get('accuracy'), '5.1f', '  -  ')} "
                   f"{_f(v.get('recall'), '5.1f', '  -  ')}")
     print("\nMEANS over songs")
     for rev in revs:
@@ -205,7 +228,8 @@ def report(results: dict[str, list[dict]]) -> None:
         def mean(get):
             vals = [get(r) for r in rs if get(r) is not None]
             return statistics.fmean(vals) if vals else None
-        print(f"  {rev[:9]:9} plain MAE {mean(lambda r: r['plain']['mae']):5.2f} <1 s {mean(lambda r: r['plain']['p1']):5.1f}% "
+        print(f"  {rev[:9]:9} plain MAE {mean(lambda r: r['plain']['mae']):5.2f} <0.3 s {mean(lambda r: r['plain']['p03']):5.1f}% "
+              f"<1 s {mean(lambda r: r['plain']['p1']):5.1f}% word med {_f(mean(lambda r: r['plain'].get('word_med')), '5.3f')} "
               f"cuts inW {_f(mean(lambda r: r['plain']['cuts']['in_words']), '4.1f')}% "
               f"inL {mean(lambda r: r['plain']['cuts']['in_lines']):4.1f}% | LRC cuts inW "
               f"{_f(mean(lambda r: r['lrc']['cuts']['in_words']), '4.1f')}% inL {mean(lambda r: r['lrc']['cuts']['in_lines']):4.1f}% "
@@ -218,7 +242,7 @@ def report(results: dict[str, list[dict]]) -> None:
               f"the other songs {total:5.1f}x (analysis + plain-text alignment)")
 
 
-def run_revision(rev: str, songs_json: Path, work: Path) -> list[dict]:
+def run_revision(rev: str, songs_json: Path, work: Path) -> list[dict]:  # noqa: D103
     """Measure with the package of git revision ``rev`` (a temporary worktree, a subprocess)."""
     repo = HERE.parent
     wt = work / f"wt-{rev.replace('/', '_')}"
@@ -237,7 +261,9 @@ def run_revision(rev: str, songs_json: Path, work: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--aligners", default="whisper,dsp", help="aligners of the working tree to compare (comma-separated)")
     ap.add_argument("--baseline", metavar="REV", help="git revision to measure side by side (e.g. HEAD~2)")
+    ap.add_argument("--aligner", help=argparse.SUPPRESS)  # internal: the aligner of a --measure run
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--no-dev", action="store_true", help="skip the dev excerpts")
     ap.add_argument("--no-full", action="store_true", help="skip the dev set's full songs")
@@ -249,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-align-") as tmp:
         work = Path(tmp)
         if args.measure:
-            args.json.write_text(json.dumps(measure(json.loads(args.measure.read_text()), work)))
+            args.json.write_text(json.dumps(measure(json.loads(args.measure.read_text()), work, args.aligner)))
             return 0
         songs = (make_synth(work) if not args.no_synth else []) + \
             (dev_songs(args.dev, full=not args.no_full, excerpts=not args.no_dev) if args.dev.exists() else [])
@@ -258,19 +284,19 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         songs_json = work / "songs.json"
         songs_json.write_text(json.dumps(songs))
-        results = {"current": run_revision_current(songs_json, work)}
+        results = {name: run_revision_current(songs_json, work, name) for name in args.aligners.split(",") if name}
         if args.baseline:
             results[args.baseline] = run_revision(args.baseline, songs_json, work)
         report(results)
     return 0
 
 
-def run_revision_current(songs_json: Path, work: Path) -> list[dict]:
-    """Measure with the working tree's package, in a subprocess like the baseline (same cold start)."""
-    out = work / "results-current.json"
+def run_revision_current(songs_json: Path, work: Path, aligner: str) -> list[dict]:
+    """Measure ``aligner`` of the working tree's package, in a subprocess like the baseline (same cold start)."""
+    out = work / f"results-current-{aligner}.json"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure", str(songs_json), "--json", str(out)],
-                   check=True, env=env)
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure", str(songs_json), "--json", str(out),
+                    "--aligner", aligner], check=True, env=env)
     return json.loads(out.read_text())
 
 
