@@ -686,7 +686,13 @@ class WhisperAligner:
             if ends:
                 b = min(ends)
             out[k] = (a, b)
-        if out:  # (measured from Whisper's end of the first word: line starts are not late)
+        if n >= 2 and any(g1 - g0 >= TRIM_MIN_S for g0, g1 in self._gaps(out[0][1], out[1][0] + 0.01)):
+            # a pause after the first word: it was left behind on the line before (sung lines hardly
+            # pause after their first word), so it shares the second word's time
+            a, b = out[1]
+            cut = a + (b - a) * max(1, syllables[0]) / (max(1, syllables[0]) + max(1, syllables[1]))
+            out[0], out[1] = (a, cut), (cut, b)
+        elif out:  # (measured from Whisper's end of the first word: line starts are not late)
             a, b = out[0]
             out[0] = (max(a, min(b, first_end) - FIRST_WORD_MAX_S), b)
         # in order, not overlapping
