@@ -598,29 +598,10 @@ class WhisperAligner:
         return placed
 
     # ------------------------------------------------------------------------------ refinement
-    def _gaps(self, a_s: float, b_s: float) -> list[tuple[float, float]]:
-        """Unvoiced stretches of at least ``TRIM_MIN_S`` inside [a_s, b_s) (none without a voice curve)."""
-        if self._va is None or b_s - a_s < TRIM_MIN_S:
-            return []
-        hop = self._va_hop
-        i, j = int(a_s / hop), int(math.ceil(b_s / hop))
-        voiced = self._va[i:j] >= self._thr
-        out, k = [], 0
-        while k < voiced.size:
-            if voiced[k]:
-                k += 1
-                continue
-            e = k
-            while e < voiced.size and not voiced[e]:
-                e += 1
-            if (e - k) * hop >= TRIM_MIN_S:
-                out.append((max(a_s, (i + k) * hop), min(b_s, (i + e) * hop)))
-            k = e
-        return out
-
-    def _dips(self, a_s: float, b_s: float) -> list[tuple[float, float]]:
-        """Where the voice curve drops below its threshold (at least ``DIP_MIN_S``) inside [a_s, b_s)."""
-        if self._va is None or b_s <= a_s:
+    def _pauses(self, a_s: float, b_s: float, min_s: float) -> list[tuple[float, float]]:
+        """Where the voice curve is under its threshold for at least ``min_s`` seconds inside
+        [a_s, b_s) (none without a voice curve)."""
+        if self._va is None or b_s - a_s < min_s:
             return []
         hop = self._va_hop
         i, j = max(0, int(a_s / hop)), int(math.ceil(b_s / hop))
@@ -633,8 +614,8 @@ class WhisperAligner:
             e = k
             while e < low.size and low[e]:
                 e += 1
-            if (e - k) * hop >= DIP_MIN_S:
-                out.append(((i + k) * hop, (i + e) * hop))
+            if (e - k) * hop >= min_s:
+                out.append((max(a_s, (i + k) * hop), min(b_s, (i + e) * hop)))
             k = e
         return out
 
@@ -672,21 +653,21 @@ class WhisperAligner:
         first_end = out[0][1] if out else 0.0
         for k in range(n - 1):  # boundaries onto the voice's dips, else a little later (they come early)
             b = out[k + 1][0]
-            dips = self._dips(b - DIP_BEFORE_S, b + DIP_AFTER_S)
+            dips = self._pauses(b - DIP_BEFORE_S, b + DIP_AFTER_S, DIP_MIN_S)
             d0, d1 = (min(dips, key=lambda d: abs(0.5 * (d[0] + d[1]) - (b + DIP_BIAS_S))) if dips
                       else (b + WORD_DELAY_S, b + WORD_DELAY_S))
             if d0 - out[k][0] >= MIN_WORD_S and out[k + 1][1] - d1 >= MIN_WORD_S:
                 out[k] = (out[k][0], d0)
                 out[k + 1] = (d1, out[k + 1][1])
         for k, (a, b) in enumerate(out):  # longer pauses inside a word
-            starts = [e for _, e in self._gaps(a, b) if e <= b - MIN_WORD_S]
+            starts = [e for _, e in self._pauses(a, b, TRIM_MIN_S) if e <= b - MIN_WORD_S]
             if starts:
                 a = max(starts)
-            ends = [g0 for g0, g1 in self._gaps(a, b) if g0 >= a + MIN_WORD_S and g1 - g0 >= END_TRIM_MIN_S]
+            ends = [g0 for g0, g1 in self._pauses(a, b, TRIM_MIN_S) if g0 >= a + MIN_WORD_S and g1 - g0 >= END_TRIM_MIN_S]
             if ends:
                 b = min(ends)
             out[k] = (a, b)
-        if n >= 2 and any(g1 - g0 >= TRIM_MIN_S for g0, g1 in self._gaps(out[0][1], out[1][0] + 0.01)):
+        if n >= 2 and any(g1 - g0 >= TRIM_MIN_S for g0, g1 in self._pauses(out[0][1], out[1][0] + 0.01, TRIM_MIN_S)):
             # a pause after the first word: it was left behind on the line before (sung lines hardly
             # pause after their first word), so it shares the second word's time
             a, b = out[1]
