@@ -515,8 +515,8 @@ class WhisperAligner:
 
         Where the voice curve moves a window on (over an intro, a break, to the next phrase), the
         window it would have opened without the curve is aligned too, and Whisper's own log-probability
-        of the first lines decides between the two (a voice curve that misses the singing does not
-        make the lines jump).
+        of the first line decides between the two (:meth:`_later_better`: a voice curve that misses
+        the singing does not make the lines jump).
         """
         toks = [[self._tokens(w) for w in ws] for ws in words]
         syl = [sum(count_syllables(w) for w in ws) for ws in words]
@@ -532,10 +532,14 @@ class WhisperAligner:
         def floor() -> float:
             return max((p.spans[-1][1] for p in placed if p is not None), default=lo_s)
 
+        def plausible(judged: list[_Judged]) -> tuple[int, list[int]]:
+            """Where the first line over a break is, and the plausible lines before it."""
+            stop = next((i for i, j in enumerate(judged) if j.how in BREAKS), len(judged))
+            return stop, [i for i, j in enumerate(judged[:stop]) if j.how == "ok"]
+
         li, context = 0, None
-        t = lo_s
-        # the first window: where Whisper hears the first lines best, among one every START_STEP_S
-        # seconds over the opening, and the one at the voice's start (which wins a tie)
+        # the first window: the one at the voice's start, or one every START_STEP_S seconds over the
+        # opening when Whisper hears the first line clearly better there
         first_voice = self._next_voice(lo_s)
         t = max(lo_s, first_voice - LEAD_S) if first_voice < hi_s else lo_s
         judged = self._window(t, [], toks, syl, vocal, 0, hi_s, lo_s)
@@ -559,8 +563,7 @@ class WhisperAligner:
                 context, judged = None, None
                 continue
             first = judged[0]
-            stop = next((i for i, j in enumerate(judged) if j.how in BREAKS), len(judged))
-            good = [i for i, j in enumerate(judged[:stop]) if j.how == "ok"]
+            _, good = plausible(judged)
             if (first.how in BREAKS or not good) and first.line not in retried:
                 # the window opens on a break (the lines spread over it, or squeezed): the window where
                 # Whisper hears them best among the next vocal phrase's and a few later ones
@@ -576,8 +579,7 @@ class WhisperAligner:
                 if best[0] != t:
                     t, context, judged = best[0], None, best[1]
                     first = judged[0]
-                    stop = next((i for i, j in enumerate(judged) if j.how in BREAKS), len(judged))
-                    good = [i for i, j in enumerate(judged[:stop]) if j.how == "ok"]
+                    _, good = plausible(judged)
             if good:
                 taken = good[-1] + 1
                 for j in judged[:taken]:
