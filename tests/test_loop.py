@@ -206,10 +206,11 @@ def test_streaming_gives_the_same_clip_as_decoding_into_memory(tmp_path):
         assert memo["in_memory"] and not stream["in_memory"]
         a, b = read_frames(tmp_path / f"memory-{pingpong}.mp4"), read_frames(tmp_path / f"stream-{pingpong}.mp4")
         assert len(a) == len(b) == 330
-        # the same source frame in every slot (flat frames two or more levels apart): each frame's
-        # median level, which encoder noise in some blocks does not move (two encodes of the same
-        # frames can differ by that noise, more so on a busy machine: see tests/clipcompare.py)
-        assert all(abs(float(np.median(x)) - float(np.median(y))) < 1.0 for x, y in zip(a, b))
+        # the same source frame in every slot (neighbouring source frames are 37 levels apart): each
+        # frame's median level, which encoder noise hardly moves (two encodes of the same frames can
+        # differ by that noise, more so on a busy machine: a median moved by 1 level was seen under a
+        # full test run; see tests/clipcompare.py)
+        assert all(abs(float(np.median(x)) - float(np.median(y))) < 3.0 for x, y in zip(a, b))
 
 
 # -------------------------------------------------------------------------------------- image job
