@@ -287,3 +287,21 @@ def test_aligner_settings_are_checked_and_kept_in_the_work_folder(tmp_path):
     settings.write_text('aligner = "neural"\n', encoding="utf-8")
     with pytest.raises(InputError, match="aligner 'neural'"):
         load_toml(settings)
+
+
+@needs_model
+def test_a_whole_song_pasted_as_one_line_is_aligned_in_pieces(chorus_break, tmp_path):
+    """Whisper's decoder takes some 440 tokens: a paragraph of a hundred words on one line is aligned
+    in pieces and comes back as one line with every word timed, in order."""
+    song, analysis = chorus_break
+    text = " ".join(ln["text"] for ln in song.lines)
+    path = tmp_path / "one.txt"
+    path.write_text(text + "\n", encoding="utf-8")
+    out = align(read(path), song.audio_path, analysis, aligner="whisper")
+    assert len(out.lines) == 1 and out.lines[0].source == "aligned"
+    words = out.lines[0].words
+    starts = [w.start_s for w in words]
+    assert len(words) == len(text.split()) and starts == sorted(starts)
+    firsts = np.cumsum([0] + [len(ln["text"].split()) for ln in song.lines[:-1]])
+    err = np.abs(np.array(starts)[firsts] - _truth_starts(song))
+    assert np.median(err) <= 0.5, err  # where each sung line begins, inside the one long line

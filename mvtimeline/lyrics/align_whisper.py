@@ -60,7 +60,7 @@ import numpy as np
 from ..audio import voice_threshold
 from ..errors import InputError
 from ..types import Analysis, Line, Lyrics, Word
-from ._common import untimed_runs
+from ._common import fill_word_times, untimed_runs
 from .words import count_syllables, is_cjk, split_words
 
 __all__ = ["WhisperAligner", "detect_script_language", "is_vocalisation", "MARGIN_S", "FIRST_WORD_MAX_S"]
@@ -107,6 +107,9 @@ IMPLAUSIBLE_LOGP = 1.0
 #: better by this much (mean token log-probability).
 OFFSET_PROBES = 3
 OFFSET_MIN_LOGP = 0.2
+#: A line of more words than this is aligned in pieces of about this many (a paragraph pasted as one
+#: line would not fit Whisper's decoder).
+UNIT_WORDS = 24
 #: Encoded windows kept for another look (a base window is 3 MB, a large-v3 one 8 MB).
 KEEP_WINDOWS = 24
 #: Text tokens given to one window at most (Whisper's decoder takes 448 positions).
@@ -763,23 +766,41 @@ class WhisperAligner:
             lo = float(lines[i - 1].end_s) if i > 0 else 0.0
             hi = float(lines[j].start_s) if j < n else self.duration_s
             words = [[w.text for w in ln.words] or split_words(ln.text) for ln in lines[i:j]]
-            keep = [q for q, ws in enumerate(words) if ws]
-            placed = self._align_run([words[q] for q in keep], lo, hi) if keep and hi - lo > 0.5 else []
-            for q, p in zip(keep, placed):
+            # what is aligned: the lines, a very long one (a paragraph pasted as one line) in pieces
+            units = [(q, ws[a: a + size]) for q, ws in enumerate(words) if ws
+                     for size in [math.ceil(len(ws) / math.ceil(len(ws) / UNIT_WORDS))]
+                     for a in range(0, len(ws), size)]
+            placed = self._align_run([u for _, u in units], lo, hi) if units and hi - lo > 0.5 else []
+            for q, ws in enumerate(words):
+                mine = [p for (line, _), p in zip(units, placed) if line == q]
                 ln = lines[i + q]
-                if p is None or p.status == "unplaced" or (p.status == "forced" and is_vocalisation(ln.text)):
+                if not mine or not any(p is not None and p.status != "unplaced" and not (
+                        p.status == "forced" and is_vocalisation(ln.text)) for p in mine):
                     lines[i + q] = dataclasses.replace(ln, confidence=0.0)
                     continue
-                spans = self._refine(p.spans, [count_syllables(w) for w in words[q]])
-                if p.status == "forced":
-                    conf = FORCED_CONFIDENCE
-                else:
-                    voiced = 1.0 if p.voiced_share is None else p.voiced_share
-                    conf = 0.4 + 0.4 * voiced + 0.2 * (1.0 - p.zero_share)
-                new_words = tuple(Word(w, round(a, 3), round(b, 3)) for w, (a, b) in zip(words[q], spans))
+                spans: list[tuple[float, float] | None] = []
+                confs = []
+                for p, (_, piece) in zip(mine, [u for u in units if u[0] == q]):
+                    if p is None or p.status == "unplaced":
+                        spans += [None] * len(piece)
+                        confs.append(0.0)
+                    elif p.status == "forced":
+                        spans += p.spans
+                        confs.append(FORCED_CONFIDENCE)
+                    else:
+                        spans += p.spans
+                        confs.append(0.4 + 0.4 * (1.0 if p.voiced_share is None else p.voiced_share)
+                                     + 0.2 * (1.0 - p.zero_share))
+                if any(sp is None for sp in spans):  # a piece not placed: its words between the others
+                    known = [sp for sp in spans if sp is not None]
+                    filled = fill_word_times([Word(w, *(sp or (None, None))) for w, sp in zip(ws, spans)],
+                                             known[0][0], known[-1][1])
+                    spans = [(float(w.start_s), float(w.end_s)) for w in filled]
+                spans = self._refine(spans, [count_syllables(w) for w in ws])
+                new_words = tuple(Word(w, round(a, 3), round(b, 3)) for w, (a, b) in zip(ws, spans))
                 lines[i + q] = dataclasses.replace(ln, words=new_words, start_s=new_words[0].start_s,
                                                    end_s=new_words[-1].end_s, source="aligned",
-                                                   confidence=round(float(conf), 3))
+                                                   confidence=round(float(np.mean(confs)), 3))
         lines = self._hold_line_ends(self._in_order(lines))
         log.info("Whisper aligned %d line(s) in %d window(s), language %s (%s)", n, self.windows, self.language,
                  self.language_source)
