@@ -462,6 +462,8 @@ def _load(path: str, device: str, compute_type: str) -> Any:
     from faster_whisper import WhisperModel
 
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        threads = int(os.environ["OMP_NUM_THREADS"])  # a Ray task's CPUs (Ray sets it), or the user's choice
     try:
         return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads)
     except (RuntimeError, ValueError, OSError) as exc:
