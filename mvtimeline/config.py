@@ -34,7 +34,7 @@ DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "dev
                      "guidance", "negative_prompt")
 #: Where the planner may cut (the same as mvtimeline.plan.CUT_RULES).
 CUT_RULES = ("words", "lines", "beats")
-#: How lyrics are timed (the same as mvtimeline.lyrics.ALIGNERS).
+#: How lyrics are timed (mvtimeline.lyrics.ALIGNERS is this).
 ALIGNERS = ("auto", "whisper", "dsp")
 #: Keys of ``Config.comfyui`` a user sets (``--comfyui``, ``--workflow``, ``--retries``).
 COMFYUI_OPTIONS = ("servers", "workflow", "retries", "keyframe_workflow")

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import ALIGNERS  # the aligners align() knows: auto (Whisper when a model is found, else dsp), whisper, dsp
 from ..errors import InputError, ToolMissing
 from ..types import Analysis, Line, Lyrics, Word
 from ._common import untimed_runs
@@ -61,8 +62,6 @@ __all__ = ["align", "choose_aligner", "align_dsp", "align_words", "flag_lines", 
 
 log = logging.getLogger(__name__)
 
-#: The aligners :func:`align` knows: ``auto`` (Whisper when a model is found, else dsp), ``whisper``, ``dsp``.
-ALIGNERS = ("auto", "whisper", "dsp")
 #: Share of a song's lines Whisper could not place above which the alignment is called lost.
 WHISPER_LOST_SHARE = 0.5
 #: Aligned lines below this confidence fall back to the interim placement.
