@@ -315,12 +315,11 @@ class WhisperAligner:
         from .align_tts import guess_voice
 
         script = detect_script_language(texts)
-        if script == "zh" and guess_voice(texts) == "yue" and "yue" in self.model.supported_languages:
+        voice = guess_voice(texts)
+        if script == "zh" and voice == "yue" and "yue" in self.model.supported_languages:
             return "yue", "script"  # Cantonese characters, and a model that knows Cantonese (large-v3)
         if script:
             return script, "script"
-
-        voice = guess_voice(texts)
         words = [w.lower() for t in texts for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", t)]
         if voice in _TEXT_LANGS and voice != "en-us":
             return _TEXT_LANGS[voice], "text"
