@@ -244,7 +244,7 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     read = lyr.read(Path(lyrics), format=lyrics_format) if lyrics is not None else None
     if read is not None and read.lines:  # the Whisper model found and checked (joined once from its packages)
         lyr.choose_aligner(config.aligner, whisper_model=config.whisper_model,
-                           allow_download=config.whisper_download, warn=False)
+                           allow_download=config.whisper_download, language=config.language, warn=False)
     return Inputs(lyrics=read, backend=backend)
 
 
@@ -998,7 +998,7 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
     audio.check(Path(song))
     if read.lines:
         lyr.choose_aligner(cfg.aligner, whisper_model=cfg.whisper_model, allow_download=cfg.whisper_download,
-                           warn=False)
+                           language=cfg.language, warn=False)
     if vocals is not None:
         audio.check_stem(Path(vocals), Path(song))
     elif separate:

@@ -802,7 +802,7 @@ def align_dsp(
 
 
 def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = None, allow_download: bool = False,
-                   warn: bool = True):
+                   language: str | None = None, warn: bool = True):
     """Which aligner a run uses, and the Whisper model it loads: checked before the song is read.
 
     Parameters
@@ -815,6 +815,8 @@ def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = 
         be found (also with ``auto``).
     allow_download : bool
         A model name not in the Hugging Face cache may be downloaded.
+    language : str, optional
+        The lyrics' language: with Whisper, it must be one Whisper knows.
     warn : bool
         Log the warning when ``auto`` falls back to the DSP method.
 
@@ -828,8 +830,8 @@ def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = 
     Raises
     ------
     InputError
-        An unknown aligner; a model given or installed that cannot be used (missing, damaged, not
-        the pinned bytes: :class:`~mvtimeline.lyrics.whisper_model.WhisperModelError`).
+        An unknown aligner or language; a model given or installed that cannot be used (missing,
+        damaged, not the pinned bytes: :class:`~mvtimeline.lyrics.whisper_model.WhisperModelError`).
     ToolMissing
         ``whisper`` asked for and faster-whisper not installed.
     """
@@ -848,13 +850,24 @@ def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = 
         if not installed:
             raise ToolMissing("the Whisper aligner needs faster-whisper: pip install 'mvtimeline[whisper]' "
                               "(or --aligner dsp)")
-        return "whisper", wm.find_model(whisper_model, allow_download=allow_download)
+        return "whisper", _known_language(wm.find_model(whisper_model, allow_download=allow_download), language)
     parts = [p is not None for p in (wm.package_data(m) for m in wm.DATA_PACKAGES)]
-    if installed and any(parts):
-        return "whisper", wm.find_model(None)  # installed: it must be whole and the pinned bytes
+    if installed and any(parts):  # installed: it must be whole and the pinned bytes
+        return "whisper", _known_language(wm.find_model(None), language)
     (log.warning if warn else log.debug)("no Whisper model: lyrics are aligned with the DSP method (seconds off on many songs); for the "
                 "neural aligner: pip install 'mvtimeline[whisper]', or --whisper-model PATH|NAME")
     return "dsp", None
+
+
+def _known_language(choice, language: str | None):
+    """``choice``, once ``language`` (when given) is a code Whisper knows (its tokenizer's list)."""
+    if language:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES  # the codes Whisper's models know
+
+        if language.strip().lower() not in _LANGUAGE_CODES:
+            raise InputError(f"--language {language!r} is not a language Whisper knows (use a code such as en, es, "
+                             "fr, de, zh, ja, ko)")
+    return choice
 
 
 def align(
@@ -909,7 +922,8 @@ def align(
     ToolMissing
         The aligner's tools are missing (faster-whisper; espeak-ng for the DSP method).
     """
-    method, choice = choose_aligner(aligner, whisper_model=whisper_model, allow_download=allow_download)
+    method, choice = choose_aligner(aligner, whisper_model=whisper_model, allow_download=allow_download,
+                                    language=language)
     duration = float(analysis.duration_s)
     if not math.isfinite(duration) or duration <= 0:
         raise InputError(f"analysis duration {analysis.duration_s!r} s must be positive")
