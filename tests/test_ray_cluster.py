@@ -67,7 +67,7 @@ def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
     local = subprocess.run(base + ["-o", str(tmp_path / "local")], env=env, capture_output=True, text=True)
     remote = subprocess.run(base + ["-o", str(tmp_path / "ray"), "--executor", "ray"], env=env, capture_output=True,
                             text=True)
-    assert local.returncode == 0 and remote.returncode == 0, remote.stderr[-2000:]
+    assert local.returncode == 0 and remote.returncode == 0, remote.stdout[-2000:] + remote.stderr[-2000:]
     a = {o["name"]: o["status"] for o in json.loads(local.stdout)}
     b = {o["name"]: o["status"] for o in json.loads(remote.stdout)}
     assert a == b == {f"song{k}": "done" for k in range(3)}
