@@ -286,6 +286,7 @@ class CountingBackend:
         self.inner = ProceduralBackend()
         self.name, self.version, self.model_id = self.inner.name, self.inner.version, self.inner.model_id
         self.max_seconds = self.inner.max_seconds
+        self.clip_seconds = self.inner.clip_seconds
         self.calls = 0
 
     def check(self, request: ClipRequest) -> None:

@@ -2,7 +2,7 @@
 
 A backend turns one :class:`~mvtimeline.types.ClipRequest` into one MP4 file. It has a ``name``
 and a ``version`` (both part of the cache key, with ``model_id``), says how long a clip it can
-make (``max_seconds``), checks requests before any work (``check``) and makes a clip
+make (``max_seconds``; ``clip_seconds`` in one generation), checks requests before any work (``check``) and makes a clip
 (``generate``), reporting frames through a ``progress(done, total)`` callback.
 
 Public: Backend, check_request.
@@ -37,7 +37,11 @@ class Backend(Protocol):
     version : str
         Changes whenever the same request would give a different clip; part of the cache key.
     max_seconds : float > 0
-        The longest clip it makes in one call, in seconds (the planner splits longer segments).
+        The longest segment it makes, in seconds (the planner splits longer ones); by chaining
+        several generations when it is longer than ``clip_seconds``.
+    clip_seconds : float > 0
+        The longest clip its model makes in one generation, in seconds: sung segments are cut to fit
+        it where a gap allows; a longer segment is planned as chained chunks (``Segment.chunks``).
     model_id : str
         The model (hub id or folder name) for model backends, ``""`` for procedural; part of the
         cache key.
@@ -46,6 +50,7 @@ class Backend(Protocol):
     name: str
     version: str
     max_seconds: float
+    clip_seconds: float
     model_id: str
 
     def check(self, request: ClipRequest) -> None:

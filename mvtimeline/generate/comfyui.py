@@ -140,8 +140,8 @@ class ComfyUIBackend:
 
     Attributes
     ----------
-    name, version, model_id, max_seconds
-        As every backend; ``version`` includes the workflow's and binding's hash, so an edited
+    name, version, model_id, max_seconds, clip_seconds
+        As every backend (``clip_seconds`` is ``max_seconds``: a segment is one run of the workflow); ``version`` includes the workflow's and binding's hash, so an edited
         workflow makes new clips.
     parallel : int
         Clips the generate loop may run at once (one per server).
@@ -179,6 +179,7 @@ class ComfyUIBackend:
         self.model_id = self.workflow.name + (f"+{self.keyframe.name}" if self.keyframe else "")
         # the longest segment: the longest clip less room for the dissolve handle and the grid's step
         self.max_seconds = max(0.5, float(Fraction(b.max_frames - b.grid.step) / b.fps) - HANDLE_ROOM_S)
+        self.clip_seconds = self.max_seconds  # one run of the workflow per segment: no chaining
         self.parallel = len(self.servers)
         self.wants_audio = self.workflow.needs_audio
         self.pool = ServerPool(self.servers)

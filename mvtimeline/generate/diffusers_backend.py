@@ -74,6 +74,9 @@ class DiffusersBackend:
         ``video_model@fingerprint`` (``+keyframe_model@fingerprint``); part of the cache key.
     max_seconds : float
         Longest segment the planner gives it (several generations are chained within a clip).
+    clip_seconds : float
+        One generation of the video model at its native length (before the model is loaded: the
+        family's, or ``max_frames`` at its usual rate); the planner fits sung segments to it.
     chain : bool
         The caller should feed each clip's last frame to the next clip (``pipeline`` does).
 
@@ -94,6 +97,10 @@ class DiffusersBackend:
         self.chain = s.chain
         self.max_seconds = float(s.max_seconds)
         self._family = importlib.import_module(f"{__package__}.diffusers_{self.video.family}")
+        clip = float(self._family.CLIP_SECONDS)
+        if s.max_frames is not None:
+            clip = min(clip, (s.max_frames - 1) / self._family.NATIVE_FPS_GUESS)
+        self.clip_seconds = max(0.5, min(self.max_seconds, clip))
         self._kf_family = importlib.import_module(f"{__package__}.diffusers_t2i") if self.keyframe else None
         self._device: str | None = None
         self._dtype: Any = None

@@ -19,6 +19,9 @@ from .diffusers_common import DiffusersSettings, ModelRef, VideoSpec, load_pipel
 __all__ = ["load", "spec", "call"]
 
 NATIVE_FPS = 24
+#: One generation at the native length, in seconds (161 frames at 24 fps).
+CLIP_SECONDS = 161 / NATIVE_FPS
+NATIVE_FPS_GUESS = NATIVE_FPS
 
 
 def load(ref: ModelRef, settings: DiffusersSettings, *, device: str, dtype: Any, notes: list[str]) -> Any:

@@ -19,6 +19,9 @@ from .diffusers_common import DiffusersSettings, ModelRef, VideoSpec, load_pipel
 __all__ = ["load", "spec", "call"]
 
 NATIVE_FPS = 7
+#: One generation, in seconds (SVD-XT: 25 frames at 7 fps; SVD: 14).
+CLIP_SECONDS = 25 / NATIVE_FPS
+NATIVE_FPS_GUESS = NATIVE_FPS
 
 
 def load(ref: ModelRef, settings: DiffusersSettings, *, device: str, dtype: Any, notes: list[str]) -> Any:

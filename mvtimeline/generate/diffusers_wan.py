@@ -18,6 +18,12 @@ from .diffusers_common import DiffusersSettings, ModelRef, VideoSpec, load_pipel
 
 __all__ = ["load", "spec", "call"]
 
+#: One generation at the native length, in seconds (Wan 2.1/2.2 I2V: 81 frames at 16 fps; TI2V-5B:
+#: 121 at 24), before the model is loaded: the planner fits sung segments to it.
+CLIP_SECONDS = 5.0
+#: Frames per second assumed with a max_frames setting before the model is loaded.
+NATIVE_FPS_GUESS = 16
+
 
 def load(ref: ModelRef, settings: DiffusersSettings, *, device: str, dtype: Any, notes: list[str]) -> Any:
     """``WanImageToVideoPipeline.from_pretrained(folder)`` (also for a TI2V-5B ``WanPipeline`` folder)."""

@@ -338,6 +338,7 @@ class LoopBackend:
     name = "loop"
     model_id = ""
     max_seconds = float("inf")
+    clip_seconds = float("inf")
     VERSION = "1"
 
     def __init__(

@@ -397,12 +397,14 @@ class ProceduralBackend:
     -----
     Non-default encoder settings are part of :attr:`version`, so they change the cache key.
     ``max_seconds`` is a planning hint (segments longer than it are split by the planner); this
-    backend itself can make clips of any length.
+    backend itself can make clips of any length. ``clip_seconds`` is a video model's (Wan 2.x:
+    81 frames at 16 fps), so a plan made with it previews the clips a model run makes.
     """
 
     name = "procedural"
     model_id = ""
     max_seconds = 20.0
+    clip_seconds = 5.0
     VERSION = "1"
 
     def __init__(self, *, crf: int = 20, preset: str = "veryfast", keyint_s: float = 1.0) -> None:
