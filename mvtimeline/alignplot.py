@@ -9,7 +9,7 @@ The song is drawn as rows of :data:`ROW_S` seconds, each row (top to bottom):
 - the plan's cuts as vertical lines through the row, coloured by why they are there (between
   lines, word gap, forced), with beats as small ticks on the axis.
 
-Public: plot_alignment, draw_alignment, PLOT_FORMATS, CUT_COLOURS, ROW_S, ROW_H, WIDTH, MARGIN_L,
+Public: plot_alignment, draw_alignment, PLOT_FORMATS, CUT_COLOURS, cut_colour, ROW_S, ROW_H, WIDTH, MARGIN_L,
 MARGIN_R, HEADER_H.
 """
 
@@ -28,7 +28,7 @@ from .fileio import atomic_write
 from .media import format_time, load_font
 from .types import Analysis, Lyrics, Plan
 
-__all__ = ["plot_alignment", "draw_alignment", "PLOT_FORMATS", "CUT_COLOURS", "ROW_S", "ROW_H", "WIDTH", "MARGIN_L",
+__all__ = ["plot_alignment", "draw_alignment", "PLOT_FORMATS", "CUT_COLOURS", "cut_colour", "ROW_S", "ROW_H", "WIDTH", "MARGIN_L",
            "MARGIN_R", "HEADER_H"]
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,17 @@ _LINE_FILL = {"file": (120, 190, 120), "aligned": (110, 170, 230), "interim": (2
 _LOW = (190, 190, 190)
 _FLAGGED = (230, 110, 110)
 _WORD = (30, 30, 30)
-#: The colour of a cut by its reason (``""``: a bound the user set).
-CUT_COLOURS = {"between lines": (20, 150, 60), "word gap": (230, 140, 0), "forced": (210, 30, 30), "": (120, 120, 120)}
+#: The colour of a cut by its reason (``""``: a bound the user set; ``"phrase (4 bars)"`` is a phrase).
+CUT_COLOURS = {"line gap": (20, 150, 60), "section": (40, 90, 210), "phrase": (150, 60, 190),
+               "downbeat": (150, 60, 190), "word gap": (230, 140, 0), "model length": (90, 90, 90),
+               "forced": (210, 30, 30), "": (120, 120, 120)}
+_OLD_REASONS = {"between lines": "line gap"}  # plans made before the reasons had these names
+
+
+def cut_colour(reason: str) -> tuple[int, int, int]:
+    """The colour a cut of ``reason`` is drawn in (:data:`CUT_COLOURS`)."""
+    reason = _OLD_REASONS.get(reason, reason)
+    return CUT_COLOURS.get(reason.split(" (")[0], CUT_COLOURS[""])
 _TEXT = (30, 30, 35)
 
 
@@ -110,13 +119,18 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
     draw.text((MARGIN_L, 6), title or "alignment", font=bold, fill=_TEXT)
     legend = [("voice", _VOICE), ("gap", _GAP), ("line (file)", _LINE_FILL["file"]),
               ("line (aligned)", _LINE_FILL["aligned"]), ("line (interim)", _LINE_FILL["interim"]),
-              ("low confidence", _LOW), ("over instrumental", _FLAGGED), ("cut: between lines", CUT_COLOURS["between lines"]),
-              ("cut: word gap", CUT_COLOURS["word gap"]), ("cut: forced", CUT_COLOURS["forced"])]
-    x = MARGIN_L
+              ("low confidence", _LOW), ("over instrumental", _FLAGGED)]
+    legend += [(f"cut: {name}", CUT_COLOURS[key]) for key, name in (
+        ("line gap", "line gap"), ("section", "section"), ("phrase", "phrase / downbeat"), ("word gap", "word gap"),
+        ("model length", "model length"), ("forced", "forced"))]
+    x, y = MARGIN_L, 25
     for name, colour in legend:
-        draw.rectangle((x, 32, x + 12, 44), fill=colour, outline=(80, 80, 80))
-        draw.text((x + 16, 31), name, font=font, fill=_TEXT)
-        x += 16 + int(font.getlength(name)) + 18
+        w = 16 + int(font.getlength(name)) + 14
+        if x + w > width - MARGIN_R:  # the legend goes on in a second row
+            x, y = MARGIN_L, 41
+        draw.rectangle((x, y + 1, x + 12, y + 13), fill=colour, outline=(80, 80, 80))
+        draw.text((x + 16, y), name, font=font, fill=_TEXT)
+        x += w
 
     va = np.asarray(analysis.vocal_activity, dtype=float)
     thr = voice_threshold(va) if va.size else 0.5
@@ -187,7 +201,7 @@ def draw_alignment(analysis: Analysis, lyrics: Lyrics | None = None, plan: Plan 
         for t, why in cuts:
             if t0 <= t < t1:
                 cx = px(t)
-                draw.line((cx, voice_top - 2, cx, axis_y), fill=CUT_COLOURS.get(why, CUT_COLOURS[""]), width=2)
+                draw.line((cx, voice_top - 2, cx, axis_y), fill=cut_colour(why), width=2)
     return img
 
 

@@ -46,7 +46,7 @@ _AUDIO = (".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".aiff", ".a
 _LYRICS = (".lrc", ".json", ".srt", ".vtt", ".txt")
 _IMAGES = (".png", ".jpg", ".jpeg", ".webp")
 MANIFEST_KEYS = {"name", "song", "lyrics", "images", "video", "style", "preset", "fps", "size", "backend",
-                 "takes", "crop_bottom", "pingpong", "aligner", "language"}
+                 "takes", "crop_bottom", "pingpong", "aligner", "language", "pace", "clip_length"}
 _STAMP = "batch-stamp.json"
 
 
@@ -156,7 +156,8 @@ def _config_for(item: BatchItem, base: Config, preset: str | None) -> tuple[Conf
     cfg = Config.from_options(base=base, fps=s.get("fps"), size=s.get("size"), style=s.get("style"),
                               backend=s.get("backend"), takes=s.get("takes"), images=item.images or None,
                               video=item.video, pingpong=s.get("pingpong"), crop_bottom_pct=s.get("crop_bottom"),
-                              preset=preset, aligner=s.get("aligner"), language=s.get("language"))
+                              preset=preset, aligner=s.get("aligner"), language=s.get("language"), pace=s.get("pace"),
+                              clip_s=s.get("clip_length"))
     return cfg, preset
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, Config, load_toml, parse_size
+from .config import ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, PACE_NAMES, Config, load_toml, parse_size
 from .errors import InputError, MvtimelineError
 from .frames import parse_fps
 
@@ -300,6 +300,11 @@ def _progress(ctx):
 @click.option("--size", type=SIZE, default=None, help="Frame size WxH, e.g. 1920x1080 or 1080x1920.")
 @click.option("--dissolve", type=float, default=None, help="Dissolve length in seconds (default 0.5).")
 @click.option("--max-segment", type=float, default=None, help="Longest segment in seconds (default: the backend's).")
+@click.option("--clip-length", type=float, default=None,
+              help="Longest clip your video model makes in one go, in seconds (default: the backend's; "
+                   "procedural: 5, as Wan's 81 frames at 16 fps). Longer segments are chained clips.")
+@click.option("--pace", type=click.Choice(PACE_NAMES), default=None,
+              help="How fast the cuts come: calm (long phrases), steady, energetic (default: the style's).")
 @click.option("--takes", type=int, default=None, help="Takes per segment, all in the project bin (default 1).")
 @click.option("--beat-guides", is_flag=True, default=None, help="Also put a guide on every downbeat.")
 @click.option("--cut-rule", type=click.Choice(CUT_RULES), default=None,
@@ -327,7 +332,7 @@ def _progress(ctx):
 @_comfyui_options
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
-        takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
+        clip_length, pace, takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
         cast, setting, executor, ray_address, shared_cache, keyframe_gpus, vocals, separate, separate_model, separate_repo, allow_download,
         aligner, whisper_model, language, comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
@@ -338,8 +343,8 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     from . import pipeline
 
     cfg = Config.from_options(fps=fps, size=size, style=style, backend=backend, dissolve_s=dissolve,
-                              max_segment_s=max_segment, images=images, takes=takes, beat_guides=beat_guides,
-                              kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
+                              max_segment_s=max_segment, clip_s=clip_length, pace=pace, images=images, takes=takes,
+                              beat_guides=beat_guides, kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
                               crop_bottom_pct=crop_bottom_pct, preset=preset, cut_rule=cut_rule, vocals=vocals,
                               separate=_separate(separate, separate_model, separate_repo, allow_download,
                                                  whisper_model),
@@ -420,18 +425,26 @@ def align(ctx, song, lyrics, lyrics_format, out, plot, max_segment, cut_rule, vo
 @click.option("--replan", is_flag=True, help="Choose new cut points (segments whose bounds survive keep their edits).")
 @click.option("--cut-rule", type=click.Choice(CUT_RULES), default=None,
               help="Where cuts may go: words (never inside a sung word unless forced), lines, beats.")
+@click.option("--pace", type=click.Choice(PACE_NAMES), default=None,
+              help="How fast the cuts come: calm, steady, energetic (new cut points).")
+@click.option("--clip-length", type=float, default=None,
+              help="Longest clip the video model makes in one go, in seconds (new cut points).")
+@click.option("--list", "as_list", is_flag=True, help="Also list every segment (number, times, cut, section...).")
 @click.pass_context
-def plan(ctx, folder, style, replan, cut_rule):
-    """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds)."""
+def plan(ctx, folder, style, replan, cut_rule, pace, clip_length, as_list):
+    """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds) and sum it up."""
     from .pipeline import replan as do_replan
+    from .plan import summary
 
-    p = do_replan(folder, style=style, replan=replan, cut_rule=cut_rule)
+    p = do_replan(folder, style=style, replan=replan, cut_rule=cut_rule, pace=pace, clip_s=clip_length)
     con = _console(stderr=False)
-    for s in p.segments:
-        con.print(f"{s.index:3d} {s.start_s:8.2f}–{s.end_s:8.2f} s  {s.cut or 'start':<13} {s.section:<12} "
-                  f"{s.singer or '-':<12} {s.image_prompt[:56]}")
-    forced = sum(1 for s in p.segments if s.cut == "forced")
-    con.print(f"{len(p.segments)} segments, cut rule {p.cut_rule}: {forced} cut(s) forced inside a sung word")
+    if as_list:
+        con.print(f"{'#':>3} {'start':>7} {'end':>7}  {'cut':<15} {'section':<12} {'clips':>5}  lyrics")
+        for s in p.segments:
+            con.print(f"{s.index:3d} {s.start_s:7.2f} {s.end_s:7.2f}  {s.cut or 'start':<15} {s.section[:12]:<12} "
+                      f"{s.chunks:5d}  {' / '.join(s.lines)[:30]}", overflow="ellipsis", no_wrap=True)
+    for line in summary(p):
+        con.print(line, highlight=False)
 
 
 @cli.command()

@@ -5,7 +5,7 @@ values, ``mvtimeline.toml``) into a checked ``Config``: every value check lives 
 and the batch runner agree. :meth:`Config.to_dict` / :meth:`Config.from_dict` are the settings part
 of a work folder's ``project.json`` (paths relative to the folder).
 
-Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES, ALIGNERS.
+Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES, ALIGNERS, PACE_NAMES.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from .errors import InputError
 from .fileio import relative_path
 from .frames import parse_fps
 
-__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES", "ALIGNERS"]
+__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES", "ALIGNERS",
+           "PACE_NAMES"]
 
 #: Kdenlive document versions the project can be written as.
 KDENLIVE_FORMATS = ("1.04", "1.1")
@@ -34,6 +35,8 @@ DIFFUSERS_OPTIONS = ("video_model", "keyframe_model", "chain", "character", "dev
                      "guidance", "negative_prompt")
 #: Where the planner may cut (the same as mvtimeline.plan.CUT_RULES).
 CUT_RULES = ("words", "lines", "beats")
+#: How fast the cuts come (mvtimeline.plan.PACES has what each means).
+PACE_NAMES = ("calm", "steady", "energetic")
 #: How lyrics are timed (mvtimeline.lyrics.ALIGNERS is this).
 ALIGNERS = ("auto", "whisper", "dsp")
 #: Keys of ``Config.comfyui`` a user sets (``--comfyui``, ``--workflow``, ``--retries``).
@@ -48,7 +51,8 @@ class Config:
 
     ``crop_bottom`` is the fraction (0 <= x < 0.5) of the height cut off the bottom of the user's
     image or video (users give it in percent: ``crop_bottom_pct`` in :meth:`from_options`).
-    ``max_segment_s`` None means the backend's own limit.
+    ``max_segment_s`` None means the backend's own limit; ``clip_s`` (the longest clip the video model
+    makes in one go) None means the backend's; ``pace`` None means the style's.
     """
 
     fps: Fraction = Fraction(30)
@@ -80,6 +84,8 @@ class Config:
     whisper_model: str | None = None  # a faster-whisper model folder or name (None: Whisper base, data packages)
     language: str | None = None  # the lyrics' language, a Whisper code (None: detected)
     whisper_download: bool = False  # a Whisper model name not cached may be downloaded
+    pace: str | None = None  # how fast the cuts come: "calm", "steady", "energetic" (None: the style's)
+    clip_s: float | None = None  # the longest clip the model makes in one go (None: the backend's)
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -138,6 +144,8 @@ class Config:
         whisper_model: str | Path | None = None,
         language: str | None = None,
         whisper_download: bool | None = None,
+        pace: str | None = None,
+        clip_s: Any = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -206,6 +214,10 @@ class Config:
             The lyrics' language as a Whisper code (``en``, ``es``, ``zh``...).
         whisper_download : bool, optional
             A Whisper model name not in the Hugging Face cache may be downloaded.
+        pace : {"calm", "steady", "energetic"}, optional
+            How fast the planner cuts (:data:`PACE_NAMES`); default: the style's.
+        clip_s : float > 0, optional
+            The longest clip the video model makes in one go (seconds); default: the backend's.
 
         Returns
         -------
@@ -340,6 +352,15 @@ class Config:
             changes["language"] = code
         if whisper_download is not None:
             changes["whisper_download"] = bool(whisper_download)
+        if pace is not None:
+            if pace not in PACE_NAMES:
+                raise InputError(f"--pace {pace!r}: known: {', '.join(PACE_NAMES)}")
+            changes["pace"] = str(pace)
+        if clip_s is not None:
+            c = _number(clip_s, "clip-length")
+            if not c >= 0.5:
+                raise InputError(f"--clip-length {clip_s} s must be at least 0.5")
+            changes["clip_s"] = c
         if crop_bottom_pct is not None:
             pct = _number(crop_bottom_pct, "crop-bottom")
             if not 0 <= pct < 50:
@@ -409,6 +430,7 @@ class Config:
             "whisper_model": (relative_path(Path(self.whisper_model), folder)
                               if self.whisper_model and Path(self.whisper_model).is_absolute() else self.whisper_model),
             "language": self.language, "whisper_download": self.whisper_download,
+            "pace": self.pace, "clip_s": self.clip_s,
         }
 
     @classmethod
@@ -438,7 +460,8 @@ class Config:
                    shared_cache=Path(d["shared_cache"]) if d.get("shared_cache") else None,
                    keyframe_gpus=int(d.get("keyframe_gpus", 0)), aligner=str(d.get("aligner", "auto")),
                    whisper_model=_model_of(d.get("whisper_model"), folder), language=d.get("language") or None,
-                   whisper_download=bool(d.get("whisper_download", False)))
+                   whisper_download=bool(d.get("whisper_download", False)),
+                   pace=d.get("pace") or None, clip_s=float(d["clip_s"]) if d.get("clip_s") else None)
 
 
 def _model_of(value: Any, folder: Path) -> str | None:
@@ -483,7 +506,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
               "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache",
-              "keyframe_gpus", "aligner", "whisper_model", "language"}
+              "keyframe_gpus", "aligner", "whisper_model", "language", "pace", "clip_length"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -507,6 +530,8 @@ def load_toml(path: Path) -> dict[str, Any]:
         parse_fps(str(data["fps"]))
     if "size" in data:
         parse_size(str(data["size"]))
+    if "pace" in data and data["pace"] not in PACE_NAMES:
+        raise InputError(f"{path}: pace {data['pace']!r}: known: {', '.join(PACE_NAMES)}")
     if "aligner" in data and data["aligner"] not in ALIGNERS:
         raise InputError(f"{path}: aligner {data['aligner']!r}: known: {', '.join(ALIGNERS)}")
     if data.get("whisper_model"):  # a folder is relative to the settings file

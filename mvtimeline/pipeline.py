@@ -393,7 +393,8 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     replan : bool
         Choose new cut points (segments whose bounds survive keep their edits).
     backend : Backend, optional
-        Its ``max_seconds`` bounds the segments; default: built from the project's settings.
+        Its ``max_seconds`` bounds the segments and its ``clip_seconds`` (the longest clip its model
+        makes in one go) sets how long sung ones run; default: built from the project's settings.
     progress : callable(stage, done, total)
 
     Returns
@@ -409,13 +410,16 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
 
     previous = project.existing_plan()
     progress("plan", 0, 1)
-    max_s = (backend or _backend(project.config)).max_seconds
+    be = backend or _backend(project.config)
+    max_s, clip_s = be.max_seconds, be.clip_seconds
     if project.config.max_segment_s:
         max_s = min(max_s, float(project.config.max_segment_s))
-    p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s,
+    if project.config.clip_s:
+        clip_s = float(project.config.clip_s)
+    p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s, clip_s=min(clip_s, max_s),
                       dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan,
                       cut_rule=project.config.cut_rule, cast=cast_of(project.config.cast),
-                      setting=project.config.setting)
+                      setting=project.config.setting, pace=project.config.pace)
     planner.validate(p, max_s=max_s)
     project.save_plan(p)
     progress("plan", 1, 1)
@@ -1017,14 +1021,16 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
         from .alignplot import plot_alignment
         from .generate import get_backend
 
-        max_s = float(max_segment_s or get_backend("procedural").max_seconds)
-        p = planner.build(aligned, analysis, style="cinematic", max_s=max_s, title=Path(song).stem, cut_rule=cut_rule)
+        be = get_backend("procedural")
+        max_s = float(max_segment_s or be.max_seconds)
+        p = planner.build(aligned, analysis, style="cinematic", max_s=max_s, clip_s=min(be.clip_seconds, max_s),
+                          title=Path(song).stem, cut_rule=cut_rule)
         plot_alignment(Path(plot), analysis, aligned, p, title=f"{Path(song).name} — {Path(lyrics).name}")
     return aligned
 
 
 def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False,
-           cut_rule: str | None = None) -> Plan:
+           cut_rule: str | None = None, pace: str | None = None, clip_s: float | None = None) -> Plan:
     """Make ``plan.json`` of a work folder again (another ``style`` is saved in the project).
 
     Parameters
@@ -1037,6 +1043,10 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
         Choose new cut points too.
     cut_rule : {"words", "lines", "beats"}, optional
         Another cut rule (saved in the project; new cut points are chosen).
+    pace : {"calm", "steady", "energetic"}, optional
+        Another pace (saved in the project; new cut points are chosen).
+    clip_s : float, optional
+        Another clip length of the model, in seconds (saved in the project; new cut points are chosen).
 
     Returns
     -------
@@ -1048,14 +1058,16 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
         Not a work folder, an unknown style, artifacts missing.
     """
     project = _folder(folder)
-    if style or cut_rule:
+    changed = bool(cut_rule or pace or clip_s)
+    if style or changed:
         from .plan import load_style
 
         if style:
             load_style(style)
-        project = project.with_config(Config.from_options(base=project.config, style=style, cut_rule=cut_rule))
+        project = project.with_config(Config.from_options(base=project.config, style=style, cut_rule=cut_rule,
+                                                          pace=pace, clip_s=clip_s))
         project.save()
-    return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan or bool(cut_rule))
+    return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan or changed)
 
 
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,

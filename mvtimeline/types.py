@@ -265,10 +265,12 @@ class Segment:
 
     ``auto`` holds the prompts the style template produced; a prompt that differs from it was
     edited by the user and is kept on re-plans. ``cut`` says why the segment starts where it does
-    (``"between lines"``, ``"word gap"``, ``"forced"``: inside a sung word; ``""`` for the first
-    segment and for bounds the user set). ``singer`` names who sings it (``"Anna"``, ``"Anna & Ben"``,
-    ``""``: nobody named); ``auto["singer"]`` is the planner's choice, a different value was set by
-    the user and is kept.
+    (:data:`mvtimeline.plan.CUT_REASONS`: ``"line gap"``, ``"word gap"``, ``"section"``,
+    ``"phrase (4 bars)"``, ``"downbeat"``, ``"model length"``, ``"forced"``: inside a sung word; ``""``
+    for the first segment and for bounds the user set). ``singer`` names who sings it (``"Anna"``,
+    ``"Anna & Ben"``, ``""``: nobody named); ``auto["singer"]`` is the planner's choice, a different
+    value was set by the user and is kept. ``chunks`` is how many clips the model makes for it, chained
+    one after the other (a segment longer than the model's clip length: a held note, a long phrase).
     """
 
     index: int
@@ -284,6 +286,7 @@ class Segment:
     auto: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     cut: str = ""
     singer: str = ""
+    chunks: int = 1
 
     @property
     def duration_s(self) -> float:
@@ -298,8 +301,10 @@ class Segment:
 
 @dataclass(frozen=True)
 class Plan(_Artifact):
-    """Segments covering [0, duration_s] exactly, in order, with the style they were made with and
-    the cut rule (:data:`mvtimeline.plan.CUT_RULES`) their cuts follow."""
+    """Segments covering [0, duration_s] exactly, in order, with the style they were made with, the
+    cut rule (:data:`mvtimeline.plan.CUT_RULES`) their cuts follow, the pace
+    (:data:`mvtimeline.plan.PACES`) and the model's clip length they were cut for (``clip_s``, 0:
+    no limit)."""
 
     KIND: ClassVar[str] = "plan"
 
@@ -309,6 +314,8 @@ class Plan(_Artifact):
     dissolve_s: float
     segments: tuple[Segment, ...]
     cut_rule: str = "words"
+    pace: str = ""
+    clip_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -320,6 +327,7 @@ class Plan(_Artifact):
         for sd in d["segments"]:
             sd = dict(sd)
             sd["lines"] = tuple(sd.get("lines", ()))
+            sd["chunks"] = int(sd.get("chunks", 1))
             segs.append(Segment(**sd))
         return cls(
             audio_path=d["audio_path"],
@@ -328,6 +336,8 @@ class Plan(_Artifact):
             dissolve_s=float(d["dissolve_s"]),
             segments=tuple(segs),
             cut_rule=str(d.get("cut_rule", "words")),
+            pace=str(d.get("pace", "")),
+            clip_s=float(d.get("clip_s", 0.0) or 0.0),
         )
 
 

@@ -85,7 +85,8 @@ def test_cut_rule_lines_names_the_line_run_it_cannot_cut(b2b, tmp_path):
         plan.build(aligned, analysis, style="cinematic", max_s=2.5, title="b2b", cut_rule="lines")
     # with room for a line, "lines" cuts only between lines
     p = plan.build(aligned, analysis, style="cinematic", max_s=8.0, title="b2b", cut_rule="lines")
-    assert {s.cut for s in p.segments[1:]} == {"between lines"}
+    reasons = {s.cut for s in p.segments[1:]}
+    assert "line gap" in reasons and not reasons & {"word gap", "forced"}
     starts = [ln["start_s"] for ln in song.lines]
     ends = [ln["end_s"] for ln in song.lines]
     assert not any(a + EDGE_S < s.start_s < b - EDGE_S for s in p.segments[1:] for a, b in zip(starts, ends))
@@ -267,7 +268,7 @@ def test_the_alignment_plot_draws_each_cut_where_it_is(wordsong, tmp_path):
     assert proc.returncode == 0, proc.stderr
     img = Image.open(out).convert("RGB")
     aligned = read(tmp_path / "w.json")
-    p = plan.build(aligned, analysis, style="cinematic", max_s=6.0, title="w")
+    p = plan.build(aligned, analysis, style="cinematic", max_s=6.0, clip_s=5.0, title="w")  # the procedural's clip
     assert img.size[0] == alignplot.WIDTH
     arr = np.asarray(img)
     span = alignplot.WIDTH - alignplot.MARGIN_L - alignplot.MARGIN_R
@@ -275,7 +276,7 @@ def test_the_alignment_plot_draws_each_cut_where_it_is(wordsong, tmp_path):
         row = int(seg.start_s // alignplot.ROW_S)
         x = int(round(alignplot.MARGIN_L + (seg.start_s - row * alignplot.ROW_S) / alignplot.ROW_S * span))
         y = alignplot.HEADER_H + row * alignplot.ROW_H + alignplot.ROW_H - 30  # between lines and axis
-        colour = np.array(alignplot.CUT_COLOURS[seg.cut])
+        colour = np.array(alignplot.cut_colour(seg.cut))
         near = arr[y, max(0, x - 2): x + 3].astype(int)
         assert (np.abs(near - colour).sum(axis=1) < 30).any(), (seg.start_s, seg.cut)
     bad = tmp_path / "align.jpg"

@@ -229,14 +229,20 @@ def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
                         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "clip.mp4")], check=True)
     assert "shot-1" in (pack / "index.html").read_text() and (pack / "shots.csv").read_text().count("\n") == len(segs) + 1
     rows = import_clips(folder, [pack], pick=True)
-    assert [r.segment for r in rows] == [s.index for s in segs] and all(r.ok for r in rows)
+    assert [r.segment for r in rows] == [s.index for s in segs]
+    # a sung segment's clip always finds its place; a short one of a bar or two between stanzas, over
+    # a backing that repeats every bar, may fit a beat earlier as well: refused, never misplaced
     for r, seg in zip(rows, segs):
-        assert abs(r.offset_s - _clip_start(folder, seg)) < 1 / float(FPS), (seg.index, r.offset_s)
+        assert r.ok or (not seg.lines and r.result.startswith("refused: unsure sync")), (seg.index, r.result)
+        if r.ok:
+            assert abs(r.offset_s - _clip_start(folder, seg)) < 1 / float(FPS), (seg.index, r.offset_s)
+    made = {r.segment for r in rows if r.ok}
+    assert made >= {s.index for s in segs if s.lines}
     plan = Plan.load(folder / "plan.json")
-    assert all(s.take == 2 for s in plan.segments)
+    assert all(s.take == (2 if s.index in made else 1) for s in plan.segments)
     summary = read_summary(folder / "demo.kdenlive")
     video = [c for c in summary["clips"] if "take-2" in (c["resource"] or "")]
-    assert len(video) == len(segs)
+    assert len(video) == len(made)
 
 
 def test_one_long_video_is_cut_into_a_take_per_segment(work, tmp_path):

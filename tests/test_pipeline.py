@@ -105,3 +105,28 @@ def test_the_demo_project_opens_in_kdenlive_with_no_dialog(job, tmp_path):
         Path(shots).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result.screenshot, Path(shots) / "demo-open.png")
     assert result.clean, f"Kdenlive showed: {result.dialogs}"
+
+
+def test_plan_command_sums_up_the_plan_and_replans_with_another_pace(job, tmp_path):
+    from click.testing import CliRunner
+
+    from mvtimeline.cli import cli
+    from mvtimeline.types import Plan
+
+    folder = tmp_path / "copy"
+    shutil.copytree(job.project.folder, folder)
+    res = CliRunner().invoke(cli, ["plan", str(folder)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    before = Plan.load(folder / "plan.json")
+    assert lines[0].startswith(f"{len(before.segments)} segments, {sum(s.chunks for s in before.segments)} clips")
+    assert any(line.startswith("Intro") for line in lines) and all(len(line) < 80 for line in lines)
+    res = CliRunner().invoke(cli, ["plan", str(folder), "--pace", "energetic", "--clip-length", "3", "--list"])
+    assert res.exit_code == 0, res.output
+    after = Plan.load(folder / "plan.json")
+    assert after.pace == "energetic" and after.clip_s == 3.0
+    assert all(s.duration_s / s.chunks <= 3.0 + 1e-6 for s in after.segments)
+    assert len(after.segments) > len(before.segments)
+    assert "pace energetic" in res.output and f"{len(after.segments):3d} " in res.output
+    res = CliRunner().invoke(cli, ["plan", str(folder), "--pace", "frantic"])
+    assert res.exit_code != 0 and "frantic" in res.output

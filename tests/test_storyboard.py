@@ -87,7 +87,7 @@ def _cut_pixels(strip: np.ndarray, plan: Plan) -> list[bool]:
         x = int(round(alignplot.MARGIN_L + (seg.start_s - row * alignplot.ROW_S) / alignplot.ROW_S * span))
         y = alignplot.HEADER_H + row * alignplot.ROW_H + alignplot.ROW_H - 30
         near = strip[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).astype(int)
-        found.append(bool((np.abs(near - np.array(alignplot.CUT_COLOURS[seg.cut])).sum(axis=1) < 40).any()))
+        found.append(bool((np.abs(near - np.array(alignplot.cut_colour(seg.cut))).sum(axis=1) < 40).any()))
     return found
 
 

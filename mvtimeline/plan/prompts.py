@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ..bundled import bundled_names, load_toml_file
+from ..config import PACE_NAMES
 from ..errors import InputError
 from ..types import section_kind
 
 __all__ = ["Style", "load_style", "list_styles", "render_prompts", "section_kind", "STYLE_KEYS"]
 
 #: The keys a style file may have.
-STYLE_KEYS = ("name", "description", "image", "motion", "negative", "moods")
+STYLE_KEYS = ("name", "description", "image", "motion", "negative", "moods", "pace", "chorus_motif")
 
 _CAMERAS = ("slow push in", "slow pull back", "pan left", "pan right", "crane up", "slow orbit", "tilt down",
             "handheld drift")
@@ -37,6 +38,8 @@ class Style:
     negative: str = ""
     description: str = ""
     moods: dict[str, str] = field(default_factory=dict)
+    pace: str = ""  # how fast the cuts come (mvtimeline.plan.PACES); "": steady
+    chorus_motif: bool = False  # a repeated chorus reuses the seeds (keyframes) of its first time
 
 
 def list_styles() -> list[str]:
@@ -65,7 +68,13 @@ def load_style(name_or_path: str | Path) -> Style:
         negative=str(data.get("negative", "")),
         description=str(data.get("description", "")),
         moods={str(k): str(v) for k, v in dict(data.get("moods", {})).items()},
+        pace=str(data.get("pace", "")),
+        chorus_motif=bool(data.get("chorus_motif", False)),
     )
+    if style.pace and style.pace not in PACE_NAMES:
+        raise InputError(f"{p}: pace {style.pace!r} is unknown; known: {', '.join(PACE_NAMES)}")
+    if not isinstance(data.get("chorus_motif", False), bool):
+        raise InputError(f"{p}: chorus_motif must be true or false")
     for key in ("image", "motion"):
         _compile(style, key)
     return style
