@@ -218,6 +218,10 @@ def test_the_chorus_motif_repeats_the_first_choruses_seeds(four_stanzas, tmp_pat
       "bridge x", "", "hook la", "hook oh", "", "end z"],
      ["Verse 1", "Pre-Chorus", "Chorus", "Chorus", "Verse 2", "Pre-Chorus", "Chorus", "Chorus", "Bridge",
       "Chorus", "Chorus", "Outro"]),
+    # no blank lines (an LRC): the lines that come back in order are the chorus
+    (["walk the line", "under the sky", "hold me now", "never let go", "new day rising", "over the sea",
+      "hold me now", "never let go", "hold me now", "never let go"],
+     ["Verse 1", "Verse 1", "Chorus", "Chorus", "Verse 2", "Verse 2", "Chorus", "Chorus", "Chorus", "Chorus"]),
     # tags win
     (["[Intro]", "oh", "", "[Hook]", "la la", "", "[Verse]", "x y", "", "[Hook]", "la la"],
      ["Intro", "Hook", "Verse", "Hook"]),

@@ -27,6 +27,8 @@ __all__ = ["label_lines", "Labels"]
 
 #: Two lines are the same when their words agree this much (difflib's ratio).
 LINE_MATCH = 0.8
+#: Without blank lines, this many lines sung again in the same order make a repeated part.
+MIN_RUN_LINES = 2
 #: Two stanzas are the same part when this share of their lines match...
 STANZA_MATCH = 0.6
 #: ... or, when the audio puts them in the same cluster, this share.
@@ -55,7 +57,9 @@ def _norm(text: str) -> str:
 
 
 def _stanzas(lines: Sequence[Line]) -> list[list[int]]:
-    """Line indices grouped into stanzas: the file's blocks, else runs split where the voice rests."""
+    """Line indices grouped into stanzas: the file's blocks; else (LRC, SRT: no blank lines) runs
+    split where a run of two or more lines comes back later (its start and end) and where the voice
+    rests clearly longer than between lines."""
     if not lines:
         return []
     if len({ln.stanza for ln in lines}) > 1:
@@ -65,15 +69,26 @@ def _stanzas(lines: Sequence[Line]) -> list[list[int]]:
                 out.append([])
             out[-1].append(i)
         return out
-    rests = [float(lines[i].start_s) - float(lines[i - 1].end_s) for i in range(1, len(lines))]
+    n = len(lines)
+    rests = [float(lines[i].start_s) - float(lines[i - 1].end_s) for i in range(1, n)]
     # a stanza ends at a rest clearly longer than the voice's usual rest between lines
     long_rest = max(STANZA_REST_S, 1.6 * float(np.median(rests))) if rests else STANZA_REST_S
-    out = [[0]]
-    for i in range(1, len(lines)):
-        if rests[i - 1] >= long_rest or (lines[i].section or "") != (lines[i - 1].section or ""):
-            out.append([])
-        out[-1].append(i)
-    return out
+    cuts = {i for i in range(1, n) if rests[i - 1] >= long_rest or (lines[i].section or "") != (lines[i - 1].section or "")}
+    texts = [_norm(ln.text) for ln in lines]
+    same = [[i != j and bool(texts[i]) and difflib.SequenceMatcher(None, texts[i], texts[j]).ratio() >= LINE_MATCH
+             for j in range(n)] for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if not same[i][j] or (i and same[i - 1][j - 1]):
+                continue
+            m = 1
+            while j + m < n and i + m < j and same[i + m][j + m]:
+                m += 1
+            if m >= MIN_RUN_LINES:
+                cuts |= {i, i + m, j, j + m}
+    bounds = sorted(c for c in cuts if 0 < c < n)
+    edges = [0, *bounds, n]
+    return [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 def _match(a: Sequence[str], b: Sequence[str]) -> float:
