@@ -347,8 +347,8 @@ def cut_points(analysis: Analysis, lines: Sequence[Line], *, policy: CutPolicy, 
     rule : {"words", "lines", "beats"}
         Which cuts are allowed (see :data:`CUT_RULES`).
     sections : sequence of str, optional
-        The section of each timed line in time order (:func:`mvtimeline.plan.sections.label_lines`):
-        a line gap where it changes is a ``section`` cut, and choruses follow ``policy.chorus_s``.
+        The section of each line of ``lines`` (:func:`mvtimeline.plan.sections.label_lines`): a line
+        gap where it changes is a ``section`` cut, and choruses follow ``policy.chorus_s``.
 
     Returns
     -------
@@ -415,6 +415,7 @@ class _Context:
     stretches: list[_Stretch]
     voice_floor: float = 1.0
     sung_cum: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(1))
+    sung_cands: list[_Cand] = dataclasses.field(default_factory=list)  # cut candidates of the sung stretches
 
     @classmethod
     def make(cls, analysis: Analysis, timed: list[Line], names: list[str], policy: CutPolicy,
@@ -435,6 +436,7 @@ class _Context:
 
             ctx.voice_floor = voice_threshold(np.asarray(analysis.vocal_activity))
         ctx.stretches = ctx._split(edges)
+        ctx.sung_cands = _candidates(analysis, timed, beats, rule)
         grid = np.zeros(int(duration / SUNG_GRID_S) + 2)
         for a, b in spans:
             grid[int(a / SUNG_GRID_S): int(math.ceil(b / SUNG_GRID_S))] = 1.0
@@ -618,8 +620,7 @@ class _Context:
         # just before a line the lyrics file times is the surest place between lines; an aligned
         # line's start may be late
         sure_starts = [s for s, ln in zip(starts, self.timed) if ln.source == "file"]
-        cands = [c for c in _candidates(analysis, self.timed, beats, self.rule)
-                 if st.a + p.min_s <= c.time_s <= st.b - p.min_s]
+        cands = [c for c in self.sung_cands if st.a + p.min_s <= c.time_s <= st.b - p.min_s]
 
         def cost(c: _Cand) -> float:
             voice = _vocal_at(analysis, c.time_s, 0.06)
