@@ -58,6 +58,7 @@ bench: deps
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_encode.py
 	$(BIN)/python bench/bench_align.py
+	$(BIN)/python bench/bench_plan.py
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_diffusers.py
 	$(BIN)/python bench/bench_batch.py
