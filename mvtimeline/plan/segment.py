@@ -489,8 +489,13 @@ class _Context:
         hi = min(ceil_s - self.policy.short_s, end_s + (1 if sure else 2) * self.bar_s)
         for grid in (self.downs, self.beats):
             for t in grid[(grid >= lo) & (grid <= hi)]:
-                if sure or self._quiet(float(t)):
+                if self._quiet(float(t)) or (sure and _vocal_at(self.analysis, float(t), 0.06) < self.voice_floor):
                     return float(t)
+        if sure:  # the file's times: its line is over (an end is never in an LRC, so not before a second)
+            for grid in (self.downs, self.beats):
+                ts = grid[(grid >= lo) & (grid <= hi)]
+                if ts.size:
+                    return float(ts[0])
         hop = self.analysis.hop_s
         for t in np.arange(lo, max(lo, hi), hop * 2):
             if self._quiet(float(t)):
