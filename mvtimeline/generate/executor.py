@@ -241,7 +241,9 @@ def _connect(ray: Any, address: str | None, **options: Any) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    _init(ray, address, **({} if address else options))
+    # no address: a Ray of our own ("local"); ray.init() would join whatever Ray this machine last
+    # started with `ray start` (another user's, or one being stopped) and die with it
+    _init(ray, address or "local", **({} if address else options))
     log.info("Ray: %s", "started here" if address is None else f"connected to {address}")
     return address is None
 
@@ -254,7 +256,7 @@ def shared_cluster(config: Any) -> Iterator[Any]:
         yield config
         return
     ray = _require_ray()
-    _init(ray, None)
+    _init(ray, "local")  # our own Ray, not one this machine started with `ray start`
     try:
         yield config.replace(ray_address=ray.get_runtime_context().gcs_address)
     finally:
