@@ -668,7 +668,7 @@ class _Context:
         if result is None and self.rule == "lines":
             raise InputError(_long_run_message(st.a, st.b, sorted(cands, key=lambda c: c.time_s), p, inside))
         if result is None:  # nothing between lines and words does it: allow cuts inside words
-            more = [c for c in _forced_grid(st.a, st.b, beats, p, inside)]
+            more = _forced_grid(st.a, st.b, beats, p, inside)
             result = _solve(st.a, st.b, nodes(cands + more), seg_cost, p)
         if result is None:
             raise InputError(f"cannot cut {st.a:.2f}–{st.b:.2f} s into segments of {p.min_s:.2f}–{p.max_s:.2f} s")
