@@ -128,10 +128,44 @@ class Reporter:
                                  completed=self.clips_done)
 
 
+_STDERR = None
+
+
 def _console(stderr: bool = True):
+    """A rich console on stdout, or the one console on stderr that the progress bars and the log
+    share (so a warning is printed above the live bars, never inside them)."""
+    global _STDERR
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    if not stderr:
+        return Console()
+    if _STDERR is None:  # its file is looked up on each write: sys.stderr as it is then
+        _STDERR = Console(stderr=True)
+    return _STDERR
+
+
+class _ConsoleHandler(logging.Handler):
+    """Log records as plain lines on the shared stderr console: above the live progress bars while
+    they run, wrapped (never cut) at the terminal's width."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from rich.markup import escape
+
+            _console().print(escape(self.format(record)), highlight=False)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def _setup_logging(verbose: bool) -> None:
+    """Warnings (with ``-v``: also info, retries included) on stderr through :class:`_ConsoleHandler`."""
+    handler = _ConsoleHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _ConsoleHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _print_outputs(con, paths, backups=()) -> None:
@@ -151,8 +185,7 @@ def _print_outputs(con, paths, backups=()) -> None:
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: Path | None) -> None:
     """Turn a finished song and its lyrics into an editable music-video project (Kdenlive, OTIO)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _setup_logging(verbose)
     ctx.obj = {"verbose": verbose, "quiet": quiet}
     path = config_path or Path("mvtimeline.toml")
     if config_path is not None and not config_path.exists():
