@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from fractions import Fraction
 
 import pytest
 from conftest_kdenlive import build_timeline, needs_ffmpeg
 
-from mvtimeline.errors import InputError
+from mvtimeline.errors import InputError, ToolMissing
 from mvtimeline.render import list_presets, load_preset, render
+from mvtimeline.render.presets import MUXERS
 from mvtimeline.timeline.kdenlive import write_to_file
 
 pytestmark = needs_ffmpeg
@@ -30,10 +32,15 @@ def test_every_bundled_preset_is_covered():
     assert sorted(CASES) == list_presets()
 
 
+# the container ffprobe names for each suffix's muxer
+FORMATS = {"mp4": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2", "matroska": "matroska,webm"}
+
+
 def _probe(path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json",
+                          str(path)], check=True, capture_output=True, text=True).stdout
+    data = json.loads(out)
+    return {"format": data["format"], **{s["codec_type"]: s for s in data["streams"]}}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -43,14 +50,60 @@ def test_preset_renders_its_size_rate_and_codec(name, tmp_path):
     project = build_timeline(tmp_path, fps=fps, seconds=1.2, cut_s=(0.6,), colours=("red", "blue"), size=size)
     path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
     preset = load_preset(name)
-    result = render(path, tmp_path / f"out{preset.suffix}", preset=preset)
+    result = render(path, preset=preset)  # into the preset's own container
+    assert result.path == tmp_path / f"song{preset.suffix}"
+    assert result.path.is_file() and not list(tmp_path.glob("*.part*"))
     streams = _probe(result.path)
+    assert streams["format"]["format_name"] == FORMATS[MUXERS[preset.suffix]]
     video = streams["video"]
     assert (video["width"], video["height"]) == expected
     assert (video["codec_name"], video["pix_fmt"]) == (codec, pix_fmt)
     assert Fraction(video["r_frame_rate"]) == fps
     assert int(video["nb_read_frames"]) == project.n_frames
     assert "audio" in streams
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_preset_takes_the_suffixes_that_hold_its_codecs_and_refuses_the_others_before_melt(name, tmp_path):
+    preset = load_preset(name)
+    assert preset.suffix == preset.suffixes[0] and set(preset.suffixes) <= set(MUXERS)
+    for suffix in MUXERS:
+        out = tmp_path / f"out{suffix}"
+        start = time.monotonic()
+        if suffix in preset.suffixes:  # accepted: it gets as far as looking for melt
+            with pytest.raises((ToolMissing, InputError), match="melt-is-not-installed|no such file"):
+                render(tmp_path / "song.kdenlive", out, preset=preset, melt="melt-is-not-installed")
+        else:  # refused first, in one line naming the suffix to use
+            with pytest.raises(InputError, match=rf"^{out}: the {name} preset writes .* which {suffix} cannot "
+                                                 rf"hold; use -o {out.with_suffix(preset.suffix)}[^\n]*$"):
+                render(tmp_path / "song.kdenlive", out, preset=preset, melt="melt-is-not-installed")
+        assert time.monotonic() - start < 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_intermediate_preset_refuses_mp4_and_renders_prores_in_mkv_too(tmp_path):
+    project = build_timeline(tmp_path, seconds=1.0, cut_s=(0.5,), colours=("red", "blue"))
+    path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
+    with pytest.raises(InputError, match=r"out.mp4: the intermediate preset writes ProRes video and PCM audio, "
+                                         r"which .mp4 cannot hold; use -o .*out.mov \(or .mkv\)$"):
+        render(path, tmp_path / "out.mp4", preset="intermediate")
+    assert not list(tmp_path.glob("*out*"))
+    result = render(path, tmp_path / "out.mkv", preset="intermediate")
+    streams = _probe(result.path)
+    assert streams["format"]["format_name"] == FORMATS["matroska"]
+    assert (streams["video"]["codec_name"], streams["audio"]["codec_name"]) == ("prores", "pcm_s16le")
+    assert int(streams["video"]["nb_read_frames"]) == project.n_frames
+
+
+def test_a_preset_file_whose_suffix_cannot_hold_its_codecs_is_refused(tmp_path):
+    bad = tmp_path / "mine.toml"
+    bad.write_text('vcodec = "prores_ks"\npix_fmt = "yuv422p10le"\nacodec = "pcm_s16le"\nsuffix = ".mp4"\n')
+    with pytest.raises(InputError, match=r"mine.toml: suffix = '.mp4' cannot hold ProRes video and PCM audio; "
+                                         r"use one of .mov, .mkv"):
+        load_preset(bad)
+    bad.write_text('suffix = ".avi"\n')
+    with pytest.raises(InputError, match=r"suffix = '.avi' cannot hold"):
+        load_preset(bad)
 
 
 def test_a_preset_of_another_shape_is_refused_rather_than_distorting(tmp_path):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import pytest
 from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 
 from mvtimeline.errors import InputError, RenderFailed, ToolMissing
+from mvtimeline.pipeline import find_project
 from mvtimeline.render import project_frames, render
 from mvtimeline.timeline.kdenlive import write_to_file
 from mvtimeline.timeline.kdenlive_read import read_summary
@@ -209,3 +214,139 @@ def test_render_failure_leaves_no_partial_file(rendered, tmp_path):
     with pytest.raises(RenderFailed, match="exited with code 1"):
         render(path, out, melt="false")  # a real program that fails without writing anything
     assert list(tmp_path.iterdir()) == []
+
+
+# -------------------------------------------------------------------------------- progress
+def test_render_progress_reaches_one_only_once_melt_is_done(rendered):
+    _, _, result, _, seen = rendered
+    assert seen[-1] == 1.0 and all(f <= 0.99 for f in seen[:-1])
+
+
+def test_the_progress_meter_counts_the_frames_still_being_encoded_by_the_clock():
+    from mvtimeline.render.melt import _Meter
+
+    now = [0.0]
+    shown: list[float] = []
+    meter = _Meter(1000, 100, shown.append, clock=lambda: now[0])
+    for frame in range(0, 1000, 10):  # melt takes 100 frames a second
+        now[0] = frame / 100
+        meter.frame(frame)
+    assert shown[-1] == pytest.approx(991 / 1100, abs=0.005)  # the last 100 are still in the encoder
+    meter.tick()
+    assert shown[-1] == pytest.approx(991 / 1100, abs=0.005)  # no time has passed
+    now[0] += 0.5
+    meter.tick()  # half a second later, 50 more frames are done
+    assert shown[-1] == pytest.approx(1041 / 1100, abs=0.005)
+    now[0] += 60
+    meter.tick()
+    assert shown[-1] == 0.99  # and it waits there until melt has exited
+    assert shown == sorted(shown)
+
+
+def test_the_progress_meter_does_not_run_ahead_in_the_middle_of_a_render():
+    from mvtimeline.render.melt import _Meter
+
+    now = [0.0]
+    shown: list[float] = []
+    meter = _Meter(1000, 100, shown.append, clock=lambda: now[0])
+    for frame in range(0, 500, 10):
+        now[0] = frame / 100
+        meter.frame(frame)
+    before = list(shown)
+    now[0] += 30  # a slow frame
+    meter.tick()
+    assert shown == before
+
+
+# ------------------------------------------------------------------------------ work folders
+def _work_folder(rendered, tmp_path: Path) -> Path:
+    """A copy of the rendered project's folder made a work folder (its project.json names "song")."""
+    from mvtimeline.config import Config
+    from mvtimeline.workfolder import WorkFolder
+
+    _, path, _, _, _ = rendered
+    folder = tmp_path / "work"
+    shutil.copytree(path.parent, folder, ignore=shutil.ignore_patterns("*.mp4.*", "song.mp4", ".*part*"))
+    WorkFolder.create(folder / "song.wav", None, folder, Config()).save()
+    return folder
+
+
+def test_render_of_a_work_folder_renders_its_project(rendered, tmp_path):
+    project, _, _, _, _ = rendered
+    folder = _work_folder(rendered, tmp_path)
+    (folder / "other.kdenlive").write_bytes((folder / "song.kdenlive").read_bytes())  # project.json decides
+    assert find_project(folder) == folder / "song.kdenlive"
+    result = render(find_project(folder), preset="preview")
+    assert result.path == folder / "song.mp4" and result.n_frames == project.n_frames
+    assert find_project(folder / "song.kdenlive") == folder / "song.kdenlive"  # a file is taken as it is
+
+
+def test_finding_the_project_of_a_folder(tmp_path):
+    with pytest.raises(InputError, match=r"nope: no such file or folder"):
+        find_project(tmp_path / "nope")
+    with pytest.raises(InputError, match=r"no .kdenlive project in this folder .*'mvtimeline run'"):
+        find_project(tmp_path)
+    (tmp_path / "a.kdenlive").write_text("<mlt/>")
+    assert find_project(tmp_path) == tmp_path / "a.kdenlive"  # a plain folder: its only .kdenlive
+    (tmp_path / "b.kdenlive").write_text("<mlt/>")
+    with pytest.raises(InputError, match=r"2 .kdenlive projects \(a.kdenlive, b.kdenlive\) .*give one, e.g. "):
+        find_project(tmp_path)
+
+
+def test_a_work_folder_whose_project_is_not_written_yet_says_how_to_write_it(rendered, tmp_path):
+    folder = _work_folder(rendered, tmp_path)
+    (folder / "song.kdenlive").rename(folder / "elsewhere.kdenlive")
+    with pytest.raises(InputError, match=r"work folder has no song.kdenlive yet; .*'mvtimeline export "):
+        find_project(folder)
+
+
+# -------------------------------------------------------------------------------- the command
+def run_cli(args: list, **kw) -> subprocess.Popen:
+    """The real console entry point in a subprocess, as a user runs it."""
+    return subprocess.Popen([sys.executable, "-m", "mvtimeline.cli", "-q", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "1000"}, **kw)
+
+
+def test_render_command_takes_a_work_folder_and_refuses_a_suffix_its_preset_cannot_fill(rendered, tmp_path):
+    folder = _work_folder(rendered, tmp_path)
+    before = sorted(folder.rglob("*"))
+    proc = run_cli(["render", folder, "--preset", "intermediate", "-o", folder / "out.mp4"])
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines == [f"mvtimeline: error: {folder / 'out.mp4'}: the intermediate preset writes ProRes video and PCM "
+                     f"audio, which .mp4 cannot hold; use -o {folder / 'out.mov'} (or .mkv)"]
+    assert sorted(folder.rglob("*")) == before  # nothing written
+
+    proc = run_cli(["render", folder, "--preset", "preview"])
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert out.startswith(f"{folder / 'song.mp4'}: ") and (folder / "song.mp4").is_file()
+
+
+def test_ctrl_c_during_a_render_stops_melt_and_leaves_no_file(tmp_path):
+    project = build_timeline(tmp_path, seconds=40, cut_s=(13.0, 26.0), colours=("red", "blue", "lime"))
+    path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
+    out = tmp_path / "video.mp4"
+    proc = run_cli(["render", path, "--preset", "youtube", "-o", out])  # 1080p, slow: long enough to interrupt
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 0 for p in tmp_path.glob(".video.*.part.mp4")):  # melt is writing
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    melts = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).startswith(shutil.which("melt"))
+             and ".video." in _cmdline(pid)]
+    assert melts
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("mvtimeline: render interrupted; no partial file is left; run the same "
+                                            "command again to render from the start")
+    assert not out.exists() and not list(tmp_path.glob("*.part*"))
+    assert not [pid for pid in melts if os.path.exists(f"/proc/{pid}") and _cmdline(pid)]  # melt stopped too
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

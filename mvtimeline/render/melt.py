@@ -10,8 +10,9 @@ on a temporary copy of it that melt can render headless and frame-exact:
 - ``out=<last frame>`` on the command line, so melt stops at the end of the content instead of
   playing Kdenlive's infinite black track.
 
-The output is H.264 (libx264, yuv420p) + AAC at the project's exact frame rate, written to a temp
-name beside the target and renamed only when melt succeeded.
+The output is H.264 (libx264, yuv420p) + AAC (or a preset's codecs, in a container that holds them)
+at the project's exact frame rate, written to a temp name beside the target and renamed only when
+melt succeeded; an interrupted or failed render leaves no file.
 
 Public: render, portable, RenderResult, project_frames, check_fonts.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -37,9 +39,10 @@ from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
 from ..frames import exact_rate
 from ..frames import mlt_time_to_frames as _mlt_time_to_frames
-from .presets import RenderPreset, load_preset
+from .presets import MUXERS, RenderPreset, check_output, codec_family, load_preset
 
-__all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS", "CONTAINERS"]
+__all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS",
+           "CONTAINERS"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,19 @@ log = logging.getLogger(__name__)
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
 )  # fmt: skip
-#: Output suffixes that hold H.264 + AAC.
-CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv")
+#: Output suffixes that hold H.264 + AAC (every suffix melt writes; a preset's codecs may need fewer).
+CONTAINERS = tuple(MUXERS)
 
 _PROGRESS = re.compile(r"Current Frame:\s*(\d+)")
+# melt reports the frame it took from the project, not the frame written: its read-ahead queue
+# (the consumer's ``buffer``, 25 frames) and the encoder (x264's lookahead, one frame per thread)
+# hold these many more (see _Meter)
+_MELT_BUFFER = 25
+_X264_LOOKAHEAD = {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20, "fast": 30, "medium": 40,
+                   "slow": 50, "slower": 60, "veryslow": 60, "placebo": 60}
+#: Video codecs for delivery: their .mp4/.mov gets its index up front (``movflags=+faststart``, a
+#: rewrite of the whole file once it is done, which an intermediate for editing does not need).
+_DELIVERY = ("H.264", "H.265", "MPEG-4")
 _ERRORISH = re.compile(r"error|fail|unable|cannot|can't|invalid|no such|not found|denied", re.IGNORECASE)
 _FILE_SERVICES = ("avformat", "avformat-novalidate", "qimage", "pixbuf")
 _INFINITE = 10**8  # a producer longer than this (Kdenlive's black track is 2147483647) has no end
@@ -348,14 +360,17 @@ def render(
     Parameters
     ----------
     project : Path
-        A ``.kdenlive`` (or ``.mlt``) file. Its media must exist; relative paths are taken from
-        the project's folder.
+        A ``.kdenlive`` (or ``.mlt``) file (a work folder's: see
+        :func:`mvtimeline.pipeline.find_project`). Its media must exist; relative paths are taken from the project's
+        folder.
     out : Path, optional
-        The video to write; suffix one of ``.mp4 .m4v .mov .mkv``. Written to a temp name beside it
-        and renamed when melt succeeded; an existing file is replaced. Default: the project with
-        the preset's suffix (``.mp4`` without a preset).
+        The video to write; suffix one of ``.mp4 .m4v .mov .mkv`` whose container holds the
+        preset's codecs (ProRes and PCM: ``.mov .mkv``). Written to a temp name beside it
+        (``.NAME.XXXX.part.EXT``) and renamed when melt succeeded; an existing file is replaced.
+        Default: the project file with the preset's suffix (``.mp4`` without a preset).
     progress : callable(float), optional
-        Called with the fraction done, 0..1, as melt reports frames.
+        Called with the fraction done, 0..1: the frames melt has encoded, with 1.0 only once melt
+        has finished the file.
     width, height : int, optional
         Output size in pixels (both even); default: the project's profile size.
     crf : int in [0, 51]
@@ -382,24 +397,26 @@ def render(
     ------
     InputError
         The project is missing, not an MLT document, has no profile or no content, a media file
-        is missing, or an option is out of range.
+        is missing, the output's suffix cannot hold the preset's codecs, or an option is out of
+        range. All are checked before melt starts.
     ToolMissing
         melt is not installed.
     RenderFailed
         melt exited with an error or wrote no file; the message quotes melt's last error line.
+    KeyboardInterrupt
+        Passed on after melt is stopped and the temp file removed (nothing is left under ``out``;
+        a render always starts from the beginning).
     """
-    project = Path(project)
     if isinstance(preset, str):
         preset = load_preset(preset)
+    if out is not None:
+        check_output(Path(out), preset)  # first: a wrong suffix is a one-line fix
+    project = Path(project)
     out = Path(out) if out is not None else project.with_suffix(preset.suffix if preset else ".mp4")
     if preset is not None:
         x264_preset = preset.x264_preset
         crf = preset.crf if preset.crf is not None else crf
         audio_bitrate = preset.audio_bitrate or audio_bitrate
-    if out.suffix.lower() not in CONTAINERS:
-        raise InputError(
-            f"{out}: output suffix {out.suffix or '(none)'!r} is not supported; use one of {', '.join(CONTAINERS)}"
-        )
     if (width is None) != (height is None):
         raise InputError("give both width and height, or neither")
     if width is not None and (width <= 0 or height <= 0 or width % 2 or height % 2):
@@ -445,7 +462,7 @@ def render(
         vcodec = preset.vcodec if preset else "libx264"
         cmd = [
             melt_path, "-progress", str(copy), "in=0", f"out={n_frames - 1}",
-            "-consumer", f"avformat:{tmp_out}",
+            "-consumer", f"avformat:{tmp_out}", f"f={MUXERS[out.suffix.lower()]}",
             f"vcodec={vcodec}", f"pix_fmt={preset.pix_fmt if preset else 'yuv420p'}",
             f"acodec={preset.acodec if preset else 'aac'}", "ar=48000", "channels=2",
             "progressive=1", "real_time=-1", "terminate_on_pause=1",
@@ -456,7 +473,7 @@ def render(
             cmd.append(f"ab={audio_bitrate}")
         if preset is not None:
             cmd += [f"{k}={v}" for k, v in preset.extra.items()]
-        if out.suffix.lower() in (".mp4", ".m4v", ".mov"):
+        if out.suffix.lower() in (".mp4", ".m4v", ".mov") and codec_family(vcodec) in _DELIVERY:
             cmd.append("movflags=+faststart")
         if width is not None:
             # melt 7.12 drops the video stream (or falls back to 25 fps) when the consumer's size
@@ -465,7 +482,15 @@ def render(
                     f"frame_rate_den={fps.denominator}"]
         log.info("rendering %s (%d frames at %s fps) to %s", project, n_frames, fps, out)
         log.debug("melt command: %s", " ".join(cmd))
-        last_error = _run(cmd, n_frames, progress)
+        lag = _MELT_BUFFER + min(os.cpu_count() or 1, 16) + (
+            _X264_LOOKAHEAD.get(x264_preset, 40) + 3 if vcodec.startswith("libx264") else 0)
+        try:
+            last_error = _run(cmd, _Meter(n_frames, lag, progress) if progress else None)
+        except RenderFailed as exc:
+            if "could not write header" in str(exc).lower():
+                raise RenderFailed(f"{exc} (a {out.suffix} file may not hold {vcodec} video with "
+                                   f"{preset.acodec if preset else 'aac'} audio; try .mkv)") from None
+            raise
         if not tmp_out.exists() or tmp_out.stat().st_size == 0:
             raise RenderFailed(f"melt wrote no video for {project.name}: {last_error or 'no error message'}")
     if progress is not None:
@@ -475,16 +500,65 @@ def render(
     return RenderResult(path=out, n_frames=n_frames, fps=fps, elapsed_s=elapsed_s)
 
 
-def _run(cmd: list[str], n_frames: int, progress: Callable[[float], None] | None) -> str:
-    """Run melt, feed ``progress``, return its last error-looking line; raise if it failed."""
+class _Meter:
+    """melt's frame reports → the fraction of the render done, reaching 1 only when melt is done.
+
+    melt reports the frame it took from the project; about ``lag`` more frames (its read-ahead
+    queue, the encoder's delay) are still to be encoded when it reports the last one, and then the
+    file is finished. So the render counts as ``n_frames + lag`` steps: one per frame melt reports,
+    then the last ``lag`` by the clock, at the rate frames came (:meth:`tick`); the fraction stays
+    at most 0.99 until melt has exited (:func:`render` reports 1.0 after that).
+    """
+
+    CAP = 0.99
+
+    def __init__(self, n_frames: int, lag: int, progress: Callable[[float], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.n_frames, self.lag, self.progress, self.clock = n_frames, lag, progress, clock
+        self.seen: deque[tuple[float, int]] = deque()  # (time, frames taken) over the last 5 s
+        self.shown = 0.0
+
+    def frame(self, index: int) -> None:
+        """melt took frame ``index`` (0-based)."""
+        now = self.clock()
+        self.seen.append((now, index + 1))
+        while len(self.seen) > 2 and now - self.seen[0][0] > 5.0:
+            self.seen.popleft()
+        self._show(min(index + 1, self.n_frames))
+
+    def tick(self) -> None:
+        """Time passed with no report: after the last frame, count the frames still being encoded."""
+        if not self.seen or self.seen[-1][1] < self.n_frames - max(2, self.n_frames // 100):
+            return
+        (t0, f0), (t1, f1) = self.seen[0], self.seen[-1]
+        rate = (f1 - f0) / (t1 - t0) if t1 - t0 > 0.5 and f1 > f0 else None
+        if rate is not None:
+            self._show(f1 + min(self.lag, rate * (self.clock() - t1)))
+
+    def _show(self, steps: float) -> None:
+        fraction = min(self.CAP, steps / (self.n_frames + self.lag))
+        if fraction - self.shown >= 0.005 or (fraction == self.CAP > self.shown):
+            self.shown = fraction
+            self.progress(fraction)
+
+
+def _run(cmd: list[str], meter: _Meter | None) -> str:
+    """Run melt, feed ``meter``, return its last error-looking line; raise if it failed."""
     tail: deque[str] = deque(maxlen=40)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    last_fraction = -1.0
+    # melt in a process group of its own: Ctrl-C reaches only us, and we stop it (it would else
+    # finish the file itself); once we are gone, its next progress line ends it (a broken pipe)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            process_group=0)
     try:
         assert proc.stdout is not None
+        fd = proc.stdout.fileno()
         buf = b""
         while True:
-            chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+            if not select.select([fd], [], [], 0.25)[0]:
+                if meter is not None:
+                    meter.tick()
+                continue
+            chunk = os.read(fd, 4096)
             if not chunk:
                 break
             buf += chunk
@@ -495,11 +569,8 @@ def _run(cmd: list[str], n_frames: int, progress: Callable[[float], None] | None
                     continue
                 m = _PROGRESS.search(line)
                 if m:
-                    if progress is not None:
-                        fraction = min(1.0, (int(m.group(1)) + 1) / n_frames)
-                        if fraction - last_fraction >= 0.005:
-                            last_fraction = fraction
-                            progress(fraction)
+                    if meter is not None:
+                        meter.frame(int(m.group(1)))
                     continue
                 tail.append(line)
                 log.debug("melt: %s", line)
