@@ -185,8 +185,11 @@ def test_a_short_clip_is_imported_flagged_with_the_gap_filled_by_the_previous_ta
     clip = make_clip(song.audio_path, tmp_path / "short.mp4", start_s=start + 1.0, dur_s=seg.duration_s / 2)
     [row] = import_clips(folder, [clip], segment=seg.index)
     assert row.ok and row.result == "short" and "from the previous take" in row.flags[0]
+    assert "the first 1.0 s from the previous take" in row.flags[0] and "the last" in row.flags[0]
+    assert row.coverage == pytest.approx(0.5, abs=0.05)
     rec = next(r for r in _takes(folder) if r["take"] == 2)
-    old = next(r for r in _takes(folder) if r["take"] == 1 and r["key"] == rec["key"])
+    old = next(r for r in _takes(folder)  # (a take's key may differ from the others': its own seed)
+               if r["take"] == 1 and r["request"]["segment_index"] == rec["request"]["segment_index"])
     new_mp4 = folder / "clips" / rec["key"] / "take-2.mp4"
     old_mp4 = folder / "clips" / old["key"] / "take-1.mp4"
     a, b = frame_at(new_mp4, 0.2, fps=FPS), frame_at(old_mp4, 0.2, fps=FPS)
@@ -268,3 +271,112 @@ def test_kdenlive_opens_a_project_with_imported_takes_with_no_dialog(work, tmp_p
     assert row.ok
     result = open_in_kdenlive(folder / "demo.kdenlive", tmp_path / "open")
     assert result.clean, f"Kdenlive 22.12 showed {result.dialogs or 'no main window'}"
+
+
+def test_a_short_clip_says_how_much_it_covers_and_that_its_tail_is_frozen(work, tmp_path, monkeypatch, capsys):
+    """A 60 % clip on a segment with no earlier take to fill from: the rest is its last frame held,
+    and the summary says so (not "covers 97 %"), in a table that fits 80 columns."""
+    from mvtimeline.cli import main
+
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][2]
+    rec = next(r for r in _takes(folder) if r["request"]["segment_index"] == seg.index)
+    (folder / "clips" / rec["key"] / "take-1.mp4").unlink()  # nothing to fill from
+    (folder / "demo.kdenlive").unlink()  # (no project to refresh, which needs every take)
+    head_s = rec["request"]["head_frames"] / float(FPS)
+    dur = round(0.6 * seg.duration_s, 2)
+    clip = make_clip(song.audio_path, tmp_path / "short.mp4", start_s=_clip_start(folder, seg) + head_s, dur_s=dur)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["import", str(folder), str(clip), "--segment", str(seg.index)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines) and "…" not in out, out
+    import re
+
+    m = re.search(r"short: covers (\d+) % \(the last (\d+\.\d) s frozen\)", out)
+    assert m, out
+    assert int(m.group(1)) == pytest.approx(100 * dur / seg.duration_s, abs=3)
+    assert float(m.group(2)) == pytest.approx(seg.duration_s - dur, abs=0.1)
+    assert any(line.startswith("short.mp4") and line.rstrip().endswith(f"short {m.group(1)}%") for line in lines), out
+
+
+@pytest.fixture(scope="module")
+def other_song(tmp_path_factory):
+    """Another song: another tempo (97 BPM), other words, other voice pitches."""
+    from mvtimeline.demo import synthesize
+
+    lyrics = ("[Verse]\nRolling down the river in the morning light\nEvery little window shining gold and white\n"
+              "Someone calls my name across the water wide\nI keep on walking with the stars inside\n\n"
+              "[Chorus]\nHey hey we are running now\nHey hey we are running now\n")
+    return synthesize(tmp_path_factory.mktemp("other"), name="other", tempo_bpm=97, lyrics_text=lyrics, seed=3,
+                      intro_bars=1, outro_bars=1)
+
+
+def test_a_clip_of_another_song_is_refused_before_anything_is_written(work, other_song, tmp_path, capsys):
+    from mvtimeline.cli import main
+    from mvtimeline.clipimport import MIN_MATCH
+
+    song, folder = work
+    seg = [s for s in _segments(folder) if s.lines][1]
+    good = make_clip(song.audio_path, tmp_path / "good.mp4", start_s=_clip_start(folder, seg), dur_s=seg.duration_s + 1)
+    other = make_clip(other_song.audio_path, tmp_path / "other.mp4", start_s=8.0, dur_s=4.5)
+    before = sorted(p.name for p in (folder / "clips").rglob("*"))
+    # by its sound (the whole song searched), and where its name or --segment puts it
+    for kw in ({}, {"segment": seg.index}):
+        with pytest.raises(InputError, match=r"^other\.mp4 does not match this song \(confidence 0\.\d\d"):
+            import_clips(folder, [good, other], **kw)
+    assert sorted(p.name for p in (folder / "clips").rglob("*")) == before
+    assert main(["import", str(folder), str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("mvtimeline: error: other.mp4 does not match this song"), err
+    # --offset still imports it, as the user says
+    [row] = import_clips(folder, [other], segment=seg.index, offset_s=_clip_start(folder, seg))
+    assert row.ok and row.match is None
+    # the clip of this song fits far above the bar, the other song far below it
+    [row] = import_clips(folder, [good])
+    assert row.ok and row.match >= 2 * MIN_MATCH
+
+
+def test_a_part_sung_twice_is_still_a_repeat_not_another_song(work, tmp_path):
+    from mvtimeline.clipimport import MIN_MATCH
+
+    song, folder = work
+    first, again = [ln for ln in song.lines if ln["text"] == "Hearts like engines in overdrive"]
+    clip = make_clip(song.audio_path, tmp_path / "chorus.mp4", start_s=first["start_s"] - 0.75, dur_s=4.0)
+    [row] = import_clips(folder, [clip])
+    assert not row.ok and "a repeated part?" in row.result and "give --segment N" in row.result, row.result
+    assert row.match >= MIN_MATCH and row.confidence < 0.04
+    assert str(round(again["start_s"] - first["start_s"] + first["start_s"] - 0.75, 1)) in row.result
+
+
+def test_the_import_table_fits_80_columns_and_never_cuts_a_path():
+    from mvtimeline.cli import _import_table
+    from mvtimeline.clipimport import Imported
+
+    pack = Path("/home/someone/Videos/a-rather-long-folder-of-shot-packs/my-song-pack-2026-03-01")
+    rows = [
+        Imported(clip=pack / "03-chorus-under-the-neon-we-come-alive-hearts-like-engines" / "clip.mp4", segment=3,
+                 take=2, offset_s=12.3456, head_trim_s=0.5, tail_trim_s=0.8, confidence=0.41, match=0.93,
+                 result="imported, picked"),
+        Imported(clip=pack / "04-chorus" / "clip.mp4", segment=4, take=5, offset_s=-1.25, confidence=0.38,
+                 result="short, picked", coverage=0.7,
+                 flags=["short: covers 70 % (the last 2.4 s frozen)"]),
+        Imported(clip=Path("/tmp/ComfyUI_00042_wan22_s2v_lipsync_final_v3_.mp4"), offset_s=23.501, confidence=0.01,
+                 match=0.93, result="refused: its sound fits at 23.50 s and 59.50 s of the song alike (a repeated "
+                 "part?); give --segment N"),
+        Imported(clip=Path("/tmp/silent.mp4"), segment=11, take=2, offset_s=40.1, result="imported",
+                 flags=["no sound: its first good frame is put at the segment's start"]),
+    ]
+    for verbose in (False, True):
+        lines = [line for line, _ in _import_table(rows, verbose=verbose, width=80)]
+        text = "\n".join(lines)
+        paths = {str(r.clip) for r in rows}  # a path longer than the screen: whole, on a line of its own
+        assert all(len(line) <= 80 or line.strip() in paths for line in lines) and "…" not in text, text
+        assert lines[0].split() == ["clip", "seg", "take", "offset", "s", "head", "s", "tail", "s", "conf", "result"]
+        assert len(lines) <= 4 * len(rows) + 1 + (4 * len(rows) if verbose else 0), text
+        # two clips both named clip.mp4 are told apart by their folders, a long name gets its own line
+        assert "03-chorus-under-the-neon-we-come-alive-hearts-like-engines/clip.mp4" in lines
+        assert any(line.startswith("04-chorus/clip.mp4 ") and line.endswith("short 70%, picked") for line in lines)
+        assert "(the last 2.4 s frozen)" in text and "give --segment N" in text
+        assert ("ComfyUI_00042_wan22_s2v_lipsync_final_v3_.mp4" in lines) and "refused" in text
+    assert str(rows[0].clip) in [line.strip() for line in lines]  # -v: the source, whole, on a line of its own
