@@ -14,7 +14,9 @@ measured on ComfyUI 0.3.64), executing the weights-free node classes for real.
 - Faults the tests set: ``fail_class`` (that node fails when run), ``fail_prompts`` (the n-th
   prompts run fail at their first node), ``drop_socket`` (close the
   prompt's websocket after its first node), ``die_on_prompt`` (stop the whole server when a prompt
-  starts running), ``delay_s`` (seconds a prompt takes).
+  starts running), ``die_after`` (run that many prompts, then stop the whole server when the next
+  one starts: a server killed mid-run), ``delay_s`` (seconds a prompt takes). :meth:`StandIn.restart`
+  serves again on the same port (the server is back).
 
 Run it in a thread: ``with StandIn(tmp_path) as s: s.url``.
 """
@@ -76,9 +78,11 @@ class StandIn:
         self.fail_prompts: set[int] = set()  # these prompts (1 = the first run) fail at their first node
         self.drop_socket = False
         self.die_on_prompt = False
+        self.die_after: int | None = None  # prompts run before the server dies (at the next one's start)
         self.delay_s = 0.0
         self.counter = 0
         self._queue: asyncio.Queue | None = None
+        self._worker_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -108,6 +112,13 @@ class StandIn:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    def restart(self) -> None:
+        """Serve again on the same port after :meth:`stop` (the files and history kept; no fault set)."""
+        if self._loop is None or self.alive:
+            return
+        self.die_on_prompt, self.die_after = False, None
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+
     def stop(self) -> None:
         """Stop serving (as a server that dies): listening socket and every connection closed."""
         if self._loop is None or not self.alive:
@@ -117,6 +128,8 @@ class StandIn:
 
     async def _stop(self) -> None:
         self.alive = False
+        if self._worker_task is not None and self._worker_task is not asyncio.current_task():
+            self._worker_task.cancel()  # its queue goes with it (a restart makes a new one)
         for ws in list(self.sockets.values()):
             await ws.close()
         if self._runner is not None:
@@ -139,7 +152,7 @@ class StandIn:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self._queue = asyncio.Queue()
-        asyncio.get_running_loop().create_task(self._worker())
+        self._worker_task = asyncio.get_running_loop().create_task(self._worker())
         self.alive = True
 
     # -- routes ----------------------------------------------------------------------------------------
@@ -277,8 +290,9 @@ class StandIn:
             await ws.send_json({"type": kind, "data": data})
 
     async def _worker(self) -> None:
-        while True:
-            prompt_id, graph, cid = await self._queue.get()
+        queue = self._queue  # this serving's queue: after a restart, a new worker serves a new one
+        while self.alive:
+            prompt_id, graph, cid = await queue.get()
             try:
                 await self._execute(prompt_id, graph, cid)
             except Exception as exc:  # noqa: BLE001 - a stand-in must keep serving
@@ -290,7 +304,7 @@ class StandIn:
         self.prompts_run.append(prompt_id)
         await self._send(cid, "execution_start", {"prompt_id": prompt_id, "timestamp": int(time.time() * 1000)})
         await self._send(cid, "execution_cached", {"nodes": [], "prompt_id": prompt_id})
-        if self.die_on_prompt:
+        if self.die_on_prompt or (self.die_after is not None and len(self.prompts_run) > self.die_after):
             await self._stop()
             return
         values: dict[str, Any] = {}

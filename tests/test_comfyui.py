@@ -288,6 +288,83 @@ def test_an_interrupted_run_resumes_with_only_the_missing_clips(song, image, ser
     assert len(_clip_records(tmp_path / "work")) == n
 
 
+# ------------------------------------------------------------------------- servers down, user's side
+def _run_args(song, image, out: Path, *urls: str, quiet: bool = True) -> list[str]:
+    """``mvtimeline [-q] run`` as the user types it."""
+    servers = [a for u in urls for a in ("--comfyui", u)]
+    return ["-q"] * quiet + ["run", str(song.audio_path), "--lyrics", str(song.lyrics_path), "-o", str(out), "--backend",
+            "comfyui", *servers, "--workflow", "still-audio", "--image", str(image), "--fps", "24", "--size", "160x96"]
+
+
+def _lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+@pytest.fixture()
+def wide_terminal(monkeypatch):
+    """A 200-column terminal: log lines wrap at the terminal's width (80 when it is not one)."""
+    import mvtimeline.cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(mvtimeline.cli, "_STDERR", None)  # the stderr console, made again at that width
+
+
+def test_a_dead_server_is_one_line_before_the_song_is_analysed(song, image, tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mvtimeline.cli", *_run_args(song, image, tmp_path / "w", url)],
+                          capture_output=True, text=True, timeout=600)  # its own process: its real stderr
+    err = _lines(proc.stderr)
+    assert proc.returncode == 1 and len(err) == 1, proc.stderr
+    assert err[0] == f"mvtimeline: error: ComfyUI {url}: connection refused; start it or give another --comfyui"
+    assert not (tmp_path / "w" / "analysis.json").exists()
+    assert time.perf_counter() - t0 < 30  # nothing heavy ran (generous: a loaded CI machine)
+
+
+def test_a_dead_server_among_live_ones_is_one_warning_and_left_out(song, image, server, tmp_path, capsys,
+                                                                   wide_terminal):
+    from mvtimeline.cli import main
+
+    dead = f"http://127.0.0.1:{_free_port()}"
+    assert main(_run_args(song, image, tmp_path / "w", dead, server.url, quiet=False)) == 0  # -q: no warnings
+    err = _lines(capsys.readouterr().err)
+    logged = [ln for ln in err if ln.startswith(("WARNING", "ERROR"))]  # the rest: the progress bars' last state
+    assert logged == [f"WARNING mvtimeline.generate.comfyui: ComfyUI {dead}: connection refused; going on with "
+                      f"{server.url}"], err
+    records = _clip_records(tmp_path / "w")
+    assert len(records) == len(Plan.load(tmp_path / "w" / "plan.json").segments)
+    assert {r["meta"]["server"] for r in records} == {server.url}
+
+
+def test_a_server_that_dies_mid_run_stops_the_run_in_one_line_and_a_rerun_makes_the_rest(song, image, server,
+                                                                                            tmp_path, capsys,
+                                                                                            wide_terminal):
+    from mvtimeline.cli import main
+
+    server.die_after = 2  # two clips made; the third prompt kills it
+    args = _run_args(song, image, tmp_path / "w", server.url)
+    assert main(args) == 1
+    err = _lines(capsys.readouterr().err)
+    n = len(Plan.load(tmp_path / "w" / "plan.json").segments)
+    assert n >= 4 and len(err) == 1, err
+    assert err[0] == (f"mvtimeline: error: ComfyUI {server.url}: connection refused — {n - 2} of {n} clips not made; "
+                      "run again when it is back; the project shows placeholders (procedural clips) for them")
+    assert len(server.prompts_run) == 3  # no clip after the one in flight was even started
+    records = _clip_records(tmp_path / "w")
+    made = [r for r in records if r["backend"]["name"] == "comfyui"]
+    assert len(made) == 2 and len(records) == n  # the rest: placeholders
+    from mvtimeline.timeline.kdenlive_read import read_summary
+
+    video = [c for c in read_summary(tmp_path / "w" / "demo.kdenlive")["clips"] if not c["resource"].endswith(".wav")]
+    assert len(video) == n  # the project is written, every segment on it
+    server.restart()  # back, on the same port
+    before = len(server.prompts_run)
+    assert main(args) == 0
+    assert not _lines(capsys.readouterr().err)
+    assert len(server.prompts_run) - before == n - 2  # only the missing clips
+    assert len([r for r in _clip_records(tmp_path / "w") if r["backend"]["name"] == "comfyui"]) == n
+
+
 def test_bad_workflow_is_refused_before_the_analysis(song, image, tmp_path, capsys):
     from mvtimeline.cli import main
 

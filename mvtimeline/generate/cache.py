@@ -234,7 +234,7 @@ def _run_elsewhere(prepared: list[ClipRequest], results: list[ClipResult | None]
     def on_failed(req: ClipRequest, message: str) -> None:
         if not message.startswith(_label(req)):
             message = f"{_label(req)}: {message}"
-        log.error("%s", message)
+        log.info("%s", message)  # the run's error sums the failures up in one line
         failed.append((req, message))
 
     if todo:
@@ -287,15 +287,21 @@ def run(
     ClipsMissing
         Some clips could not be made (a backend gave a clip up with ``ClipFailed``, e.g. after its
         server retries); every other clip was made and stays in the cache. ``made`` has their
-        results, ``failed`` the requests and messages.
+        results, ``failed`` the requests and messages. When the backend is down (a ``ClipFailed``
+        whose ``backend_down`` is true, e.g. every ComfyUI server refuses connections), no more
+        clips are started (cached ones are still used) and the message is one line: its ``cause``,
+        then "N of M clips not made; run again when it is back".
     RunError
         The backend failed; clips finished before it stay in the cache.
 
     A backend with a ``parallel`` attribute > 1 gets that many clips at once (threads); on an
-    interrupt its ``cancel()`` is called.
+    interrupt its ``cancel()`` is called. Each clip given up is logged at INFO (``-v``): the error
+    says it once for all.
     """
     cache_dir = ensure_dir(Path(cache_dir))
     prepared = prepare(requests, backend=backend)
+    down: list[ClipFailed] = []  # the backend said it can make no clip now: start no more
+    not_made: set[int] = set()  # indexes of the clips that failed because the backend is down
 
     def one(req: ClipRequest) -> ClipResult:
         t0 = time.perf_counter()
@@ -304,6 +310,8 @@ def run(
         label = _label(req)
         record = find_clip(cache_dir, key, req.take)
         cached = record is not None
+        if record is None and down:
+            raise _NotStarted(f"{label}: not started ({getattr(down[0], 'cause', down[0])})")
         if record is None:
             log.info("%s: generating %d frames with %s into %s", label, req.n_frames, backend.name, mp4)
             cb = None if progress is None else (lambda done, total, _l=label: progress(_l, done, total))
@@ -321,6 +329,15 @@ def run(
 
     results: list[ClipResult | None] = [None] * len(prepared)
     failed: list[tuple[ClipRequest, str]] = []
+
+    def gave_up(i: int, exc: ClipFailed) -> None:
+        if getattr(exc, "backend_down", False) or isinstance(exc, _NotStarted):
+            if not down:
+                down.append(exc)
+            not_made.add(i)
+        log.info("%s", exc)  # the error at the end sums them up in one line
+        failed.append((prepared[i], str(exc)))
+
     workers = max(1, int(getattr(backend, "parallel", 1) or 1))
     if executor is not None and getattr(executor, "name", "local") != "local":
         _run_elsewhere(prepared, results, failed, backend=backend, cache_dir=cache_dir, executor=executor,
@@ -330,8 +347,7 @@ def run(
             try:
                 results[i] = one(req)
             except ClipFailed as exc:  # dead-lettered: the others are still made
-                log.error("%s", exc)
-                failed.append((req, str(exc)))
+                gave_up(i, exc)
     else:
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clip")
         futures = {pool.submit(one, req): i for i, req in enumerate(prepared)}
@@ -341,8 +357,7 @@ def run(
                 try:
                     results[i] = fut.result()
                 except ClipFailed as exc:
-                    log.error("%s", exc)
-                    failed.append((prepared[i], str(exc)))
+                    gave_up(i, exc)
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -353,10 +368,26 @@ def run(
             raise
         pool.shutdown(wait=True)
     if failed:
+        made = [r for r in results if r is not None]
         failed.sort(key=lambda f: (f[0].segment_index, f[0].take))
-        segs = ", ".join(f"{r.segment_index:02d}" + (f" (take {r.take})" if r.take != 1 else "") for r, _ in failed)
-        raise ClipsMissing(
-            f"{len(failed)} of {len(prepared)} clip(s) could not be made: segment(s) {segs}; first: {failed[0][1]}; "
-            "run the same command again to make only those",
-            made=[r for r in results if r is not None], failed=failed)
+        if down:
+            gone = {id(prepared[i]) for i in not_made}
+            others = [f for f in failed if id(f[0]) not in gone]
+            if others:  # another cause as well (a node failed): its own line
+                log.warning("%s", _missing_message(others, len(prepared)))
+            cause = getattr(down[0], "cause", None) or str(down[0])
+            n = len(failed) - len(others)
+            raise ClipsMissing(f"{cause} — {n} of {len(prepared)} clip{'s' if len(prepared) != 1 else ''} not made; "
+                               "run again when it is back", made=made, failed=failed)
+        raise ClipsMissing(_missing_message(failed, len(prepared)), made=made, failed=failed)
     return [r for r in results if r is not None]
+
+
+class _NotStarted(ClipFailed):
+    """A clip not started because the backend said it is down."""
+
+
+def _missing_message(failed: list[tuple[ClipRequest, str]], total: int) -> str:
+    segs = ", ".join(f"{r.segment_index:02d}" + (f" (take {r.take})" if r.take != 1 else "") for r, _ in failed)
+    return (f"{len(failed)} of {total} clip(s) could not be made: segment(s) {segs}; first: {failed[0][1]}; "
+            "run the same command again to make only those")

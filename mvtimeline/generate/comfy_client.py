@@ -9,7 +9,10 @@ server answers is used (it renames on a collision).
 
 Failures are of two kinds: :class:`ServerDown` (connection refused or lost, a timeout, a socket
 that closes mid-prompt, a 5xx: try another server) and :class:`NodeFailed` (the server ran the
-graph and a node failed, or refused the graph: the workflow's or the input's fault).
+graph and a node failed, or refused the graph: the workflow's or the input's fault). A
+:class:`ServerDown` says in a few words why (``cause``: "connection refused") and whether the
+server could not be reached at all (``unreachable``: the connection itself failed, so trying it
+again at once is pointless), as opposed to a transient failure worth a retry.
 
 Public: ComfyClient, ComfyError, ServerDown, NodeFailed, OutputFile.
 """
@@ -17,6 +20,7 @@ Public: ComfyClient, ComfyError, ServerDown, NodeFailed, OutputFile.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import uuid
@@ -41,7 +45,23 @@ class ComfyError(RunError):
 
 
 class ServerDown(ComfyError):
-    """The server cannot be reached, stopped answering or dropped the connection."""
+    """The server cannot be reached, stopped answering or dropped the connection.
+
+    Parameters
+    ----------
+    message : str
+        The whole story, for the log (URL, call, exception).
+    cause : str, optional
+        A few words for the user ("connection refused", "unknown host"); default: ``message``.
+    unreachable : bool
+        The connection itself failed (refused, unknown host, no connection within the timeout):
+        the server is not there, as opposed to a transient failure (a dropped socket, a 5xx).
+    """
+
+    def __init__(self, message: str, *, cause: str | None = None, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.cause = cause or message
+        self.unreachable = unreachable
 
 
 class NodeFailed(ComfyError):
@@ -63,6 +83,34 @@ class OutputFile:
         return self.animated or Path(self.filename).suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".gif", ".webp")
 
 
+def _cause(exc: BaseException) -> tuple[str, bool]:
+    """A few words on why a call failed, and whether the connection itself failed (the server is
+    not there: refused, unknown host, no connection within the timeout)."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "unknown host", True
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        code = getattr(exc.os_error, "errno", None)
+        if code == errno.ECONNREFUSED:
+            return "connection refused", True
+        if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "host unreachable", True
+        return (getattr(exc.os_error, "strerror", None) or str(exc)).lower(), True
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "no connection within the timeout", True
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no answer within the timeout", False
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection", False
+    return f"{type(exc).__name__}: {exc}", False
+
+
+def _down(message: str, exc: BaseException) -> ServerDown:
+    cause, unreachable = _cause(exc)
+    return ServerDown(f"{message} ({type(exc).__name__}: {exc})", cause=cause, unreachable=unreachable)
+
+
 def _node_errors(body: dict[str, Any]) -> str:
     """One line from a 400 answer of ``/prompt``: the first node error, else the error message."""
     for node_id, err in (body.get("node_errors") or {}).items():
@@ -81,18 +129,29 @@ class ComfyClient:
     """One ComfyUI server at ``url`` (``http://host:8188``), used inside one event loop.
 
     Use as ``async with ComfyClient(url) as c: ...``.
+
+    Parameters
+    ----------
+    url : str
+        ``http://host:port`` of the server.
+    idle_timeout_s : float > 0
+        Seconds without a byte (or a websocket message) before the server counts as dead.
+    connect_timeout_s : float > 0
+        Seconds to open a connection.
     """
 
-    def __init__(self, url: str, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         self.url = url.rstrip("/")
         self.idle_timeout_s = idle_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self.client_id = uuid.uuid4().hex
         self._session: Any = None
 
     async def __aenter__(self) -> ComfyClient:
         import aiohttp
 
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S,
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s,
                                                                             sock_read=self.idle_timeout_s))
         return self
 
@@ -107,7 +166,8 @@ class ComfyClient:
             async with self._session.request(method, self.url + path, **kwargs) as resp:
                 text = await resp.text()
                 if resp.status >= 500:
-                    raise ServerDown(f"{self.url}: {method} {path} answered {resp.status}")
+                    raise ServerDown(f"{self.url}: {method} {path} answered {resp.status}",
+                                     cause=f"{method} {path} answered {resp.status}")
                 try:
                     body = json.loads(text) if text else None
                 except json.JSONDecodeError:
@@ -118,7 +178,7 @@ class ComfyClient:
                     raise NodeFailed(f"{self.url}: {method} {path} answered {resp.status}: {str(body)[:200]}")
                 return body
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise ServerDown(f"{self.url}: {method} {path} failed ({type(exc).__name__}: {exc})") from None
+            raise _down(f"{self.url}: {method} {path} failed", exc) from None
 
     async def system_stats(self) -> dict[str, Any]:
         """``/system_stats``: ``{"system": {"comfyui_version", ...}, "devices": [...]}``."""
@@ -162,7 +222,7 @@ class ComfyClient:
                     async for block in resp.content.iter_chunked(1 << 20):
                         fh.write(block)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise ServerDown(f"{self.url}: /view {f.filename} failed ({type(exc).__name__}: {exc})") from None
+            raise _down(f"{self.url}: /view {f.filename} failed", exc) from None
         return out
 
     # -- running a prompt ---------------------------------------------------------------------------
@@ -197,7 +257,7 @@ class ComfyClient:
             ws = await self._session.ws_connect(f"{self.url}/ws", params={"clientId": self.client_id},
                                                 heartbeat=30.0)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise ServerDown(f"{self.url}: websocket failed ({type(exc).__name__}: {exc})") from None
+            raise _down(f"{self.url}: websocket failed", exc) from None
         try:
             body = await self._json("POST", "/prompt", json={"prompt": graph, "client_id": self.client_id,
                                                              "prompt_id": prompt_id})
@@ -239,7 +299,8 @@ class ComfyClient:
             if msg.type == aiohttp.WSMsgType.BINARY:
                 continue  # previews
             if msg.type != aiohttp.WSMsgType.TEXT:
-                raise ServerDown(f"{self.url}: the websocket closed while prompt {prompt_id} was running")
+                raise ServerDown(f"{self.url}: the websocket closed while prompt {prompt_id} was running",
+                                 cause="the connection closed while a prompt was running")
             try:
                 event = json.loads(msg.data)
             except json.JSONDecodeError:

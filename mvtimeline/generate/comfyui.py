@@ -17,13 +17,22 @@
    server's names go into the graph with the prompt, negative prompt, seed (per take), frames, size
    and fps on the bound inputs.
 4. **run** on a free server (one prompt in flight per server, :class:`ServerPool`), progress from
-   the websocket; a server that is down or drops out is left for a while and the clip is retried on
-   another, up to ``retries`` times; then :class:`~mvtimeline.errors.ClipFailed`.
+   the websocket; a server that drops out (a closed socket, a 5xx) is left for a while and the clip
+   is retried on another, up to ``retries`` times; then :class:`~mvtimeline.errors.ClipFailed`. A
+   server that cannot be reached at all (connection refused, unknown host) is dead for the rest of
+   the run and not tried again; when every server is dead, :class:`ServersGone` (its
+   ``backend_down`` tells the clip loop to start no more clips).
 5. **conform**: the output video (or image sequence) is decoded, each project frame takes the
    nearest generated frame in time, fitted to the project size and encoded (H.264, like every
    backend). The clip's own audio is dropped: the song is the only audio.
 
-Public: ComfyUIBackend, ServerPool, diagnose, BACKEND_VERSION, NOT_SINGING.
+Before a run, :meth:`ComfyUIBackend.check_servers` asks each server for ``/system_stats`` (a
+few seconds at most): none answering is one error line, some not answering one warning line.
+
+Retries and per-clip failures are logged at INFO (shown with ``-v``); a warning is one line per
+server lost.
+
+Public: ComfyUIBackend, ServerPool, ServersGone, diagnose, BACKEND_VERSION, NOT_SINGING, PROBE_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -53,7 +62,8 @@ from .comfy_client import ComfyClient, NodeFailed, OutputFile, ServerDown
 from .comfy_workflow import Workflow, load_workflow
 from .encode import EncodeSettings, encode_video
 
-__all__ = ["ComfyUIBackend", "ServerPool", "diagnose", "BACKEND_VERSION", "NOT_SINGING"]
+__all__ = ["ComfyUIBackend", "ServerPool", "ServersGone", "diagnose", "BACKEND_VERSION", "NOT_SINGING",
+           "PROBE_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +74,38 @@ NOT_SINGING = "the singer is not singing, mouth closed, listening to the music"
 DOWN_FOR_S = 30.0
 #: Seconds of the longest clip kept for the handles (the dissolve after a segment).
 HANDLE_ROOM_S = 1.0
-#: Seed step between takes of a segment.
-TAKE_SEED_STEP = 1_000_003
+#: Seconds each server has to answer ``/system_stats`` before a run (:meth:`ComfyUIBackend.check_servers`).
+PROBE_TIMEOUT_S = 5.0
+
+
+class ServersGone(ClipFailed):
+    """Every server of the run is dead (connection refused, unknown host...): no clip can be made
+    until one is back.
+
+    ``cause`` is one line naming the servers and why ("ComfyUI http://gpu1:8188: connection
+    refused"); ``backend_down`` (True) tells :func:`mvtimeline.generate.cache.run` to start no
+    more clips.
+    """
+
+    backend_down = True
+
+    def __init__(self, message: str, *, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message  # (a default: pickled across processes, it is rebuilt from its message)
+
+
+def _servers_cause(dead: dict[str, str]) -> str:
+    """``ComfyUI URL: cause`` for the dead servers, those with the same cause together.
+
+    Examples
+    --------
+    >>> _servers_cause({"http://a:8188": "connection refused", "http://b:8188": "connection refused"})
+    'ComfyUI http://a:8188, http://b:8188: connection refused'
+    """
+    by_cause: dict[str, list[str]] = {}
+    for url, cause in dead.items():
+        by_cause.setdefault(cause, []).append(url)
+    return "ComfyUI " + "; ".join(f"{', '.join(urls)}: {cause}" for cause, urls in by_cause.items())
 
 
 def _url(url: str) -> str:
@@ -82,26 +122,44 @@ class ServerPool:
 
     :meth:`acquire` waits for a free server, preferring one this clip has not tried and that has
     not failed lately; :meth:`release` hands it back (``failed`` marks it down for
-    :data:`DOWN_FOR_S` seconds).
+    :data:`DOWN_FOR_S` seconds). A server marked dead (:meth:`mark_dead`: it could not be reached
+    at all) is never handed out again; once every server is dead, :meth:`acquire` returns None.
     """
 
     def __init__(self, urls: Sequence[str]) -> None:
         self.urls = list(urls)
         self._busy: set[str] = set()
         self._down_until: dict[str, float] = {}
+        self._dead: dict[str, str] = {}  # URL → why ("connection refused")
         self._cond = threading.Condition()
 
-    def acquire(self, tried: set[str]) -> str:
-        """A free server for a clip that already tried ``tried``: the best-ranked server (not tried
-        by this clip, then not down lately) when it is free, else wait for one of that rank."""
+    @property
+    def live(self) -> list[str]:
+        """The servers not marked dead, in the order given."""
+        with self._cond:
+            return [u for u in self.urls if u not in self._dead]
+
+    @property
+    def dead(self) -> dict[str, str]:
+        """The servers marked dead: URL → cause."""
+        with self._cond:
+            return dict(self._dead)
+
+    def acquire(self, tried: set[str]) -> str | None:
+        """A free server for a clip that already tried ``tried``: the best-ranked live server (not
+        tried by this clip, then not down lately) when it is free, else wait for one of that rank.
+        None when every server is dead."""
         with self._cond:
             while True:
+                live = [u for u in self.urls if u not in self._dead]
+                if not live:
+                    return None
                 now = time.monotonic()
 
                 def rank(u: str) -> tuple[bool, bool]:
                     return u in tried, self._down_until.get(u, 0.0) > now
-                best = min(rank(u) for u in self.urls)
-                free = [u for u in self.urls if u not in self._busy and rank(u) == best]
+                best = min(rank(u) for u in live)
+                free = [u for u in live if u not in self._busy and rank(u) == best]
                 if free:
                     self._busy.add(free[0])
                     return free[0]
@@ -113,6 +171,22 @@ class ServerPool:
             if failed:
                 self._down_until[url] = time.monotonic() + DOWN_FOR_S
             self._cond.notify_all()
+
+    def mark_dead(self, url: str, cause: str, *, quiet: bool = False) -> None:
+        """Hand nothing more to ``url`` in this run; unless ``quiet``, say so in one warning line
+        when other servers go on (when it was the last, the run's error says it)."""
+        with self._cond:
+            if url in self._dead:
+                return
+            self._dead[url] = cause
+            live = [u for u in self.urls if u not in self._dead]
+            self._cond.notify_all()
+        if live and not quiet:
+            log.warning("ComfyUI %s: %s; going on with %s", url, cause, ", ".join(live))
+
+    def gone(self) -> str:
+        """One line on the dead servers: ``ComfyUI URL: cause``."""
+        return _servers_cause(self.dead)
 
 
 class ComfyUIBackend:
@@ -187,6 +261,7 @@ class ComfyUIBackend:
         self._running: dict[str, tuple[str, str]] = {}  # clip label → (server, prompt_id)
         self._lock = threading.Lock()
         self._audio: dict[tuple[str, int], np.ndarray] = {}  # the song at the workflow's rate
+        self._noted: set[str] = set()  # kinds of conform notes already warned about
 
     # -- sizes and frames ---------------------------------------------------------------------------
     def native_frames(self, request: ClipRequest) -> int:
@@ -272,15 +347,84 @@ class ComfyUIBackend:
         async with ComfyClient(url) as c:
             await c.interrupt(prompt_id)
 
+    # -- servers ------------------------------------------------------------------------------------
+    def check_servers(self, *, timeout_s: float = PROBE_TIMEOUT_S) -> list[str]:
+        """Ask every server for ``/system_stats`` at once, before any work; go on with those that answer.
+
+        A server that does not answer within ``timeout_s`` (or refuses the connection, or is not
+        a ComfyUI) is marked dead for this run: one warning line names those, when others answer.
+
+        Parameters
+        ----------
+        timeout_s : float > 0
+            Seconds each server has to answer.
+
+        Returns
+        -------
+        list of str
+            The servers that answered (``parallel`` becomes their number).
+
+        Raises
+        ------
+        ServerDown
+            None answered: one line, e.g. "ComfyUI http://127.0.0.1:8188: connection refused;
+            start it or give another --comfyui".
+        """
+        async def probe(url: str) -> str | None:
+            try:
+                async with ComfyClient(url, idle_timeout_s=timeout_s, connect_timeout_s=timeout_s) as c:
+                    stats = await asyncio.wait_for(c.system_stats(), timeout_s)
+            except asyncio.TimeoutError:
+                return f"no answer in {timeout_s:g} s"
+            except ServerDown as exc:
+                return exc.cause
+            except NodeFailed as exc:
+                return f"not a ComfyUI ({str(exc).removeprefix(url + ': ')})"
+            if not isinstance(stats, dict) or "system" not in stats:
+                return "not a ComfyUI (/system_stats answered no system)"
+            return None
+
+        urls = self.pool.live
+
+        async def probe_all() -> list[str | None]:
+            return await asyncio.gather(*(probe(u) for u in urls))
+
+        causes = asyncio.run(probe_all())
+        dead = {u: c for u, c in zip(urls, causes) if c is not None}
+        live = [u for u, c in zip(urls, causes) if c is None]
+        for url, cause in dead.items():
+            log.info("ComfyUI %s: %s", url, cause)
+            self.pool.mark_dead(url, cause, quiet=True)
+        if not live:
+            more = "start it" if len(dead) == 1 else "start one"
+            raise ServerDown(f"{_servers_cause(dead)}; {more} or give another --comfyui", cause=_servers_cause(dead),
+                             unreachable=True)
+        if dead:
+            log.warning("%s; going on with %s", _servers_cause(dead), ", ".join(live))
+        self.parallel = len(live)
+        return live
+
     def generate(self, request: ClipRequest, out: Path,
                  progress: Callable[[int, int], None] | None = None) -> GeneratedClip:
+        """Make ``request``'s clip on a free server (see the module's step 4 for the retries).
+
+        Raises
+        ------
+        ClipFailed
+            A node failed or the graph was refused, or the servers failed ``retries + 1`` times.
+        ServersGone
+            Every server is dead (could not be reached): no clip can be made now.
+        """
         label = f"segment {request.segment_index:02d} take {request.take}"
         tried: set[str] = set()
         errors: list[str] = []
-        for attempt in range(self.retries + 1):
+        while True:  # a dead server costs no retry: the clip goes to the next one
             if self._cancel.is_set():
                 raise KeyboardInterrupt
             url = self.pool.acquire(tried)
+            if url is None:
+                cause = self.pool.gone()
+                raise ServersGone(f"{label}: {cause}", cause=cause)
             tried.add(url)
             try:
                 made = self._generate_on(url, request, out, progress, label)
@@ -289,16 +433,22 @@ class ComfyUIBackend:
                 self.cancel()
                 raise
             except ServerDown as exc:
-                self.pool.release(url, failed=True)
+                self.pool.release(url, failed=not exc.unreachable)
+                if exc.unreachable:  # not there at all: no use trying it again in this run
+                    log.info("%s: %s; not trying %s again", label, exc, url)
+                    self.pool.mark_dead(url, exc.cause)
+                    continue
                 errors.append(str(exc))
-                log.warning("%s: %s%s", label, exc, "; trying again" if attempt < self.retries else "")
-                continue
+                again = len(errors) <= self.retries
+                log.info("%s: %s%s", label, exc, "; trying again" if again else "")
+                if again:
+                    continue
+                raise ClipFailed(f"{label}: {errors[-1]} (after {len(errors)} tries)") from None
             except NodeFailed as exc:
                 self.pool.release(url)
                 raise ClipFailed(f"{label}: {exc}") from None
             self.pool.release(url)
             return made
-        raise ClipFailed(f"{label}: {errors[-1]} (after {self.retries + 1} tries)")
 
     def _generate_on(self, url: str, request: ClipRequest, out: Path,
                      progress: Callable[[int, int], None] | None, label: str) -> GeneratedClip:
@@ -313,7 +463,7 @@ class ComfyUIBackend:
                 async with ComfyClient(url, idle_timeout_s=self.idle_timeout_s) as c:
                     values: dict[str, Any] = {
                         "prompt": self.prompt_text(request), "negative": request.negative_prompt,
-                        "seed": (request.seed + (request.take - 1) * TAKE_SEED_STEP) % (1 << 53),
+                        "seed": request.seed % (1 << 53),  # the take's own (requests.take_seed)
                         "frames": n_native, "width": gw, "height": gh,
                         "fps": float(b.fps) if b.fps.denominator != 1 else int(b.fps),
                     }
@@ -364,8 +514,12 @@ class ComfyUIBackend:
                                n_frames=request.n_frames, settings=self.encode, progress=None)
         if progress is not None:
             progress(request.n_frames, request.n_frames)
-        for note in notes:
-            log.warning("%s: %s", label, note)
+        for note in notes:  # each kind of note once on the screen; every clip's in its meta and at -v
+            kind = note.split(":")[0] if note.startswith("frames:") else note
+            with self._lock:
+                first = kind not in self._noted
+                self._noted.add(kind)
+            log.log(logging.WARNING if first else logging.INFO, "%s: %s", label, note)
         return GeneratedClip(n_frames=request.n_frames, adjusted=tuple(notes), details={
             "mode": "comfyui", "server": url, "workflow": self.workflow.name, "workflow_sha256": self.workflow.sha256,
             "native_fps": str(b.fps), "native_frames": n_native, "frames_received": native_got,

@@ -598,8 +598,8 @@ class RayExecutor:
                     errors[i] = msg = _message(exc)
                     if not gone:
                         label = f"segment {req.segment_index:02d} take {req.take}"
-                        log.warning("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
-                                    "; trying it on another worker" if len(tried[i]) < self.retries else "")
+                        log.info("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
+                                 "; trying it on another worker" if len(tried[i]) < self.retries else "")
                     with self._cond:
                         if gone:
                             self._dead.add(a)
