@@ -4,7 +4,7 @@ Every frame index is computed from an absolute time on the song by rounding, nev
 durations, so a five-minute song does not drift at 29.97 fps.
 
 Public: seconds_to_frame, frame_to_seconds, frames_at_least, segment_frames, SegmentFrames,
-mlt_time_to_frames, parse_fps, fps_label, KNOWN_FPS.
+mlt_time_to_frames, parse_fps, fps_choices, fps_label, KNOWN_FPS.
 """
 
 from __future__ import annotations
@@ -27,14 +27,19 @@ __all__ = [
     "SegmentFrames",
     "mlt_time_to_frames",
     "parse_fps",
+    "fps_choices",
     "fps_label",
     "profile_rate",
     "exact_rate",
     "KNOWN_FPS",
 ]
 
-#: Frame rates users pick, by the name they use for them.
+#: The frame rates a project may have, by the name users give them: the one table that ``--fps``,
+#: its help and README's list come from (:func:`parse_fps` refuses any other).
 KNOWN_FPS: dict[str, Fraction] = {
+    "12": Fraction(12),  # previews and quick drafts
+    "15": Fraction(15),
+    "16": Fraction(16),  # Wan's native rate
     "23.976": Fraction(24000, 1001),
     "24": Fraction(24),
     "25": Fraction(25),
@@ -85,15 +90,26 @@ def frame_to_seconds(frame: int, fps: Fraction) -> float:
     return float(Fraction(frame) / fps)
 
 
-def parse_fps(text: str | float | Fraction) -> Fraction:
+def parse_fps(text: str | float | Fraction, *, any_rate: bool = False) -> Fraction:
     """A frame rate from what a user types: ``30``, ``29.97``, ``30000/1001``.
 
-    The NTSC names (23.976, 29.97, 59.94) map to their exact fractions.
+    Only the rates of :data:`KNOWN_FPS` are accepted, by their name or any value equal to one
+    (``30000/1001``, ``30.0``); an NTSC rate written to other decimals (``23.98``, ``29.970``) is
+    its exact fraction.
+
+    Parameters
+    ----------
+    text : str, float or Fraction
+        What the user gave. A ``Fraction`` is a rate already held by a project or timeline and is
+        taken as it is (in (0, 240]).
+    any_rate : bool
+        Take any rate in (0, 240], not only the listed ones: a rate read from a file.
 
     Raises
     ------
     InputError
-        For anything that is not a positive rate.
+        For anything that is not one of the accepted rates (the message lists them), or not a
+        positive rate up to 240.
 
     Examples
     --------
@@ -104,6 +120,7 @@ def parse_fps(text: str | float | Fraction) -> Fraction:
     """
     if isinstance(text, Fraction):
         value = text
+        any_rate = True
     else:
         s = str(text).strip()
         if s in KNOWN_FPS:
@@ -111,15 +128,26 @@ def parse_fps(text: str | float | Fraction) -> Fraction:
         try:
             value = Fraction(s)
         except (ValueError, ZeroDivisionError):
-            raise InputError(
-                f"fps {s!r} is not a frame rate; use e.g. 25, 29.97 or 30000/1001"
-            ) from None
+            raise InputError(f"fps {s!r} is not a frame rate; use one of {fps_choices()}") from None
         for exact in KNOWN_FPS.values():  # 23.98, 29.970 ... → the NTSC fraction
             if exact.denominator == 1001 and abs(float(value) - float(exact)) < 0.006:
                 return exact
+    if not any_rate and value not in KNOWN_FPS.values():
+        raise InputError(f"fps {str(text)!r} is not an accepted frame rate; use one of {fps_choices()}")
     if value <= 0 or value > 240:
-        raise InputError(f"fps {text!r} is out of range (0, 240]")
+        raise InputError(f"fps {str(text)!r} is out of range (0, 240]")
     return value
+
+
+def fps_choices() -> str:
+    """The accepted rates as a user reads them: ``23.976, 24, 25, 29.97, 30, 50, 59.94, 60``.
+
+    Examples
+    --------
+    >>> fps_choices()
+    '23.976, 24, 25, 29.97, 30, 50, 59.94, 60'
+    """
+    return ", ".join(KNOWN_FPS)
 
 
 #: The NTSC rates written as their two-decimal labels over 100 (``29.97`` = 2997/100), as a

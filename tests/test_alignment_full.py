@@ -166,7 +166,7 @@ def test_lines_placed_over_an_instrumental_are_flagged(wordsong, tmp_path):
     assert proc.returncode == 0, proc.stderr
     saved = json.loads(out.read_text(encoding="utf-8"))
     assert "over instrumental" in saved["lines"][last]["flags"]
-    assert "1 line(s) over instrumental" in proc.stdout
+    assert "1 line over instrumental" in proc.stdout
     assert flagged(read(out)) == {"over instrumental": [last + 1]}
 
 
@@ -237,7 +237,7 @@ def test_separate_makes_a_stem_with_a_demucs_model_from_a_folder(demo_song, tmp_
     assert len(read(out).lines) == len(demo_song.lines)
     # a work folder keeps the stem it made and names it in project.json
     proc = _cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", tmp_path / "w",
-                "--separate", "--separate-model", "tiny", "--separate-repo", repo, "--size", "320x180", "--fps", "10")
+                "--separate", "--separate-model", "tiny", "--separate-repo", repo, "--size", "320x180", "--fps", "12")
     assert proc.returncode == 0, proc.stderr
     project = json.loads((tmp_path / "w" / "project.json").read_text(encoding="utf-8"))
     assert project["vocals"] == "stems/vocals.wav" and (tmp_path / "w" / "stems" / "vocals.wav").is_file()

@@ -39,7 +39,7 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout_s: float = 300.0) -> No
 
 
 def _made(stdout: str) -> tuple[int, int]:
-    m = re.search(r"(\d+) clips made, (\d+) from the cache", stdout)
+    m = re.search(r"(\d+) clips? made, (\d+) from the cache", stdout)
     assert m, stdout
     return int(m.group(1)), int(m.group(2))
 

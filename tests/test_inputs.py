@@ -96,3 +96,22 @@ def test_a_run_builds_its_backend_once_and_reads_the_lyrics_once(demo_song, tmp_
     pipeline.run(demo_song.audio_path, demo_song.lyrics_path, tmp_path / "work",
                  Config(fps=Fraction(25), width=160, height=90))
     assert calls == {"backend": 1, "read": 1}
+
+
+def test_lyrics_with_an_unknown_suffix_name_the_option_that_reads_them(demo_song, tmp_path):
+    words = tmp_path / "words.doc"
+    words.write_text("la la la\n")
+    out = tmp_path / "work"
+    proc = run_cli("run", demo_song.audio_path, "--lyrics", words, "-o", out)
+    assert_refused_before_work(proc, out, "words.doc", "--lyrics-format", "plain, lrc")
+    assert "format=" not in proc.stderr
+
+
+def test_an_unlisted_frame_rate_is_refused_before_the_analysis(demo_song, tmp_path):
+    out = tmp_path / "work"
+    proc = run_cli("run", demo_song.audio_path, "--fps", "26", "-o", out)
+    assert_refused_before_work(proc, out, "--fps", "'26'", "23.976, 24, 25, 29.97, 30, 50, 59.94, 60")
+    settings = tmp_path / "mvtimeline.toml"
+    settings.write_text("fps = 7\n")
+    proc = run_cli("--config", settings, "run", demo_song.audio_path, "-o", out)
+    assert_refused_before_work(proc, out, "'7'", "23.976")

@@ -1,6 +1,6 @@
 """The lyrics formats mvtimeline reads and writes, and :func:`read`, which picks the reader.
 
-Public: Format, FORMATS, read, read_format_for, write_format_for.
+Public: Format, FORMATS, format_names, read, read_format_for, write_format_for.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .read_srt import parse_srt
 from .read_suno import parse_suno
 from .read_vtt import parse_vtt
 
-__all__ = ["Format", "FORMATS", "read", "read_format_for", "write_format_for"]
+__all__ = ["Format", "FORMATS", "format_names", "read", "read_format_for", "write_format_for"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class Format:
     description: str
 
 
-#: Every lyrics format by name. ``read`` picks one by suffix (or ``format=``); so does ``write``.
+#: Every lyrics format by name. ``read`` and ``write`` pick one by suffix or by their ``format``
+#: argument (``read``'s is the command line's ``--lyrics-format``).
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
@@ -76,6 +77,19 @@ _PARSERS: dict[str, Callable[..., Lyrics]] = {
 }
 
 
+def format_names(*, readable: bool = True) -> dict[str, str]:
+    """Every name a user may give for a format that can be read (or written), with the format it
+    means: the names in :data:`FORMATS` and their aliases. ``--lyrics-format`` takes these.
+
+    Examples
+    --------
+    >>> format_names()["txt"], format_names()["suno"]
+    ('plain', 'suno')
+    """
+    names = {f.name: f.name for f in FORMATS.values() if (f.readable if readable else f.writable)}
+    return names | {alias: name for alias, name in _ALIASES.items() if name in names}
+
+
 def _known(readable: bool) -> str:
     names = [f.name for f in FORMATS.values() if (f.readable if readable else f.writable)]
     return ", ".join(names)
@@ -102,10 +116,10 @@ def _by_suffix(path: Path, *, readable: bool) -> str:
     )
     err = LyricsFormatError if readable else OutputError
     what = f"suffix {clean(suffix, 20)!r}" if suffix else "no suffix"
-    raise err(
-        f"{display_name(path)}: {what} names no lyrics format; use one of {suffixes}, "
-        f"or pass format= ({_known(readable)})"
-    )
+    # reading: the command line's --lyrics-format names the format; writing goes by the suffix alone
+    force = ", or give --lyrics-format" if readable else ""
+    raise err(f"{display_name(path)}: {what} names no lyrics format; use one of {suffixes}{force} "
+              f"({_known(readable)})")
 
 
 def read_format_for(path: Path, format: str | None = None) -> str:

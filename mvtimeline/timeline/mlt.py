@@ -316,7 +316,7 @@ def _exact_fps(timeline: otio.schema.Timeline, meta: dict[str, Any]) -> Fraction
             break
     if rate is None:
         raise InputError("timeline has no frame rate: set metadata['mvtimeline']['fps'] (e.g. '30000/1001')")
-    return parse_fps(f"{rate:.6f}")
+    return parse_fps(f"{rate:.6f}", any_rate=True)
 
 
 def layout_of(timeline: otio.schema.Timeline) -> Layout:
