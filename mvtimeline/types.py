@@ -34,6 +34,8 @@ __all__ = [
     "ClipResult",
     "section_kind",
     "LINE_FLAGS",
+    "take_seed",
+    "TAKE_SEED_STEP",
 ]
 
 SCHEMA = 1
@@ -222,7 +224,9 @@ class Line:
 #: What a line's ``flags`` may say: ``"over instrumental"``: hardly any voice is heard under the
 #: line (the lyrics file's times or the aligner put it over a break); ``"unsure"``: the aligner's
 #: confidence is under its floor and the line keeps a syllable-spread (interim) time.
-LINE_FLAGS = ("over instrumental", "unsure")
+#: ``"too short"`` / ``"too long"``: the aligner gave the line a time implausible for its words
+#: (squeezed, or spread over seconds of music).
+LINE_FLAGS = ("over instrumental", "unsure", "too short", "too long")
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,9 @@ class Lyrics(_Artifact):
     offset_s: float = 0.0
     #: How the times were made: ``{"aligner": "whisper"|"dsp"|"file", "model", "model_sha256", "language"...}``.
     aligner: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: The alignment report (:class:`mvtimeline.lyrics.report.AlignmentReport` as a dict): do the
+    #: lyrics belong to the song, and the figures that say so. Empty before alignment.
+    report: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_timed(self) -> bool:
@@ -255,7 +262,8 @@ class Lyrics(_Artifact):
             ld["singers"] = tuple(ld.get("singers", ()))
             lines.append(Line(**ld))
         return cls(path=d["path"], format=d["format"], lines=tuple(lines), offset_s=float(d.get("offset_s", 0.0)),
-                   aligner={str(k): str(v) for k, v in (d.get("aligner") or {}).items()})
+                   aligner={str(k): str(v) for k, v in (d.get("aligner") or {}).items()},
+                   report=dict(d.get("report") or {}))
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -342,6 +350,23 @@ class Plan(_Artifact):
 
 
 # ------------------------------------------------------------------------------------------ generate
+#: Seed step between the takes of a segment (:func:`take_seed`).
+TAKE_SEED_STEP = 1_000_003
+
+
+def take_seed(seed: int, take: int) -> int:
+    """The seed take ``take`` of a segment is made with: take 1 the segment's own ``seed`` (a plan's
+    seed reproduces its first take), every further take its own (``seed + (take - 1) *``
+    :data:`TAKE_SEED_STEP`; a backend reduces it to its generator's range).
+
+    Examples
+    --------
+    >>> take_seed(42, 1), take_seed(42, 2)
+    (42, 1000045)
+    """
+    return int(seed) + (int(take) - 1) * TAKE_SEED_STEP
+
+
 @dataclass(frozen=True)
 class ClipRequest:
     """Everything that determines one generated clip; its hash is the cache key.
@@ -394,6 +419,7 @@ class ClipRequest:
         d.pop("video")
         d.pop("audio")
         d.pop("take")  # the take is the file name inside the key's folder
+        d["seed"] = self.seed - (self.take - 1) * TAKE_SEED_STEP  # the segment's: every take in one folder
         # fields added later count only when set, so the keys of existing caches stay valid
         for name, default in (("crop_bottom", 0.0), ("video_sha256", None), ("pingpong", False),
                               ("audio_sha256", None), ("audio_is_vocals", False), ("singing", True)):

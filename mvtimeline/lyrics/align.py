@@ -55,6 +55,8 @@ from ._common import untimed_runs
 from ..audio import voice_threshold
 from .align_structure import stanza_spans
 from .place import place
+from .align_whisper import is_vocalisation
+from .report import assess, line_flags
 from .words import count_syllables, line_syllables, split_words
 
 __all__ = ["align", "choose_aligner", "align_dsp", "align_words", "flag_lines", "flagged", "estimate_offset", "ALIGNERS",
@@ -414,7 +416,7 @@ def _align_run(
     lo = np.minimum(lo, hi - 1)
     pj, pt, total = banded_dtw(tm, level, pause_w, song, v, lo, hi)
     if pj.size == 0:
-        log.warning("alignment found no path for %d line(s) in %.1f..%.1f s", n, lo_s, hi_s)
+        log.info("alignment found no path for %d line(s) in %.1f..%.1f s", n, lo_s, hi_s)
         return []
 
     # first song frame reached by each row
@@ -786,7 +788,7 @@ def align_dsp(
                                      confidence=conf)
         prev_end = end
     if low:
-        log.warning("%d of %d line(s) aligned with low confidence (< %.2f); they keep their interim "
+        log.info("%d of %d line(s) aligned with low confidence (< %.2f); they keep their interim "
                     "(syllable-spread) times: lines %s", len(low), len(todo), MIN_CONFIDENCE,
                     ", ".join(str(lines[i].line_no or i + 1) for i in low[:12]) + (" …" if len(low) > 12 else ""))
     placed = place(dataclasses.replace(lyrics, lines=tuple(out)), vocal_regions_s=regions, duration_s=duration)
@@ -929,9 +931,9 @@ def align(
         raise InputError(f"analysis duration {analysis.duration_s!r} s must be positive")
     if method == "dsp":
         out = align_dsp(lyrics, audio_path, analysis, progress=progress)
-        return dataclasses.replace(out, aligner={"aligner": "dsp"})
+        return _reported(dataclasses.replace(out, aligner={"aligner": "dsp"}), analysis)
     if not lyrics.lines:
-        return dataclasses.replace(lyrics, aligner={"aligner": "whisper", **choice.record()})
+        return _reported(dataclasses.replace(lyrics, aligner={"aligner": "whisper", **choice.record()}), analysis)
     from . import whisper_model as wm
     from .align_whisper import WhisperAligner
 
@@ -953,23 +955,36 @@ def align(
                                 confirm=lambda lyr, offset_s: aligner_().heard_shifted(lyr, offset_s))
         if not any(_needs_words(ln) for ln in lyrics.lines):
             out = flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
-            return dataclasses.replace(out, aligner={"aligner": "file"})
+            return _reported(dataclasses.replace(out, aligner={"aligner": "file"}), analysis)
     wa = aligner_()
     timed = wa.align_words(wa.align_lines(lyrics))
     unplaced = [i for i, ln in enumerate(timed.lines) if not ln.is_timed]
     if unplaced:
-        log.warning("%d of %d line(s) not placed by Whisper; they are spread between their neighbours and "
+        log.info("%d of %d line(s) not placed by Whisper; they are spread between their neighbours and "
                     "flagged unsure: lines %s", len(unplaced), len(timed.lines),
                     ", ".join(str(timed.lines[i].line_no or i + 1) for i in unplaced[:12])
                     + (" …" if len(unplaced) > 12 else ""))
         if len(unplaced) >= max(LOST_MIN_LINES, WHISPER_LOST_SHARE * len(timed.lines)):
-            log.warning("%s: the alignment looks lost (%d of %d lines not placed): look at it (mvtimeline align "
+            log.info("%s: the alignment looks lost (%d of %d lines not placed): look at it (mvtimeline align "
                         "... --plot align.png) or give timed lyrics (LRC, SRT)", lyrics.path or "lyrics",
                         len(unplaced), len(timed.lines))
     placed = place(_tighten(timed), vocal_regions_s=regions, duration_s=duration)
     record = {"aligner": "whisper", **choice.record(), "language": wa.language, "language_source": wa.language_source,
               "windows": str(wa.windows)}
-    return dataclasses.replace(flag_lines(placed, analysis), aligner=record)
+    out = dataclasses.replace(flag_lines(placed, analysis), aligner=record)
+    step("check")
+    return _reported(out, analysis, contrast=wa.heard_contrast(out))
+
+
+def _reported(lyrics: Lyrics, analysis: Analysis, *, contrast: Sequence[tuple[float, float]] = ()) -> Lyrics:
+    """``lyrics`` with their alignment report (:func:`mvtimeline.lyrics.report.assess`), logged when it
+    is not ok."""
+    rep = assess(lyrics, analysis, contrast=contrast)
+    if not rep.ok:  # said once, as an error, by the run (or a warning with --force; the align command)
+        log.info("%s: %s", lyrics.path or "lyrics", rep.message)
+    else:
+        log.info("alignment report: ok (%s)", ", ".join(f"{k} {v:g}" for k, v in rep.evidence.items()))
+    return dataclasses.replace(lyrics, report=rep.to_dict())
 
 
 def flagged(lyrics: Lyrics) -> dict[str, list[int]]:
@@ -988,7 +1003,9 @@ def flagged(lyrics: Lyrics) -> dict[str, list[int]]:
 def flag_lines(lyrics: Lyrics, analysis: Analysis) -> Lyrics:
     """Mark what is doubtful about each timed line (:data:`mvtimeline.types.LINE_FLAGS`):
     ``"over instrumental"`` when the voice is heard under less than ``OVER_INSTRUMENTAL_MAX`` of
-    the line's time, ``"unsure"`` when the aligner's confidence is under :data:`MIN_CONFIDENCE`.
+    the line's time, ``"unsure"`` when the aligner's confidence is under :data:`MIN_CONFIDENCE`,
+    ``"too short"`` / ``"too long"`` when the aligner gave it a time implausible for its words
+    (:func:`mvtimeline.lyrics.report.line_flags`).
 
     Parameters
     ----------
@@ -1013,10 +1030,12 @@ def flag_lines(lyrics: Lyrics, analysis: Analysis) -> Lyrics:
                 flags.append("over instrumental")
         if ln.source in ("aligned", "interim") and ln.confidence < MIN_CONFIDENCE:
             flags.append("unsure")
+        if ln.source in ("aligned", "interim"):
+            flags += line_flags(ln, vocalisation=is_vocalisation(ln.text))
         out.append(dataclasses.replace(ln, flags=tuple(flags)))
     n_over = sum("over instrumental" in ln.flags for ln in out)
     if n_over:
-        log.warning("%d line(s) sit where hardly any voice is heard (over an instrumental stretch?): lines %s",
+        log.info("%d line(s) sit where hardly any voice is heard (over an instrumental stretch?): lines %s",
                     n_over, ", ".join(str(ln.line_no or i + 1) for i, ln in enumerate(out)
                                       if "over instrumental" in ln.flags))
     return dataclasses.replace(lyrics, lines=tuple(out))

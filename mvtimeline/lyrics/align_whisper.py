@@ -98,6 +98,8 @@ WORD_VOICE_SPAN_S = 1.5
 START_STEP_S = 15.0
 START_SCAN_S = 45.0
 RETRY_STEP_S = 10.0
+#: Lines the alignment report scores against a decoy (:meth:`WhisperAligner.heard_contrast`).
+CONTRAST_LINES = 12
 #: Two windows are compared on the mean token log-probability of their first line
 #: (:meth:`WhisperAligner._later_better`); the later one must be better by JUMP_MARGIN_LOGP.
 JUMP_MARGIN_LOGP = 0.3
@@ -235,6 +237,7 @@ class _Placed:
     status: str  # "ok", "forced" (taken although implausible), "unplaced"
     zero_share: float
     voiced_share: float | None
+    score: float = -20.0  # mean token log-probability of its words (Whisper's hearing of the text)
 
 
 @dataclass
@@ -291,6 +294,9 @@ class WhisperAligner:
         self._va_hop = float(analysis.hop_s)
         self._thr = voice_threshold(va) if va.size else 1.0
         self.windows = 0
+        #: Each line's (index) mean token log-probability where it was placed: how well Whisper hears
+        #: the text there (the alignment report's evidence that the lyrics belong to the song).
+        self.heard_logp: dict[int, float] = {}
         self._regions = sorted((float(a), float(b)) for a, b in analysis.vocal_regions_s)
         self.language, self.language_source = self._language(texts, language)
         from faster_whisper.tokenizer import Tokenizer
@@ -585,9 +591,10 @@ class WhisperAligner:
             if good:
                 taken = good[-1] + 1
                 for j in judged[:taken]:
-                    placed[j.line] = _Placed(j.spans, "ok" if j.how == "ok" else "unplaced", j.zero, j.voiced)
+                    placed[j.line] = _Placed(j.spans, "ok" if j.how == "ok" else "unplaced", j.zero, j.voiced,
+                                                     j.score)
             else:  # the first line is implausible wherever it is tried: taken, unsure
-                placed[first.line] = _Placed(first.spans, "forced", first.zero, first.voiced)
+                placed[first.line] = _Placed(first.spans, "forced", first.zero, first.voiced, first.score)
                 taken = 1
             last = judged[taken - 1].line
             li, context = last + 1, last
@@ -777,6 +784,9 @@ class WhisperAligner:
                         p.status == "forced" and is_vocalisation(ln.text)) for p in mine):
                     lines[i + q] = dataclasses.replace(ln, confidence=0.0)
                     continue
+                heard = [p.score for p in mine if p is not None and p.status != "unplaced"]
+                if heard:
+                    self.heard_logp[i + q] = float(np.mean(heard))
                 spans: list[tuple[float, float] | None] = []
                 confs = []
                 for p, (_, piece) in zip(mine, [u for u in units if u[0] == q]):
@@ -841,6 +851,46 @@ class WhisperAligner:
                 into.append(float(np.mean(scores)))
         return float(np.mean(there)) > float(np.mean(here)) + OFFSET_MIN_LOGP
 
+    def heard_contrast(self, lyrics: Lyrics, *, max_lines: int = CONTRAST_LINES) -> list[tuple[float, float]]:
+        """How much better Whisper hears each timed line's own text where it was placed than another
+        line of the same lyrics (a decoy as fluent, in the same language and style).
+
+        Lyrics that belong to the song are heard clearly better than a decoy at their place; the lyrics
+        of another song (or text over an instrumental) are heard no better than any other line, and
+        poorly. Lines are sampled evenly (``max_lines`` at most); a decoy is the line nearest in word
+        count sharing under half its words (a repeated chorus line is never its own decoy).
+
+        Parameters
+        ----------
+        lyrics : Lyrics
+            Timed lyrics (what the aligner made).
+        max_lines : int
+            Lines scored at most.
+
+        Returns
+        -------
+        list of (float, float)
+            Per scored line, the mean token log-probability of its own words and of the decoy's.
+        """
+        lines = [ln for ln in lyrics.lines if ln.is_timed and split_words(ln.text) and not is_vocalisation(ln.text)]
+        n = len(lines)
+        out: list[tuple[float, float]] = []
+        if n < 2:
+            return out
+        words = [split_words(ln.text) for ln in lines]
+        for i in sorted({int(x) for x in np.linspace(0, n - 1, min(n, max_lines)).round()}):
+            ws = words[i]
+            others = [j for j in range(n) if len(set(words[j]) & set(ws)) < 0.5 * len(ws)]
+            if not others:
+                continue
+            j = min(others, key=lambda j: (abs(len(words[j]) - len(ws)), -abs(j - i)))
+            t = max(0.0, float(lines[i].start_s) - LEAD_S / 2)
+            until = min(float(lines[i].end_s) + LEAD_S / 2, t + WINDOW_S - 1.0)
+            own = float(np.mean(self._align(t, [self._tokens(w) for w in ws], until_s=until)[1]))
+            decoy = float(np.mean(self._align(t, [self._tokens(w) for w in words[j]], until_s=until)[1]))
+            out.append((own, decoy))
+        return out
+
     def align_words(self, lyrics: Lyrics) -> Lyrics:
         """Time the words inside every timed line that has no word times; line times are kept.
 
@@ -872,11 +922,13 @@ class WhisperAligner:
             if not toks:
                 continue
             until = min(float(lines[group[-1]].end_s), t + WINDOW_S)
-            spans, _, _ = self._align(t, toks, until_s=until)
+            spans, scores, _ = self._align(t, toks, until_s=until)
             b = 0
             for i, ws in zip(group, words):
                 ln = lines[i]
                 s = spans[b: b + len(ws)]
+                if ws:
+                    self.heard_logp[i] = float(np.mean(scores[b: b + len(ws)]))
                 b += len(ws)
                 if not ws:
                     continue

@@ -179,7 +179,7 @@ def _snap_words(bounds: list[float], edges: list[tuple[float, float]]) -> list[f
 def _place_run(lines: list[Line], lo: float, hi: float, regions: list[tuple[float, float]]) -> list[Line]:
     n = len(lines)
     if hi - lo <= _EPS:
-        log.warning("%d untimed line(s) have no room between their neighbours at %.2f s", n, lo)
+        log.info("%d untimed line(s) have no room between their neighbours at %.2f s", n, lo)
         return [
             dataclasses.replace(
                 ln,
@@ -291,7 +291,7 @@ def place(lyrics: Lyrics, *, vocal_regions_s: Sequence[tuple[float, float]], dur
         start = min(max(float(ln.start_s), 0.0), duration)
         end = min(max(float(ln.end_s), start), duration)
         if (start, end) != (ln.start_s, ln.end_s):
-            log.warning(
+            log.info(
                 "%s line %d: %.3f..%.3f s clipped to the song (%.3f..%.3f s)",
                 name,
                 ln.line_no,
@@ -308,7 +308,7 @@ def place(lyrics: Lyrics, *, vocal_regions_s: Sequence[tuple[float, float]], dur
                     f"({p.start_s:.2f} s); timed lines must be in order"
                 )
             if p.end_s > start:
-                log.warning(
+                log.info(
                     "%s line %d: end %.3f s cut to the next line's start %.3f s",
                     name,
                     p.line_no,
