@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import ClipsMissing, InputError
-from .fileio import atomic_write, backup_path
+from .fileio import atomic_write, backup_path, ensure_dir
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 from .plan.cast import cast_of
-from .workfolder import VOCALS_STEM, WorkFolder, sha256_of
+from .workfolder import ALIGNED_FILE, PROJECT_FILE, VOCALS_STEM, WorkFolder, check_out_folder, sha256_of, writer_lock
 
 if TYPE_CHECKING:
     from .generate.base import Backend
@@ -116,6 +116,85 @@ class Inputs:
     backend: Backend
 
 
+def _holding(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a command that writes a work folder (its first argument) holding the folder's lock
+    (:func:`mvtimeline.workfolder.writer_lock`): a second writer stops with the reason."""
+    import functools
+
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def held(project: WorkFolder | Path, *args: Any, **kwargs: Any) -> Any:
+            folder = project.folder if isinstance(project, WorkFolder) else Path(project)
+            with writer_lock(folder, command):
+                return f(project, *args, **kwargs)
+        return held
+    return wrap
+
+
+def open_folder(folder: WorkFolder | Path) -> WorkFolder:
+    """The work folder at ``folder`` (a :class:`WorkFolder` is returned as it is).
+
+    Raises
+    ------
+    InputError
+        Not a work folder.
+    """
+    return _folder(folder)
+
+
+def find_project(path: Path) -> Path:
+    """The project to render: ``path`` itself when it is a file, else the ``.kdenlive`` of the work
+    folder ``path``.
+
+    In a work folder (one with ``project.json``) that is ``NAME.kdenlive``, NAME being the name
+    ``project.json`` gives; in another folder, its only ``.kdenlive`` file.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.kdenlive``/``.mlt`` file, or a folder.
+
+    Returns
+    -------
+    Path
+        The project file (not checked further: :func:`mvtimeline.render.render` does).
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist; a work folder whose project is not written yet; a folder with no
+        ``.kdenlive`` file, or several.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder; give a work folder or a .kdenlive project")
+        return path
+    if (path / PROJECT_FILE).is_file():
+        found = WorkFolder.open(path).path(".kdenlive")
+        if not found.is_file():
+            raise InputError(f"{path}: the work folder has no {found.name} yet; write it with "
+                             f"'mvtimeline export {path}'")
+        return found
+    found_all = sorted(p for p in path.glob("*.kdenlive") if p.is_file())
+    if not found_all:
+        raise InputError(f"{path}: no .kdenlive project in this folder (and no {PROJECT_FILE}); "
+                         "give a work folder made by 'mvtimeline run' or a .kdenlive file")
+    if len(found_all) > 1:
+        names = ", ".join(p.name for p in found_all[:5]) + (", ..." if len(found_all) > 5 else "")
+        raise InputError(f"{path}: {len(found_all)} .kdenlive projects ({names}) and no {PROJECT_FILE}; "
+                         f"give one, e.g. {found_all[0]}")
+    return found_all[0]
+
+
+def stale_render(project: WorkFolder) -> Path | None:
+    """The work folder's render (``NAME.mp4``) when it is older than its ``NAME.kdenlive``, else None."""
+    video, kden = project.path(".mp4"), project.path(".kdenlive")
+    if video.is_file() and kden.is_file() and video.stat().st_mtime < kden.stat().st_mtime:
+        return video
+    return None
+
+
 def _folder(project: WorkFolder | Path) -> WorkFolder:
     return project if isinstance(project, WorkFolder) else WorkFolder.open(Path(project))
 
@@ -198,7 +277,8 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     InputError
         The first bad input, in one line.
     RunError
-        ``executor="ray"`` and nothing answers at the Ray address.
+        ``executor="ray"`` and nothing answers at the Ray address; or no ``--comfyui`` server
+        answers (one that does not, among others that do, is one warning and left out).
     """
     from . import audio
     from . import lyrics as lyr
@@ -245,6 +325,9 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     if read is not None and read.lines:  # the Whisper model found and checked (joined once from its packages)
         lyr.choose_aligner(config.aligner, whisper_model=config.whisper_model,
                            allow_download=config.whisper_download, language=config.language, warn=False)
+    check_servers = getattr(backend, "check_servers", None)
+    if check_servers is not None and config.executor != "ray":  # Ray's workers reach the servers, maybe not we
+        check_servers()  # ComfyUI: each server answers, before the song is analysed
     return Inputs(lyrics=read, backend=backend)
 
 
@@ -843,7 +926,8 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
 # --------------------------------------------------------------------------------------------- run
 def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
         render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
-        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop, cluster: Any = None) -> RunResult:
+        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop, cluster: Any = None,
+        force: bool = False) -> RunResult:
     """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
 
     Parameters
@@ -870,6 +954,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     cluster : Cluster, optional
         A batch's Ray cluster (:class:`mvtimeline.generate.executor.Cluster`): analysis, alignment
         and the render run there as CPU tasks, the clips on its shared executor.
+    force : bool
+        Go on although the alignment report says the lyrics do not fit the song, and write into a
+        non-empty folder that is not a work folder (:func:`~mvtimeline.workfolder.check_out_folder`).
 
     Returns
     -------
@@ -878,7 +965,11 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     Raises
     ------
     InputError
-        Bad input, found before any heavy work starts (and before the work folder is made).
+        Bad input, found before any heavy work starts (and before the work folder is made); a
+        folder of the user's own files as ``out_dir``; lyrics the alignment report finds do not
+        fit the song (:func:`check_alignment`; after ``aligned.json`` is written, before any clip).
+    RunError
+        Another command is writing the work folder.
     ClipsMissing
         The backend gave some clips up (a remote server failed after its retries): the project was
         written with placeholders for them; running again makes only those.
@@ -887,6 +978,49 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     """
     inputs = check_inputs(song, lyrics, config, lyrics_format=lyrics_format, preset=preset,
                           burn_subtitles=burn_subtitles)
+    check_out_folder(out_dir, song, force=force)
+    with writer_lock(ensure_dir(Path(out_dir)), "run"):
+        return _run(song, lyrics, out_dir, config, inputs, lyrics_format=lyrics_format, render=render, preset=preset,
+                    burn_subtitles=burn_subtitles, formats=formats, progress=progress, cluster=cluster, force=force)
+
+
+def check_alignment(project: WorkFolder, aligned: Lyrics, *, force: bool = False, lyrics: Path | None = None) -> None:
+    """Stop a run whose lyrics the alignment report finds do not fit the song
+    (:func:`mvtimeline.lyrics.report.assess`), before anything is generated.
+
+    Parameters
+    ----------
+    project : WorkFolder
+        The work folder (``aligned.json`` is already written there, to look at).
+    aligned : Lyrics
+        The aligned lyrics with their report.
+    force : bool
+        Only log the report's message, and go on.
+    lyrics : Path, optional
+        The user's lyrics file, named in the message (default: the work folder's copy).
+
+    Raises
+    ------
+    InputError
+        The report's verdict is not ok (its message, and how to go on).
+    """
+    from .lyrics.report import AlignmentReport
+
+    rep = AlignmentReport.from_dict(aligned.report)
+    if rep.ok:
+        return
+    if force:
+        log.warning("%s (going on: --force)", rep.message)
+        return
+    name = lyrics or (project.lyrics.name if project.lyrics else "lyrics")
+    raise InputError(f"{name}: {rep.message} Nothing generated; "
+                     f"the times are in {project.folder / ALIGNED_FILE}; --force goes on anyway")
+
+
+def _run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, inputs: Any, *, lyrics_format: str | None,
+         render: bool, preset: str | None, burn_subtitles: bool, formats: Sequence[str], progress: Progress,
+         cluster: Any, force: bool) -> RunResult:
+    """:func:`run` with its inputs checked and the work folder held."""
     project = WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
     if cluster is None:
         project = separate_step(project, progress=progress)
@@ -895,6 +1029,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
         aligned = align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
     else:
         project, analysis, aligned = timing_step(project, cluster, lyrics=inputs.lyrics, progress=progress)
+    check_alignment(project, aligned, force=force, lyrics=lyrics)
     plan = plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
     takes = list(range(1, max(1, config.takes) + 1))
     executor = None
@@ -1029,6 +1164,7 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
     return aligned
 
 
+@_holding("plan")
 def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool = False,
            cut_rule: str | None = None, pace: str | None = None, clip_s: float | None = None) -> Plan:
     """Make ``plan.json`` of a work folder again (another ``style`` is saved in the project).
@@ -1070,6 +1206,7 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
     return plan_step(project, project.load_analysis(), project.load_aligned(), replan=replan or changed)
 
 
+@_holding("generate")
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
              progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None,
              shared_cache: Path | None = None, keyframe_gpus: int | None = None) -> tuple[Generated, Exported | None]:
@@ -1126,6 +1263,7 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     return gen, exported
 
 
+@_holding("export")
 def export(folder: WorkFolder | Path, *, formats: Sequence[str] = EXPORT_FORMATS) -> Exported:
     """Write the project of a work folder in ``formats`` again.
 
@@ -1157,6 +1295,7 @@ def export(folder: WorkFolder | Path, *, formats: Sequence[str] = EXPORT_FORMATS
     return export_step(project, plan, project.load_aligned(), clips, formats=formats, analysis=analysis)
 
 
+@_holding("pick")
 def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     """Make ``take`` the chosen take of ``segment`` in plan.json and put it on the timeline.
 

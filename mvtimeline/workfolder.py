@@ -18,10 +18,15 @@ Public: WorkFolder, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +40,7 @@ from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 if TYPE_CHECKING:
     from .generate.base import Backend
 
-__all__ = ["WorkFolder", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
+__all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,11 @@ VOCALS_STEM = "stems/vocals.wav"  # the stem --separate makes
 PLAN_FILE = "plan.json"
 CLIPS_DIR = "clips"
 _STATE_FILE = ".mvtimeline-state.json"
+#: Held (``flock``) by the command writing the folder; its text says which command, since when.
+LOCK_FILE = ".mvtimeline.lock"
+#: What a run may write as ``NAME<suffix>``: the project formats, Kdenlive's subtitle files, the render.
+_OUTPUT_SUFFIXES = (".kdenlive", ".kdenlive.srt", ".kdenlive.ass", ".otio", ".xml", ".fcpxml", ".edl", ".srt", ".ass",
+                    ".mp4", ".mov", ".mkv", ".webm")
 
 
 def sha256_of(path: Path) -> str:
@@ -56,6 +66,126 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def check_out_folder(out_dir: Path, song: Path, *, force: bool = False) -> None:
+    """Refuse to make a work folder inside a folder of the user's own files.
+
+    A folder that does not exist, is empty, or is a work folder (has ``project.json``) is fine. Any
+    other folder is refused unless ``force``; even then, files there with the names mvtimeline
+    would write (``NAME.kdenlive``, ``NAME.srt``, ``plan.json``...) are refused by name: they are
+    the user's, and mvtimeline never renames or overwrites a file it did not write.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The ``-o`` folder.
+    song : Path
+        The song (its name is the outputs' name; the song itself may lie in ``out_dir``).
+    force : bool
+        Write into a non-empty folder that is not a work folder.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` is a file, or a folder of other files (see above).
+    """
+    from .errors import OutputError
+
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: is a file, not a folder; give -o a folder for the project")
+    if (out_dir / PROJECT_FILE).is_file():
+        return
+    song = Path(song)
+    entries = [p for p in out_dir.iterdir() if p.name != LOCK_FILE
+               and not (song.exists() and p.exists() and p.is_file() and p.samefile(song))]
+    if not entries:
+        return
+    if not force:
+        raise OutputError(f"{out_dir}: not empty and not an mvtimeline work folder (no {PROJECT_FILE}); give a new "
+                          "or empty folder with -o, or --force to write into it")
+    name = song.stem
+    ours = {PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, _STATE_FILE, f"{name}-media"}
+    ours |= {f"{name}{suffix}" for suffix in _OUTPUT_SUFFIXES}
+    clash = sorted(p.name for p in entries if p.name in ours or p.name.startswith(f"{name}.lyrics."))
+    if clash:
+        shown = ", ".join(clash[:4]) + (" …" if len(clash) > 4 else "")
+        raise OutputError(f"{out_dir}: holds files with the names mvtimeline writes ({shown}), not written by it; "
+                          "move them or give another folder with -o")
+
+
+@contextmanager
+def writer_lock(folder: Path, command: str) -> Iterator[None]:
+    """Hold the work folder for one writing command: a second one stops with the reason.
+
+    The lock is ``flock`` on :data:`LOCK_FILE`, so it ends with the process (a killed run leaves no
+    stale lock); the file says which command holds it and since when. A folder that does not exist
+    yet is not locked (the command makes it, or says it is missing).
+
+    Parameters
+    ----------
+    folder : Path
+        The work folder.
+    command : str
+        What is writing (``"run"``, ``"pick"``...), for the message the other one gets.
+
+    Raises
+    ------
+    RunError
+        Another command holds the folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        yield
+        return
+    fh = open(folder / LOCK_FILE, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another mvtimeline command"
+            raise RunError(f"{folder}: in use by {holder}; wait until it ends, then run this again") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"mvtimeline {command} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+def lock_holder(folder: Path) -> str | None:
+    """Which command holds ``folder`` (its lock file's text), or None when none does.
+
+    Parameters
+    ----------
+    folder : Path
+
+    Returns
+    -------
+    str or None
+    """
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return None
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            return fh.read().strip() or "another mvtimeline command"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,11 @@ def test_a_changed_prompt_or_seed_gives_a_new_key(tmp_path: Path, backend: Proce
     results = run(variants, backend=backend, cache_dir=tmp_path)
     assert len({r.key for r in results}) == len(variants)
     assert len({r.path for r in results}) == len(variants)
-    other_take = run([dataclasses.replace(req, take=2)], backend=backend, cache_dir=tmp_path)[0]
+    from mvtimeline.types import take_seed
+
+    # take 2 is made with its own seed, in the folder of the segment's key (the takes side by side)
+    other_take = run([dataclasses.replace(req, take=2, seed=take_seed(req.seed, 2))], backend=backend,
+                     cache_dir=tmp_path)[0]
     assert other_take.key == results[0].key and other_take.path.name == "take-2.mp4"
     assert not other_take.cached
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..frames import segment_frames
-from ..types import Analysis, ClipRequest, ClipResult, Plan
+from ..types import Analysis, ClipRequest, ClipResult, Plan, take_seed
 from .cache import clip_paths, find_clip, image_sha256, run
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ def clip_requests(plan: Plan, analysis: Analysis, config: Config, *, takes: Sequ
             out.append(ClipRequest(
                 segment_index=seg.index, take=take, section=seg.section, section_index=sections.index(seg.section),
                 image_prompt=seg.image_prompt, motion_prompt=seg.motion_prompt,
-                negative_prompt=seg.negative_prompt, seed=seg.seed, width=config.width, height=config.height,
+                negative_prompt=seg.negative_prompt, seed=take_seed(seg.seed, take), width=config.width,
+                height=config.height,
                 fps=fps, n_frames=n, head_frames=f.head_frames, tail_frames=f.tail_frames,
                 clip_start_s=round(clip_start_s, 6), tempo_bpm=analysis.tempo_bpm, downbeats_s=downs,
                 loudness=loud, image=str(image) if image else None,
