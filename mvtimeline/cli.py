@@ -522,7 +522,8 @@ def _print_flags(con, aligned) -> None:
 
 
 def _progress(ctx):
-    return Reporter(_console(), enabled=not ctx.obj.get("quiet"))
+    con = _console()  # bars only on a terminal: a log or a pipe gets the lines that matter
+    return Reporter(con, enabled=not ctx.obj.get("quiet") and con.is_terminal)
 
 
 @cli.command()

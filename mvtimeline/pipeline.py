@@ -325,6 +325,10 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     if read is not None and read.lines:  # the Whisper model found and checked (joined once from its packages)
         lyr.choose_aligner(config.aligner, whisper_model=config.whisper_model,
                            allow_download=config.whisper_download, language=config.language, warn=False)
+    if getattr(backend, "needs_image", False) and not config.images and not any(
+            spec.get("image") for spec in config.cast.values()):
+        raise InputError(f"the {config.backend} workflow starts from an image: pass --image, --cast with the singers' "
+                         "pictures, or --keyframe-workflow (e.g. sdxl-keyframe)")
     check_servers = getattr(backend, "check_servers", None)
     if check_servers is not None and config.executor != "ray":  # Ray's workers reach the servers, maybe not we
         check_servers()  # ComfyUI: each server answers, before the song is analysed
@@ -978,7 +982,8 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     """
     inputs = check_inputs(song, lyrics, config, lyrics_format=lyrics_format, preset=preset,
                           burn_subtitles=burn_subtitles)
-    check_out_folder(out_dir, song, force=force)
+    check_out_folder(out_dir, song, force=force,
+                     inputs=[p for p in (lyrics, *config.images, config.video) if p is not None])
     with writer_lock(ensure_dir(Path(out_dir)), "run"):
         return _run(song, lyrics, out_dir, config, inputs, lyrics_format=lyrics_format, render=render, preset=preset,
                     burn_subtitles=burn_subtitles, formats=formats, progress=progress, cluster=cluster, force=force)

@@ -114,7 +114,7 @@ def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
     Raises
     ------
     InputError
-        Not a work folder, an unknown format, ``out`` is a file.
+        Not a work folder, an unknown format, ``out`` is a file or the work folder (or inside it).
     """
     from . import pipeline
     from .audio import load, probe, wav_window
@@ -126,6 +126,9 @@ def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for the shot pack")
     project = pipeline.load_project(Path(folder))
+    if out.resolve() == project.folder.resolve() or project.folder.resolve() in out.resolve().parents:
+        raise InputError(f"{out}: is inside the work folder {project.folder}; write the shot pack to a folder of its "
+                         f"own, e.g. -o {project.folder.resolve().parent / (project.name + '-shots')}")
     plan = project.load_plan()
     analysis = project.load_analysis()
     backend = pipeline.project_backend(project)

@@ -68,7 +68,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_out_folder(out_dir: Path, song: Path, *, force: bool = False) -> None:
+def check_out_folder(out_dir: Path, song: Path, *, force: bool = False, inputs: Sequence[Path] = ()) -> None:
     """Refuse to make a work folder inside a folder of the user's own files.
 
     A folder that does not exist, is empty, or is a work folder (has ``project.json``) is fine. Any
@@ -82,6 +82,8 @@ def check_out_folder(out_dir: Path, song: Path, *, force: bool = False) -> None:
         The ``-o`` folder.
     song : Path
         The song (its name is the outputs' name; the song itself may lie in ``out_dir``).
+    inputs : sequence of Path
+        The run's other inputs (lyrics, images, a video): they may lie in ``out_dir`` too.
     force : bool
         Write into a non-empty folder that is not a work folder.
 
@@ -99,9 +101,10 @@ def check_out_folder(out_dir: Path, song: Path, *, force: bool = False) -> None:
         raise OutputError(f"{out_dir}: is a file, not a folder; give -o a folder for the project")
     if (out_dir / PROJECT_FILE).is_file():
         return
+    given = [Path(p) for p in (song, *inputs) if p is not None and Path(p).is_file()]
     song = Path(song)
     entries = [p for p in out_dir.iterdir() if p.name != LOCK_FILE
-               and not (song.exists() and p.exists() and p.is_file() and p.samefile(song))]
+               and not (p.is_file() and any(p.samefile(g) for g in given))]
     if not entries:
         return
     if not force:

@@ -215,6 +215,9 @@ def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
 
     song, folder = work
     pack = tmp_path / "pack"
+    assert main(["-q", "shots", str(folder), "-o", str(folder), "--format", "wan2gp"]) == 2  # not into the folder
+    assert main(["-q", "shots", str(folder), "-o", str(folder / "pack")]) == 2
+    assert not (folder / "pack").exists()
     assert main(["-q", "shots", str(folder), "-o", str(pack), "--format", "wan2gp"]) == 0
     segs = _segments(folder)
     dirs = sorted(p for p in pack.iterdir() if p.is_dir())

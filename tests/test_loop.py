@@ -341,3 +341,16 @@ def test_a_sideways_phone_video_is_turned_upright(tmp_path):
     frame = read_frames(tmp_path / "out.mp4")[1].astype(int)
     top, bottom = frame[:24].mean(axis=(0, 1)), frame[-24:].mean(axis=(0, 1))
     assert top[2] > 200 and top[0] < 50 and bottom[0] > 200 and bottom[2] < 50
+
+
+@pytest.mark.parametrize("job", ["video_job", "image_job"])
+def test_a_further_take_of_the_loop_differs(job, request, tmp_path):
+    from mvtimeline.types import take_seed
+
+    _, plan, analysis, clips = request.getfixturevalue(job)
+    req, res = clips[1]
+    second = dataclasses.replace(req, take=2, seed=take_seed(req.seed, 2))
+    res2 = generate.run([second], backend=LoopBackend(), cache_dir=tmp_path)[0]
+    a, b = read_frames(res.path), read_frames(res2.path)
+    assert len(a) == len(b) == req.n_frames
+    assert max(float(np.abs(x.astype(float) - y.astype(float)).mean()) for x, y in zip(a, b)) > TOL

@@ -144,3 +144,29 @@ def test_pick_says_the_render_is_out_of_date(made):
     video.unlink()
     proc = mvt("pick", out, 1, 2)
     assert "out of date" not in proc.stdout
+
+
+def test_the_report_judges_length_and_hearing(demo_analysis):
+    """The verdicts from the evidence alone: syllables per second, voice heard, Whisper's contrast."""
+    import dataclasses
+
+    from mvtimeline.lyrics.report import assess
+    from mvtimeline.types import Line, Lyrics
+
+    def lyrics(n: int, text: str = "we sing along the river in the night") -> Lyrics:
+        return Lyrics(path="x.txt", format="plain", lines=tuple(Line(text=f"{text} {i}", line_no=i + 1)
+                                                                 for i in range(n)))
+
+    dur = demo_analysis.duration_s
+    assert assess(lyrics(8), demo_analysis).verdict == "ok"
+    assert assess(lyrics(int(dur)), demo_analysis).verdict == "too long"  # ~10 syllables a second
+    quiet = dataclasses.replace(demo_analysis, vocal_regions_s=((1.0, 1.5),))
+    assert assess(lyrics(8), quiet).verdict == "no voice"
+    assert assess(lyrics(8), quiet, contrast=[(-1.5, -5.0)] * 6).verdict == "ok"  # Whisper hears it: sung
+    long_voice = dataclasses.replace(demo_analysis, duration_s=200.0, vocal_regions_s=((0.0, 180.0),))
+    assert assess(lyrics(1, "la"), long_voice).verdict == "too short"
+    poor_alike = [(-6.8, -6.6)] * 6  # heard poorly, no better than a decoy: another song's lyrics
+    poor_better = [(-5.8, -7.9)] * 6  # heard poorly throughout, but far better than a decoy: its own
+    assert assess(lyrics(8), demo_analysis, contrast=poor_alike).verdict == "mismatch"
+    assert assess(lyrics(8), demo_analysis, contrast=poor_better).verdict == "ok"
+    assert assess(lyrics(8), demo_analysis, contrast=poor_alike[:3]).verdict == "ok"  # too few lines to judge

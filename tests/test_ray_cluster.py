@@ -123,7 +123,7 @@ def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_
         subprocess.run(worker, check=True, env=env, capture_output=True, timeout=120)
         doc = subprocess.run([sys.executable, "-m", "mvtimeline", "doctor", "--ray-address", address],
                              env=env, capture_output=True, text=True, timeout=120)
-        assert "2 node(s)" in doc.stdout, doc.stdout + doc.stderr
+        assert "2 nodes" in doc.stdout, doc.stdout + doc.stderr
         proc = subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "run", str(song.audio_path), "--lyrics",
                                str(song.lyrics_path), "--image", str(img), "--fps", "12", "--size", "64x48",
                                "--max-segment", "4", "-o", str(tmp_path / "w"), "--executor", "ray",

@@ -274,6 +274,12 @@ class ComfyUIBackend:
         m = self.workflow.binding.multiple
         return max(m, request.width // m * m), max(m, request.height // m * m)
 
+    @property
+    def needs_image(self) -> bool:
+        """Every clip starts from a picture the user gives (``--image``, ``--cast``): the workflow
+        needs one and no keyframe workflow makes it."""
+        return self.workflow.needs_image and self.keyframe is None
+
     def check(self, request: ClipRequest) -> None:
         """Refuse what the workflow cannot make, before anything is uploaded."""
         check_request(request)

@@ -69,6 +69,27 @@ _EPS_S = 1e-6  # an output time this close to a source frame's start counts as t
 
 # ------------------------------------------------------------------------------------------ geometry
 # --------------------------------------------------------------------------------------- time map
+def take_phase(request: ClipRequest) -> float:
+    """Where in the video (a share of its length) take ``request.take`` starts its loop: 0 for take 1
+    (the video in step with the song), for a further take a share drawn from its seed, so takes of
+    the loop job differ like takes of a model.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from fractions import Fraction
+    >>> from mvtimeline.types import ClipRequest, take_seed
+    >>> r = ClipRequest(segment_index=1, take=1, section="Verse", section_index=0, image_prompt="", motion_prompt="",
+    ...                 negative_prompt="", seed=7, width=64, height=48, fps=Fraction(25), n_frames=5, head_frames=0,
+    ...                 tail_frames=0, clip_start_s=0.0, tempo_bpm=120.0)
+    >>> take_phase(r), 0 < take_phase(dataclasses.replace(r, take=2, seed=take_seed(7, 2))) < 1
+    (0.0, True)
+    """
+    if request.take <= 1:
+        return 0.0
+    return float(np.random.default_rng([request.seed & 0xFFFFFFFFFFFFFFFF, 1]).uniform(0.2, 0.8))
+
+
 def _frame_times_s(request: ClipRequest) -> np.ndarray:
     """Song time of each clip frame, from the exact rate (no running sum)."""
     i = np.arange(request.n_frames, dtype=np.float64)
@@ -142,6 +163,9 @@ def image_zoom(request: ClipRequest) -> np.ndarray:
     dur_s = n / float(request.fps)
     end = min(ZOOM_END, 1.0 + ZOOM_RATE_PER_S * dur_s)
     s = np.arange(n, dtype=np.float64) / max(1, n - 1)
+    phase = take_phase(request)
+    if phase:  # a further take: zooms out instead, or less far, by its seed
+        s = s[::-1] if phase >= 0.5 else s * 0.6
     return end**s
 
 
@@ -181,7 +205,8 @@ def video_frames(
     path = Path(request.video)
     index = index_video(path)
     fit = FrameFitter(index.width, index.height, request.width, request.height, request.crop_bottom, index.quarter_turns)
-    order = source_indices(_frame_times_s(request), index.starts_s, index.duration_s, pingpong=request.pingpong)
+    times = _frame_times_s(request) + take_phase(request) * index.duration_s  # a further take: its own phase
+    order = source_indices(times, index.starts_s, index.duration_s, pingpong=request.pingpong)
     needed = set(order.tolist())
     frame_bytes = request.width * request.height * 3
     budget_frames = int(memory_mb * 2**20 // frame_bytes)
