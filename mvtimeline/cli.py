@@ -761,6 +761,7 @@ def generate(ctx, folder, segments, takes, executor, ray_address, shared_cache, 
     con.print(f"{_plural(gen.made, 'clip')} made, {gen.cached} from the cache")
     if exported is not None:
         _print_outputs(con, exported.written, exported.backups)
+        _say_stale(con, pipeline.open_folder(folder), folder)
 
 
 @cli.command()
@@ -1012,8 +1013,8 @@ def demo(ctx, out_dir, do_render, size, fps):
         song, result = run_demo(out_dir, Config.from_options(size=size, fps=fps), render=do_render, progress=rep)
     con = _console(stderr=False)
     con.print(f"[bold]demo[/]: {song.duration_s:.1f} s song, {_plural(len(result.plan.segments), 'segment')}")
-    for p in result.outputs + ([result.render] if result.render else []):
-        con.print(f"  {p}")
+    _print_outputs(con, result.outputs + ([result.render] if result.render else []))
+    _print_next(con, result.project, rendered=result.render)
 
 
 @cli.command()
