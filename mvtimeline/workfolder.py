@@ -54,6 +54,7 @@ CLIPS_DIR = "clips"
 _STATE_FILE = ".mvtimeline-state.json"
 #: Held (``flock``) by the command writing the folder; its text says which command, since when.
 LOCK_FILE = ".mvtimeline.lock"
+_HELD: set[str] = set()  # the folders this process holds (writer_lock is re-entrant)
 #: What a run may write as ``NAME<suffix>``: the project formats, Kdenlive's subtitle files, the render.
 _OUTPUT_SUFFIXES = (".kdenlive", ".kdenlive.srt", ".kdenlive.ass", ".otio", ".xml", ".fcpxml", ".edl", ".srt", ".ass",
                     ".mp4", ".mov", ".mkv", ".webm")
@@ -125,7 +126,8 @@ def writer_lock(folder: Path, command: str) -> Iterator[None]:
     """Hold the work folder for one writing command: a second one stops with the reason.
 
     The lock is ``flock`` on :data:`LOCK_FILE`, so it ends with the process (a killed run leaves no
-    stale lock); the file says which command holds it and since when. A folder that does not exist
+    stale lock); the file says which command holds it and since when. A command holding it may call
+    another that takes it (``import --pick`` calls ``pick``): the same hold. A folder that does not exist
     yet is not locked (the command makes it, or says it is missing).
 
     Parameters
@@ -144,6 +146,10 @@ def writer_lock(folder: Path, command: str) -> Iterator[None]:
     if not folder.is_dir():
         yield
         return
+    key = str(folder.resolve())
+    if key in _HELD:  # this process holds it already (import calls pick): the same hold
+        yield
+        return
     fh = open(folder / LOCK_FILE, "a+", encoding="utf-8")
     try:
         try:
@@ -156,9 +162,11 @@ def writer_lock(folder: Path, command: str) -> Iterator[None]:
         fh.truncate()
         fh.write(f"mvtimeline {command} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})")
         fh.flush()
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fh.seek(0)
             fh.truncate()
             fh.flush()

@@ -170,3 +170,26 @@ def test_the_report_judges_length_and_hearing(demo_analysis):
     assert assess(lyrics(8), demo_analysis, contrast=poor_alike).verdict == "mismatch"
     assert assess(lyrics(8), demo_analysis, contrast=poor_better).verdict == "ok"
     assert assess(lyrics(8), demo_analysis, contrast=poor_alike[:3]).verdict == "ok"  # too few lines to judge
+
+
+def test_import_with_pick_holds_the_folder_once_and_says_the_render_is_stale(made, tmp_path):
+    """import holds the work folder and calls pick and export inside: the same hold, not a refusal."""
+    import os
+    import shutil
+    import time
+
+    out, _ = made
+    clip = tmp_path / "from-elsewhere.mp4"
+    shutil.copy(next((out / "clips").rglob("take-1.mp4")), clip)
+    video = out / "demo.mp4"
+    video.write_bytes(b"an earlier render")
+    old = time.time() - 60
+    os.utime(video, (old, old))
+    try:
+        proc = mvt("import", out, clip, "--segment", 2, "--pick")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "in use" not in proc.stderr
+        assert "demo.mp4 is now out of date" in proc.stdout
+        assert not (out / ".mvtimeline.lock").read_text().strip()  # let go at the end
+    finally:
+        video.unlink()
