@@ -41,7 +41,7 @@ VERDICTS = ("ok", "too long", "no voice", "too short", "mismatch")
 MAX_SYLLABLES_PER_S = 8.0
 #: Syllables per second of heard voice under which the lyrics are a fragment of what is sung
 #: (judged only when at least :data:`SHORT_VOICED_S` of voice is heard).
-MIN_SYLLABLES_PER_VOICED_S = 0.15
+MIN_SYLLABLES_PER_VOICED_S = 0.1
 SHORT_VOICED_S = 30.0
 #: Less voice than this (seconds, or 3 % of the song when that is more) is a song without singing.
 NO_VOICE_S = 3.0
