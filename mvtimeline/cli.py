@@ -1032,29 +1032,11 @@ def demo(ctx, out_dir, do_render, size, fps):
 def doctor(ctx, models, comfyui_servers, workflows, ray_address, whisper_model):
     """Check what is installed: the lyrics aligner's Whisper model, torch, CUDA/MPS and VRAM, diffusers,
     ffmpeg, melt, and whether a model loads; with --comfyui, what a ComfyUI server has."""
-    from .generate.diffusers_doctor import Check, diagnose
-    from .lyrics.whisper_model import describe
+    from .doctor import checks
 
     con = _console(stderr=False)
-    status, text = describe(whisper_model)
-    rows = [Check("aligner", status, text)] + diagnose(models=list(models))
-    if comfyui_servers:
-        from .generate.comfyui import diagnose as diagnose_comfyui
-
-        for url in comfyui_servers:
-            rows += diagnose_comfyui(url, list(workflows) or None)
-    if ray_address:
-        from .generate.executor import cluster_summary
-
-        try:
-            nodes = cluster_summary(ray_address)
-            rows.append(Check("ray", "ok", f"{ray_address}: {_plural(len(nodes), 'node')}, "
-                              f"{sum(n['cpus'] for n in nodes):g} CPUs, {sum(n['gpus'] for n in nodes):g} GPUs"))
-            rows += [Check("  node", "ok" if n["alive"] else "error",
-                           f"{n['node']}: {n['cpus']:g} CPUs, {n['gpus']:g} GPUs{'' if n['alive'] else ', dead'}")
-                     for n in nodes]
-        except MvtimelineError as exc:
-            rows.append(Check("ray", "error", str(exc)))
+    rows = checks(models=models, comfyui_servers=comfyui_servers, workflows=workflows or None,
+                  ray_address=ray_address, whisper_model=whisper_model)
     bad = 0
     colour = {"ok": "green", "missing": "yellow", "error": "red"}
     for row, line in zip(rows, doctor_lines(rows, width=con.width)):

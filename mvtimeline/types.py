@@ -36,6 +36,7 @@ __all__ = [
     "LINE_FLAGS",
     "take_seed",
     "TAKE_SEED_STEP",
+    "Check",
 ]
 
 SCHEMA = 1
@@ -350,6 +351,15 @@ class Plan(_Artifact):
 
 
 # ------------------------------------------------------------------------------------------ generate
+@dataclass(frozen=True)
+class Check:
+    """One line of ``mvtimeline doctor``: ``status`` is ``ok``, ``missing`` (optional, absent) or ``error``."""
+
+    name: str
+    status: str
+    detail: str
+
+
 #: Seed step between the takes of a segment (:func:`take_seed`).
 TAKE_SEED_STEP = 1_000_003
 

@@ -10,7 +10,7 @@ import pytest
 
 from mvtimeline.batch import Outcome
 from mvtimeline.cli import batch_lines, doctor_lines, plan_rows
-from mvtimeline.generate.diffusers_doctor import Check
+from mvtimeline.types import Check
 from mvtimeline.plan import summary
 from mvtimeline.types import Plan, Segment
 
@@ -115,3 +115,20 @@ def test_the_progress_bars_fit(width):
 
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
     assert all(len(r) <= width for r in plain.replace("\r", "\n").split("\n"))
+
+
+def test_doctor_checks_are_data_and_the_ffmpeg_line_is_whole():
+    import shutil
+
+    from mvtimeline.doctor import checks
+
+    rows = checks()
+    names = [r.name for r in rows]
+    assert names[0] == "aligner" and {"torch", "ffmpeg", "melt", "kdenlive"} <= set(names)
+    assert all(r.status in ("ok", "missing", "error") for r in rows)
+    if shutil.which("ffmpeg"):
+        ffmpeg = next(r for r in rows if r.name == "ffmpeg")
+        assert ffmpeg.status == "ok" and ffmpeg.detail.split(": ", 1)[1].startswith("ffmpeg version ")
+        assert not ffmpeg.detail.endswith(("the F", "…"))  # the version, not a cut banner
+    gone = checks(comfyui_servers=["http://127.0.0.1:9"])
+    assert any(r.status == "error" and "127.0.0.1:9" in r.detail for r in gone)

@@ -609,12 +609,12 @@ def diagnose(url: str, workflows: Sequence[str] | None = None) -> list[Any]:
 
     Returns
     -------
-    list of :class:`mvtimeline.generate.diffusers_doctor.Check`
+    list of :class:`mvtimeline.types.Check`
         ``error`` when the server cannot be reached or a workflow's node class is missing,
         ``missing`` when only model files are missing, else ``ok``.
     """
     from .comfy_workflow import bundled_workflows
-    from .diffusers_doctor import Check
+    from ..types import Check
 
     u = _url(url)
 
