@@ -322,8 +322,9 @@ def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _ConsoleHandler)]:
         root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
+    handler.setLevel(logging.ERROR if quiet and not verbose else logging.NOTSET)  # -q: the handler, not the
+    root.addHandler(handler)                                                    # logger (others still hear)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _print_outputs(con, paths, backups=()) -> None:

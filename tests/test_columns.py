@@ -132,3 +132,22 @@ def test_doctor_checks_are_data_and_the_ffmpeg_line_is_whole():
         assert not ffmpeg.detail.endswith(("the F", "…"))  # the version, not a cut banner
     gone = checks(comfyui_servers=["http://127.0.0.1:9"])
     assert any(r.status == "error" and "127.0.0.1:9" in r.detail for r in gone)
+
+
+def test_quiet_prints_errors_only_and_leaves_the_loggers_alone(monkeypatch):
+    from rich.console import Console
+
+    from mvtimeline import cli as cli_mod
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli_mod, "_STDERR", Console(file=buf, width=80, color_system=None))
+    try:
+        cli_mod._setup_logging(False, True)
+        log = logging.getLogger("mvtimeline.test")
+        log.warning("a warning -q hides")
+        log.error("an error it shows")
+        assert "a warning" not in buf.getvalue() and "an error it shows" in buf.getvalue()
+        assert logging.getLogger().getEffectiveLevel() == logging.WARNING  # other handlers still hear warnings
+    finally:
+        logging.getLogger().handlers = [h for h in logging.getLogger().handlers
+                                        if not isinstance(h, cli_mod._ConsoleHandler)]
