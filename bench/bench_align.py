@@ -4,7 +4,7 @@ Usage: ``python bench/bench_align.py [--aligners whisper,dsp] [--baseline REV] [
 [--no-full] [--dev DIR]``
 
 Songs:
-(a) synthesized full songs (:func:`mvtimeline.demo.synthesize`, truth known to the sample): a song
+(a) synthesized full songs (:func:`mvtimeline.audio.demo.synthesize`, truth known to the sample): a song
     sung word by word (word truth), a repeated chorus after a 20 s instrumental break, lines sung
     back to back, German, and Mandarin (hanzi lyrics sung from pinyin);
 (b) the real dev excerpts (``$MVT_ALIGNMENT_DEV``, default ``../shared/data/alignment-dev``, skipped
@@ -76,7 +76,7 @@ def _synth_truth(song) -> dict:
 
 
 def make_synth(work: Path) -> list[dict]:
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     zh = "[Verse]\n" + "\n".join(HANZI[:4]) + "\n\n[Chorus]\n" + "\n".join(HANZI[4:]) + "\n"
     specs = [
@@ -110,7 +110,7 @@ def dev_songs(dev: Path, full: bool, excerpts: bool) -> list[dict]:
 # --- measuring (runs with whichever mvtimeline is importable) ------------------------------------
 
 def _even(lyrics, duration_s: float):
-    from mvtimeline.lyrics import place
+    from mvtimeline.lyrics.align import place
 
     step = duration_s / len(lyrics.lines)
     lines = tuple(dataclasses.replace(ln, start_s=k * step, end_s=(k + 1) * step, source="interim", confidence=0.0,

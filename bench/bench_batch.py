@@ -23,7 +23,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from mvtimeline.demo import synthesize
+from mvtimeline.audio.demo import synthesize
 from mvtimeline.generate import probe_video
 from mvtimeline.render import render
 

@@ -32,14 +32,14 @@ from comfy_standin import StandIn, png_bytes  # noqa: E402
 
 from mvtimeline import generate  # noqa: E402
 from mvtimeline.config import Config  # noqa: E402
-from mvtimeline.generate.comfy_client import ComfyClient  # noqa: E402
-from mvtimeline.generate.comfyui import ComfyUIBackend  # noqa: E402
+from mvtimeline.generate.backends.comfyui.client import ComfyClient
+from mvtimeline.generate.backends.comfyui.backend import ComfyUIBackend
 
 
 def requests(work: Path, n: int, image: Path) -> list:
     """``n`` clip requests of about 3 s at 24 fps, 320x176, the still image, distinct seeds."""
     from mvtimeline.audio import analyze
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
     from mvtimeline.lyrics import align, read
     from mvtimeline import plan as planner
 

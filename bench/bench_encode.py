@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mvtimeline.frames import parse_fps
+from mvtimeline.timecode import parse_fps
 from mvtimeline.generate.encode import EncodeSettings, encode_video
 from mvtimeline.media import probe_video
-from mvtimeline.generate.procedural import ProceduralBackend, abstract_frames
+from mvtimeline.generate.backends.procedural import ProceduralBackend, abstract_frames
 from mvtimeline.types import ClipRequest
 
 

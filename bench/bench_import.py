@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         d = Path(tmp)
-        from mvtimeline.demo import synthesize
+        from mvtimeline.audio.demo import synthesize
 
         song = synthesize(d / "song", stanzas=4, intro_bars=1, outro_bars=1)
         res = pipeline.run(song.audio_path, song.lyrics_path, d / "work",

@@ -41,8 +41,8 @@ sys.path.insert(0, str(TESTS))
 from conftest_kdenlive import build_timeline  # noqa: E402
 from kdenlive_open import missing_tools, open_in_kdenlive  # noqa: E402
 
-from mvtimeline.timeline.kdenlive import subtitles_path, write_to_file  # noqa: E402
-from mvtimeline.timeline.mlt import guide_category  # noqa: E402
+from mvtimeline.timeline.kdenlive.xml import subtitles_path, write_to_file
+from mvtimeline.timeline.kdenlive.layout import guide_category
 
 FPS = Fraction(30000, 1001)
 SIZE = (1920, 1080)

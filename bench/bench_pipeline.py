@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mvtimeline import pipeline
 from mvtimeline.config import Config
-from mvtimeline.demo import synthesize
+from mvtimeline.audio.demo import synthesize
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Usage: ``python bench/bench_plan.py [--clip 5] [--baseline REV] [--no-synth] [--no-dev] [--dev DIR]
 [--work DIR]``
 
-Songs: synthesized ones with known bars (:func:`mvtimeline.demo.synthesize`: a 30 s intro at
+Songs: synthesized ones with known bars (:func:`mvtimeline.audio.demo.synthesize`: a 30 s intro at
 120 BPM and an 8-bar break, sung word by word; a 150 BPM song with 16 intro bars and lines sung
 back to back; an instrumental of 60 s), the real dev excerpts and full songs (``$MVT_ALIGNMENT_DEV``,
 default ``../shared/data/alignment-dev``, skipped when absent). Each song is analysed and its plain
@@ -39,7 +39,7 @@ DEV = Path(os.environ.get("MVT_ALIGNMENT_DEV", HERE.parents[1] / "shared/data/al
 def prepare(work: Path, *, synth: bool, dev: Path | None) -> list[dict]:
     """Analyse and align every song once; return ``{"name", "analysis", "aligned", "words"}`` rows."""
     from mvtimeline.audio import analyze
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
     from mvtimeline.lyrics import align, read
     from mvtimeline.types import Analysis, Lyrics
 

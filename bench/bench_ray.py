@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mvtimeline import generate, pipeline
 from mvtimeline.config import Config, parse_size
-from mvtimeline.generate.executor import RayExecutor
+from mvtimeline.generate.executors.ray import RayExecutor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     w, h = parse_size(args.size)
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         d = Path(tmp)
-        from mvtimeline.demo import synthesize
+        from mvtimeline.audio.demo import synthesize
 
         song = synthesize(d / "song", stanzas=2, intro_bars=1, outro_bars=1)
         cfg = Config(fps=Fraction(args.fps), width=w, height=h, max_segment_s=args.max_segment)

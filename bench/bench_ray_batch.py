@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", default="25")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    from mvtimeline.demo import synthesize
-    from mvtimeline.generate.executor import shared_cluster
+    from mvtimeline.audio.demo import synthesize
+    from mvtimeline.generate.executors.ray import shared_cluster
     from mvtimeline.warmup import warm_up
 
     w, h = parse_size(args.size)

@@ -5,12 +5,12 @@ Usage: ``python bench/bench_report.py [--no-dev] [--dev DIR]``
 Every song is aligned (the working tree's default aligner: Whisper when its model is installed) with
 its own lyrics, with the lyrics of another song, and (short songs) with the full song's lyrics of the
 dev set (far too long); the instrumental of a synthesized song (its voice taken out) with the
-song's lyrics. Reported per case: the verdict (:data:`mvtimeline.lyrics.report.VERDICTS`), the
+song's lyrics. Reported per case: the verdict (:data:`mvtimeline.lyrics.align.report.VERDICTS`), the
 ``heard_score`` with its lines, syllables a second, the voice heard, the lines flagged, and the
 time of the alignment (the report's decoy lines included). A good report says ``ok`` on every own
 case and something else on every other.
 
-Songs: two synthesized songs (:func:`mvtimeline.demo.synthesize`, different words and tempi) and
+Songs: two synthesized songs (:func:`mvtimeline.audio.demo.synthesize`, different words and tempi) and
 the synthesized instrumental; the real dev excerpts (``$MVT_ALIGNMENT_DEV``, default
 ``../shared/data/alignment-dev``, their word truth's lines as lyrics; skipped when absent) and its
 full songs. The dev songs are for evaluation only: nothing of them is written into the repository.
@@ -47,7 +47,7 @@ def _songs(tmp: Path, dev: Path | None) -> list[tuple[str, Path, Path]]:
     """(name, audio, lyrics) of every song."""
     import soundfile as sf
 
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     a = synthesize(tmp / "a", stanzas=2, intro_bars=2, outro_bars=2)
     b = synthesize(tmp / "b", lyrics_text=OTHER_LYRICS, name="b", tempo_bpm=96, seed=3)

@@ -331,7 +331,7 @@ def _run_on_cluster(items: Sequence[BatchItem], out_dir: Path, config: Config, p
     CPU tasks; the clips of all the songs go to executors they share (one actor per GPU serves
     whichever song has a clip waiting, so a GPU does not idle while another song analyses). This
     process only drives: one thread per song plans, writes the cache and the project files."""
-    from .generate.executor import Cluster
+    from .generate.executors.ray import Cluster
     from .warmup import warm_up
 
     warm_up()  # numba's on-disk cache made once, before this machine's Ray workers load it

@@ -20,13 +20,13 @@ import click
 from . import __version__
 from .config import ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, PACE_NAMES, Config, load_toml, parse_size
 from .errors import InputError, MvtimelineError
-from .frames import fps_choices, parse_fps
+from .timecode import fps_choices, parse_fps
 
 
 
 # ------------------------------------------------------------------------------------ param types
 class FpsType(click.ParamType):
-    """A frame rate of :data:`mvtimeline.frames.KNOWN_FPS` (:func:`~mvtimeline.frames.parse_fps`)."""
+    """A frame rate of :data:`mvtimeline.timecode.KNOWN_FPS` (:func:`~mvtimeline.timecode.parse_fps`)."""
 
     name = "fps"
 
@@ -124,7 +124,7 @@ class TableOption(click.Option):
 
 
 def _backend_names():
-    from .generate.registry import known_backends
+    from .generate.backends.registry import known_backends
 
     return known_backends()
 
@@ -148,7 +148,7 @@ def _preset_names() -> str:
 
 
 def _pack_format_names():
-    from .shots import PACK_FORMATS
+    from .outputs.shots import PACK_FORMATS
 
     return PACK_FORMATS
 
@@ -775,7 +775,7 @@ def generate(ctx, folder, segments, takes, executor, ray_address, shared_cache, 
 def shots(ctx, folder, out_dir, fmt):
     """Write a shot pack of a work FOLDER: per segment its picture, audio, prompts and frame counts,
     and a contact sheet (index.html), to make the clips with any generator."""
-    from .shots import write_pack
+    from .outputs.shots import write_pack
 
     index = write_pack(folder, out_dir, fmt=fmt)
     _console(stderr=False).print(f"shot pack: {index}")
@@ -796,7 +796,7 @@ def shots(ctx, folder, out_dir, fmt):
 def import_cmd(ctx, folder, clips, segment, offset_s, pick, whole):
     """Bring clips made anywhere into a work FOLDER: synced to the song by their sound, blank ends
     trimmed, each a new take of its segment (CLIPS: files, or folders such as a shot pack)."""
-    from .clipimport import import_clips
+    from .generate.importer import import_clips
     from .workfolder import writer_lock
 
     with writer_lock(folder, "import"):
@@ -894,7 +894,7 @@ def export(ctx, folder, formats):
 @click.pass_context
 def storyboard(ctx, folder, out, columns, tile_width):
     """Draw the plan of a work FOLDER: a frame per segment with its time, section, lyric line and prompt."""
-    from .storyboard import storyboard as draw
+    from .outputs.storyboard import storyboard as draw
 
     path = draw(folder, out, tile_width=tile_width, columns=columns)
     _console(stderr=False).print(f"  {path}")
@@ -983,7 +983,7 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
     cfg = Config.from_options(fps=fps, size=size, style=style, executor=executor, ray_address=ray_address,
                               shared_cache=shared_cache, keyframe_gpus=keyframe_gpus, aligner=aligner,
                               whisper_model=whisper_model, language=language)
-    from .generate.executor import shared_cluster
+    from .generate.executors.ray import shared_cluster
 
     with shared_cluster(cfg) as cfg, _progress(ctx) as rep:
         outcomes = run_source(source, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
@@ -1008,7 +1008,7 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
 @click.pass_context
 def demo(ctx, out_dir, do_render, size, fps):
     """Synthesize a demo song (beat, chords, an espeak-ng voice) and run the whole job on it."""
-    from .demo import run_demo
+    from .audio.demo import run_demo
 
     with _progress(ctx) as rep:
         song, result = run_demo(out_dir, Config.from_options(size=size, fps=fps), render=do_render, progress=rep)

@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import InputError
 from .fileio import relative_path
-from .frames import parse_fps
+from .timecode import parse_fps
 
 __all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES", "ALIGNERS",
            "PACE_NAMES"]

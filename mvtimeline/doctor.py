@@ -25,7 +25,7 @@ def _version(module: str) -> Check:
     try:
         m = importlib.import_module(module)
     except ImportError:
-        from .generate.diffusers_common import INSTALL_HINT
+        from .generate.backends.diffusers.common import INSTALL_HINT
 
         return Check(module, "missing", f"not installed ({INSTALL_HINT})")
     return Check(module, "ok", str(getattr(m, "__version__", "?")))
@@ -63,7 +63,7 @@ def _torch() -> list[Check]:
     try:
         import torch
     except ImportError:
-        from .generate.diffusers_common import INSTALL_HINT
+        from .generate.backends.diffusers.common import INSTALL_HINT
 
         return [Check("torch", "missing", f"not installed ({INSTALL_HINT}); the procedural backend still works")]
     rows = [Check("torch", "ok", torch.__version__)]
@@ -82,7 +82,7 @@ def _torch() -> list[Check]:
 
 def _model(given: str) -> Check:
     from .errors import MvtimelineError
-    from .generate.diffusers_common import DiffusersSettings, resolve_model
+    from .generate.backends.diffusers.common import DiffusersSettings, resolve_model
 
     try:
         ref = resolve_model(given, role="video")
@@ -160,17 +160,17 @@ def checks(*, models: Sequence[str] = (), comfyui_servers: Sequence[str] = (), w
         ``status`` ``"error"`` where something given does not work.
     """
     from .errors import MvtimelineError
-    from .lyrics.whisper_model import describe
+    from .lyrics.align.whisper_model import describe
 
     status, text = describe(whisper_model)
     rows = [Check("aligner", status, text)] + diagnose(models=list(models))
     rows.append(_kdenlive())
     for url in comfyui_servers:
-        from .generate.comfyui import diagnose as diagnose_comfyui
+        from .generate.backends.comfyui.backend import diagnose as diagnose_comfyui
 
         rows += diagnose_comfyui(url, list(workflows) if workflows else None)
     if ray_address:
-        from .generate.executor import cluster_summary
+        from .generate.executors.ray import cluster_summary
 
         try:
             nodes = cluster_summary(ray_address)

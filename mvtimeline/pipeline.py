@@ -28,7 +28,7 @@ from .plan.cast import cast_of
 from .workfolder import ALIGNED_FILE, PROJECT_FILE, VOCALS_STEM, WorkFolder, check_out_folder, sha256_of, writer_lock
 
 if TYPE_CHECKING:
-    from .generate.base import Backend
+    from .generate.backends.base import Backend
 
 __all__ = [
     "run",
@@ -212,7 +212,7 @@ def _executor(config: Config) -> Any:
     """The Ray executor the settings ask for (None: make clips in this process)."""
     if config.executor != "ray":
         return None
-    from .generate.executor import RayExecutor
+    from .generate.executors.ray import RayExecutor
 
     return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address,
                        shared_dir=config.shared_cache, keyframe_gpus=config.keyframe_gpus)
@@ -287,7 +287,7 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
 
     backend = _backend(config)
     if config.executor == "ray":  # the cluster answers, before the song is analysed
-        from .generate.executor import check_address
+        from .generate.executors.ray import check_address
 
         check_address(config.ray_address)
     load_style(config.style)
@@ -688,7 +688,7 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
     """
     from .timeline import export
     from .timeline.build import build
-    from .timeline.kdenlive import subtitles_paths
+    from .timeline.kdenlive.xml import subtitles_paths
 
     unknown = [f for f in formats if f not in export.FORMATS]
     if unknown:
@@ -879,7 +879,7 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
     ----------
     project : WorkFolder
     cluster : Cluster
-        :class:`mvtimeline.generate.executor.Cluster`.
+        :class:`mvtimeline.generate.executors.ray.Cluster`.
     lyrics : Lyrics, optional
         The lyrics as read (:func:`check_inputs`): the timed lyrics name its file.
     progress : callable(stage, done, total)
@@ -956,7 +956,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
         Project formats to write.
     progress : callable(stage, done, total)
     cluster : Cluster, optional
-        A batch's Ray cluster (:class:`mvtimeline.generate.executor.Cluster`): analysis, alignment
+        A batch's Ray cluster (:class:`mvtimeline.generate.executors.ray.Cluster`): analysis, alignment
         and the render run there as CPU tasks, the clips on its shared executor.
     force : bool
         Go on although the alignment report says the lyrics do not fit the song, and write into a
@@ -991,7 +991,7 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
 
 def check_alignment(project: WorkFolder, aligned: Lyrics, *, force: bool = False, lyrics: Path | None = None) -> None:
     """Stop a run whose lyrics the alignment report finds do not fit the song
-    (:func:`mvtimeline.lyrics.report.assess`), before anything is generated.
+    (:func:`mvtimeline.lyrics.align.report.assess`), before anything is generated.
 
     Parameters
     ----------
@@ -1009,7 +1009,7 @@ def check_alignment(project: WorkFolder, aligned: Lyrics, *, force: bool = False
     InputError
         The report's verdict is not ok (its message, and how to go on).
     """
-    from .lyrics.report import AlignmentReport
+    from .lyrics.align.report import AlignmentReport
 
     rep = AlignmentReport.from_dict(aligned.report)
     if rep.ok:
@@ -1158,7 +1158,7 @@ def align_lyrics(song: Path, lyrics: Path, out: Path, *, lyrics_format: str | No
     lyr.write(aligned, out)
     if plot is not None:
         from . import plan as planner
-        from .alignplot import plot_alignment
+        from .outputs.alignplot import plot_alignment
         from .generate import get_backend
 
         be = get_backend("procedural")
@@ -1330,7 +1330,7 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
         the segment's clip (nothing is changed then).
     """
     from .plan import with_takes
-    from .timeline.kdenlive_read import swap_take
+    from .timeline.kdenlive.read import swap_take
 
     project = _folder(project)
     plan = project.load_plan()

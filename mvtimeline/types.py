@@ -2,7 +2,7 @@
 
 ``Analysis`` (analysis.json) ← audio.analyze; ``Lyrics`` (aligned.json) ← lyrics.read/align;
 ``Plan`` (plan.json) ← plan.build; ``ClipRequest``/``ClipResult`` ← generate. Times are seconds on
-the audio; frames exist only where :mod:`mvtimeline.frames` makes them.
+the audio; frames exist only where :mod:`mvtimeline.timecode` makes them.
 
 Public: Section, Analysis, Word, Line, Lyrics, Segment, Plan, ClipRequest, GeneratedClip, ClipResult,
 section_kind.
@@ -242,7 +242,7 @@ class Lyrics(_Artifact):
     offset_s: float = 0.0
     #: How the times were made: ``{"aligner": "whisper"|"dsp"|"file", "model", "model_sha256", "language"...}``.
     aligner: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-    #: The alignment report (:class:`mvtimeline.lyrics.report.AlignmentReport` as a dict): do the
+    #: The alignment report (:class:`mvtimeline.lyrics.align.report.AlignmentReport` as a dict): do the
     #: lyrics belong to the song, and the figures that say so. Empty before alignment.
     report: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -27,8 +27,8 @@ def warm_up() -> None:
     import soundfile as sf
 
     from .audio import analyze
-    from .lyrics.align_dtw import banded_dtw
-    from .lyrics.align_structure import compile_kernels
+    from .lyrics.align.dtw import banded_dtw
+    from .lyrics.align.structure import compile_kernels
 
     sr = 22050
     t = np.arange(6 * sr) / sr

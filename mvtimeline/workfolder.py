@@ -38,7 +38,7 @@ from .fileio import atomic_path, atomic_write, backup_path, ensure_dir, read_jso
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 
 if TYPE_CHECKING:
-    from .generate.base import Backend
+    from .generate.backends.base import Backend
 
 __all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
 

@@ -43,7 +43,7 @@ def demo_song(tmp_path_factory):
     """A 2-stanza synthesized song at 120 BPM: ``DemoSong`` with its truth (beats, line times)."""
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     return synthesize(tmp_path_factory.mktemp("demo"), stanzas=2, intro_bars=2, outro_bars=2)
 

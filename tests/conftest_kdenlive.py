@@ -113,7 +113,7 @@ def build_timeline(
     ``chosen_take`` (default: the last), which has the segment's colour. ``beats_s`` adds downbeat
     markers. ``make_media=False`` writes the timeline only (for structural checks).
     """
-    from mvtimeline.frames import seconds_to_frame
+    from mvtimeline.timecode import seconds_to_frame
 
     folder.mkdir(parents=True, exist_ok=True)
     media = folder / media_folder

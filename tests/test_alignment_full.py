@@ -48,7 +48,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def b2b(tmp_path_factory):
     """Lines sung back to back, word by word with a breath (0.2 s) between words; with its stem."""
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("b2b"), stanzas=2, intro_bars=2, outro_bars=2, word_by_word=True,
                       back_to_back=True, word_gap_s=0.2)
@@ -58,7 +58,7 @@ def b2b(tmp_path_factory):
 @pytest.fixture(scope="module")
 def wordsong(tmp_path_factory):
     """Lines with rests between them, sung word by word (the truth has every word's time)."""
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("words"), stanzas=2, intro_bars=2, outro_bars=2, word_by_word=True)
     return song, analyze(song.audio_path)
@@ -116,7 +116,7 @@ def test_cut_rule_beats_cuts_on_beats_inside_lines(wordsong, tmp_path):
 
 # -------------------------------------------------------------------------------------- structure
 def test_a_repeated_chorus_and_a_20_s_break_land_in_place(tmp_path):
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path, stanzas=4, intro_bars=2, outro_bars=2, break_bars={1: 10})
     analysis = analyze(song.audio_path)
@@ -134,8 +134,8 @@ def test_a_repeated_chorus_and_a_20_s_break_land_in_place(tmp_path):
 
 
 def test_mandarin_written_in_hanzi_aligns_on_a_song_sung_from_pinyin(tmp_path):
-    from mvtimeline.demo import synthesize
-    from mvtimeline.lyrics.align_tts import guess_voice
+    from mvtimeline.audio.demo import synthesize
+    from mvtimeline.lyrics.align.tts import guess_voice
 
     hanzi = ["我们一起去看海", "海风吹过我的脸", "星星在天上闪烁", "今夜我不想回家",
              "你的笑容像阳光", "照亮我心里的路", "不管明天在哪里", "我都会在你身边"]
@@ -260,7 +260,7 @@ def test_separate_downloads_nothing_unless_allowed(demo_song, tmp_path, monkeypa
 def test_the_alignment_plot_draws_each_cut_where_it_is(wordsong, tmp_path):
     from PIL import Image
 
-    from mvtimeline import alignplot
+    from mvtimeline.outputs import alignplot
 
     song, analysis = wordsong
     out = tmp_path / "align.png"

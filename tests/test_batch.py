@@ -17,7 +17,7 @@ from mvtimeline.errors import InputError
 def song_folder(tmp_path_factory):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     folder = tmp_path_factory.mktemp("songs")
     for name, tempo in (("alpha", 110.0), ("beta", 128.0), ("gamma", 96.0)):

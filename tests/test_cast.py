@@ -14,7 +14,7 @@ from mvtimeline import pipeline
 from mvtimeline.config import Config, load_toml
 from mvtimeline.errors import InputError
 from mvtimeline.lyrics import read
-from mvtimeline.lyrics.read_plain import parse_plain
+from mvtimeline.lyrics.read.plain import parse_plain
 from mvtimeline.types import Plan
 
 LYRICS = """[Verse 1: Anna]
@@ -51,7 +51,7 @@ def _png(path: Path, rgb: tuple[int, int, int]) -> Path:
 def duet(tmp_path_factory):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     d = tmp_path_factory.mktemp("cast")
     song = synthesize(d / "song", lyrics_text=LYRICS, intro_bars=1, outro_bars=2)
@@ -65,7 +65,7 @@ def duet(tmp_path_factory):
 def _middle_rgb(folder: Path, seg_index: int) -> np.ndarray:
     project = pipeline.load_project(folder)
     req, res = pipeline.chosen_clips(project, project.load_plan(), project.load_analysis())[seg_index]
-    from mvtimeline.storyboard import middle_frame
+    from mvtimeline.outputs.storyboard import middle_frame
 
     return middle_frame(req, res.path).reshape(-1, 3).mean(axis=0)
 
@@ -110,7 +110,7 @@ def test_one_cast_singer_without_tags_sings_every_segment(tmp_path):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
     from mvtimeline.cli import main
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path / "song", stanzas=1, intro_bars=1, outro_bars=1)
     img = _png(tmp_path / "me.png", (30, 200, 30))

@@ -134,7 +134,7 @@ def _listed(help_text: str, before: str, after: str) -> list[str]:
 
 
 def test_fps_help_and_readme_list_exactly_the_accepted_rates():
-    from mvtimeline.frames import KNOWN_FPS
+    from mvtimeline.timecode import KNOWN_FPS
 
     rates = list(KNOWN_FPS)
     assert _listed(_help("run"), "Project frame rate: ", ", or a value equal") == rates
@@ -157,7 +157,7 @@ def test_a_rational_equal_to_a_listed_rate_is_accepted():
     from fractions import Fraction
 
     from mvtimeline.cli import FPS
-    from mvtimeline.frames import parse_fps
+    from mvtimeline.timecode import parse_fps
 
     assert FPS.convert("30000/1001", None, None) == Fraction(30000, 1001)
     assert parse_fps("60/1") == Fraction(60) and parse_fps("24.0") == Fraction(24)
@@ -185,7 +185,7 @@ def test_lyrics_format_is_checked_and_listed_on_every_command_that_takes_it():
 
 
 def test_backend_preset_and_export_format_help_come_from_their_tables():
-    from mvtimeline.generate.registry import known_backends
+    from mvtimeline.generate.backends.registry import known_backends
     from mvtimeline.render.presets import list_presets
     from mvtimeline.timeline.export import FORMATS as EXPORT_FORMATS
 

@@ -21,7 +21,7 @@ from comfy_standin import StandIn, png_bytes, renumbered
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
-from mvtimeline.generate.comfy_workflow import FrameGrid, load_workflow
+from mvtimeline.generate.backends.comfyui.workflow import FrameGrid, load_workflow
 from mvtimeline.media import probe_video
 from mvtimeline.types import Plan
 
@@ -33,7 +33,7 @@ BUNDLED = Path(__file__).resolve().parents[1] / "mvtimeline" / "templates" / "co
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     return synthesize(tmp_path_factory.mktemp("comfy-song"), stanzas=1, intro_bars=1, outro_bars=1)
 
@@ -257,7 +257,7 @@ def test_a_failed_clip_is_dead_lettered_and_a_rerun_makes_only_it(song, image, s
     placeholders = [r for r in _clip_records(tmp_path / "work") if r["backend"]["name"] == "procedural"]
     assert [r["request"]["segment_index"] for r in placeholders] == [2]
     assert "placeholders" in err[0]
-    from mvtimeline.timeline.kdenlive_read import read_summary
+    from mvtimeline.timeline.kdenlive.read import read_summary
 
     summary = read_summary(tmp_path / "work" / "demo.kdenlive")
     video = [c for c in summary["clips"] if not c["resource"].endswith(".wav")]
@@ -329,7 +329,7 @@ def test_a_dead_server_among_live_ones_is_one_warning_and_left_out(song, image, 
     assert main(_run_args(song, image, tmp_path / "w", dead, server.url, quiet=False)) == 0  # -q: no warnings
     err = _lines(capsys.readouterr().err)
     logged = [ln for ln in err if ln.startswith(("WARNING", "ERROR"))]  # the rest: the progress bars' last state
-    assert logged == [f"WARNING mvtimeline.generate.comfyui: ComfyUI {dead}: connection refused; going on with "
+    assert logged == [f"WARNING mvtimeline.generate.backends.comfyui.backend: ComfyUI {dead}: connection refused; going on with "
                       f"{server.url}"], err
     records = _clip_records(tmp_path / "w")
     assert len(records) == len(Plan.load(tmp_path / "w" / "plan.json").segments)
@@ -353,7 +353,7 @@ def test_a_server_that_dies_mid_run_stops_the_run_in_one_line_and_a_rerun_makes_
     records = _clip_records(tmp_path / "w")
     made = [r for r in records if r["backend"]["name"] == "comfyui"]
     assert len(made) == 2 and len(records) == n  # the rest: placeholders
-    from mvtimeline.timeline.kdenlive_read import read_summary
+    from mvtimeline.timeline.kdenlive.read import read_summary
 
     video = [c for c in read_summary(tmp_path / "w" / "demo.kdenlive")["clips"] if not c["resource"].endswith(".wav")]
     assert len(video) == n  # the project is written, every segment on it
@@ -399,7 +399,7 @@ def test_cancel_interrupts_only_our_running_prompt(song, image, server, tmp_path
 
     from mvtimeline import generate
     from mvtimeline.audio import analyze
-    from mvtimeline.generate.comfyui import ComfyUIBackend
+    from mvtimeline.generate.backends.comfyui.backend import ComfyUIBackend
     from mvtimeline.lyrics import align, read
     from mvtimeline import plan as planner
 

@@ -13,9 +13,9 @@ import pytest
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
-from mvtimeline.frames import seconds_to_frame
+from mvtimeline.timecode import seconds_to_frame
 from mvtimeline.timeline import export
-from mvtimeline.timeline.kdenlive_read import read_summary
+from mvtimeline.timeline.kdenlive.read import read_summary
 
 FPS = Fraction(25)
 CONFIG = Config(fps=FPS, width=160, height=90, dissolve_s=0.4, takes=2, beat_guides=True)

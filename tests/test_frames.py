@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mvtimeline.errors import InputError
-from mvtimeline.frames import KNOWN_FPS, frame_to_seconds, parse_fps, seconds_to_frame, segment_frames
+from mvtimeline.timecode import KNOWN_FPS, frame_to_seconds, parse_fps, seconds_to_frame, segment_frames
 from mvtimeline.types import Plan, Segment
 
 RATES = list(KNOWN_FPS.values())

@@ -28,14 +28,7 @@ from mvtimeline.generate import (
     run,
 )
 from mvtimeline.generate.encode import encode_video
-from mvtimeline.generate.procedural import (
-    MOVES,
-    PULSE_ZOOM,
-    ProceduralBackend,
-    camera_move,
-    camera_path,
-    section_hue,
-)
+from mvtimeline.generate.backends.procedural import (MOVES, PULSE_ZOOM, ProceduralBackend, camera_move, camera_path, section_hue)
 from mvtimeline.types import ClipRequest
 
 W, H = 160, 90

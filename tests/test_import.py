@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from mvtimeline import pipeline
-from mvtimeline.clipimport import import_clips
+from mvtimeline.generate.importer import import_clips
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
 from mvtimeline.media import probe_video
@@ -28,7 +28,7 @@ FPS = Fraction(24)
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder."""
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     d = tmp_path_factory.mktemp("import")
     song = synthesize(d / "song", stanzas=4, intro_bars=1, outro_bars=1)
@@ -211,7 +211,7 @@ def test_a_truncated_file_is_refused_and_nothing_is_written(work, tmp_path):
 
 def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
     from mvtimeline.cli import main
-    from mvtimeline.timeline.kdenlive_read import read_summary
+    from mvtimeline.timeline.kdenlive.read import read_summary
 
     song, folder = work
     pack = tmp_path / "pack"
@@ -306,7 +306,7 @@ def test_a_short_clip_says_how_much_it_covers_and_that_its_tail_is_frozen(work, 
 @pytest.fixture(scope="module")
 def other_song(tmp_path_factory):
     """Another song: another tempo (97 BPM), other words, other voice pitches."""
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     lyrics = ("[Verse]\nRolling down the river in the morning light\nEvery little window shining gold and white\n"
               "Someone calls my name across the water wide\nI keep on walking with the stars inside\n\n"
@@ -317,7 +317,7 @@ def other_song(tmp_path_factory):
 
 def test_a_clip_of_another_song_is_refused_before_anything_is_written(work, other_song, tmp_path, capsys):
     from mvtimeline.cli import main
-    from mvtimeline.clipimport import MIN_MATCH
+    from mvtimeline.generate.importer import MIN_MATCH
 
     song, folder = work
     seg = [s for s in _segments(folder) if s.lines][1]
@@ -341,7 +341,7 @@ def test_a_clip_of_another_song_is_refused_before_anything_is_written(work, othe
 
 
 def test_a_part_sung_twice_is_still_a_repeat_not_another_song(work, tmp_path):
-    from mvtimeline.clipimport import MIN_MATCH
+    from mvtimeline.generate.importer import MIN_MATCH
 
     song, folder = work
     first, again = [ln for ln in song.lines if ln["text"] == "Hearts like engines in overdrive"]
@@ -354,7 +354,7 @@ def test_a_part_sung_twice_is_still_a_repeat_not_another_song(work, tmp_path):
 
 def test_the_import_table_fits_80_columns_and_never_cuts_a_path():
     from mvtimeline.cli import _import_table
-    from mvtimeline.clipimport import Imported
+    from mvtimeline.generate.importer import Imported
 
     pack = Path("/home/someone/Videos/a-rather-long-folder-of-shot-packs/my-song-pack-2026-03-01")
     rows = [

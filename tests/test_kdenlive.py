@@ -17,11 +17,11 @@ from conftest_kdenlive import build_timeline, needs_ffmpeg
 from lxml import etree
 
 from mvtimeline.errors import InputError
-from mvtimeline.frames import KNOWN_FPS, fps_label, seconds_to_frame
-from mvtimeline.timeline import mlt
-from mvtimeline.timeline.kdenlive import subtitles_path, write_to_file, write_to_string
-from mvtimeline.timeline.kdenlive_read import read_summary
-from mvtimeline.timeline.mlt import GUIDE_CATEGORIES, guide_category, profile_for
+from mvtimeline.timecode import KNOWN_FPS, fps_label, seconds_to_frame
+from mvtimeline.timeline.kdenlive import layout as mlt
+from mvtimeline.timeline.kdenlive.xml import subtitles_path, write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive.read import read_summary
+from mvtimeline.timeline.kdenlive.layout import GUIDE_CATEGORIES, guide_category, profile_for
 
 pytestmark = needs_ffmpeg
 
@@ -228,7 +228,7 @@ def test_kdenlive_lyrics_with_markup_emoji_cjk_and_rtl_text_give_valid_xml(tmp_p
 
 def test_kdenlive_dissolve_longer_than_the_handles_is_shortened_with_a_warning(tmp_path, caplog):
     project = build_timeline(tmp_path, pre=6, post=5, head=2, tail=1)
-    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
     assert "do not fit the handles" in caplog.text
     summary = read_summary(path)
@@ -244,7 +244,7 @@ def test_kdenlive_dissolve_longer_than_the_handles_is_shortened_with_a_warning(t
 def test_kdenlive_dissolves_longer_than_a_clip_do_not_overlap_each_other(tmp_path, caplog):
     # The middle clip lasts 5 frames; two 4+4 dissolves around it would overlap.
     project = build_timeline(tmp_path, cut_s=(1.6, 1.8), pre=4, post=4, head=8, tail=8)
-    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
     mixes = summary["mixes"]
     assert len(mixes) == 2 and "do not fit" in caplog.text
@@ -339,7 +339,7 @@ def test_kdenlive_chosen_file_missing_from_its_takes_is_added_with_a_warning(tmp
     first = project.timeline.tracks[0][0]
     md = first.metadata["mvtimeline"]
     md["takes"] = [t for t in md["takes"] if t["take"] != 2]  # the chosen take 2 is no longer listed
-    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
     assert "not among its takes" in caplog.text
     folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])
@@ -351,7 +351,7 @@ def test_kdenlive_takes_without_a_path_are_left_out_with_a_warning(tmp_path, cap
     project = build_timeline(tmp_path, takes=2, make_media=False)
     md = project.timeline.tracks[0][0].metadata["mvtimeline"]
     md["takes"] = [{"take": 1, "n_frames": 10}, *[t for t in md["takes"] if t["take"] == 2]]
-    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive"):
+    with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
     assert "has no path" in caplog.text
     folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])

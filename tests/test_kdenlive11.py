@@ -19,10 +19,10 @@ from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
 from mvtimeline.render import render
-from mvtimeline.timeline.kdenlive import write_to_file, write_to_string
-from mvtimeline.timeline.kdenlive_read import read_summary
-from mvtimeline.timeline.mlt import guide_category
-from mvtimeline.timeline.kdenlive11 import sequence_uuid
+from mvtimeline.timeline.kdenlive.xml import write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive.read import read_summary
+from mvtimeline.timeline.kdenlive.layout import guide_category
+from mvtimeline.timeline.kdenlive.xml11 import sequence_uuid
 
 pytestmark = needs_ffmpeg
 

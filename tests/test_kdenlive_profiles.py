@@ -12,11 +12,11 @@ import pytest
 from conftest_kdenlive import build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
-from mvtimeline.frames import KNOWN_FPS, exact_rate, fps_label, profile_rate
+from mvtimeline.timecode import KNOWN_FPS, exact_rate, fps_label, profile_rate
 from mvtimeline.render import render
-from mvtimeline.timeline.kdenlive import write_to_file, write_to_string
-from mvtimeline.timeline.kdenlive_read import read_summary
-from mvtimeline.timeline.mlt import profile_for
+from mvtimeline.timeline.kdenlive.xml import write_to_file, write_to_string
+from mvtimeline.timeline.kdenlive.read import read_summary
+from mvtimeline.timeline.kdenlive.layout import profile_for
 
 MLT_PROFILES = Path("/usr/share/mlt-7/profiles")
 SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4K": (3840, 2160)}

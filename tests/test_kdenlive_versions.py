@@ -27,9 +27,9 @@ from lxml import etree
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.timeline import export
-from mvtimeline.timeline.kdenlive import subtitles_paths
-from mvtimeline.timeline.kdenlive_read import read_summary
-from mvtimeline.timeline.mlt import GUIDE_CATEGORIES, guide_category
+from mvtimeline.timeline.kdenlive.xml import subtitles_paths
+from mvtimeline.timeline.kdenlive.read import read_summary
+from mvtimeline.timeline.kdenlive.layout import GUIDE_CATEGORIES, guide_category
 from mvtimeline.types import Analysis, Lyrics, Plan
 
 #: Kdenlive's default guide categories (KdenliveSettings guidesCategories): index → colour.
@@ -45,7 +45,7 @@ def full_demo(tmp_path_factory):
     """The demo song of ``make demo`` (88.5 s, four stanzas)."""
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     return synthesize(tmp_path_factory.mktemp("full-demo"))
 
@@ -301,8 +301,8 @@ def test_every_size_and_rate_opens_with_no_dialog_in_24_12_and_26_08(tmp_path):
 
     from conftest_kdenlive import build_timeline
 
-    from mvtimeline.frames import KNOWN_FPS, fps_label
-    from mvtimeline.timeline.kdenlive import write_to_file
+    from mvtimeline.timecode import KNOWN_FPS, fps_label
+    from mvtimeline.timeline.kdenlive.xml import write_to_file
 
     for suite in SUITES:
         if skip_reason(suite):

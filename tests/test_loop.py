@@ -18,9 +18,9 @@ import pytest
 from mvtimeline import generate, pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
-from mvtimeline.frames import seconds_to_frame
+from mvtimeline.timecode import seconds_to_frame
 from mvtimeline.generate.encode import encode_video
-from mvtimeline.generate.loop import LoopBackend, with_source
+from mvtimeline.generate.backends.loop import LoopBackend, with_source
 from mvtimeline.media import fit_box, probe_video
 from mvtimeline.types import Analysis, ClipRequest, Plan
 
@@ -88,7 +88,7 @@ def expected_index(t_s: float, *, pingpong: bool) -> int:
 def song(tmp_path_factory):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     return synthesize(tmp_path_factory.mktemp("loop-song"), stanzas=1, intro_bars=1, outro_bars=1)
 
@@ -306,7 +306,7 @@ def test_fit_box_removes_the_bottom_strip_and_keeps_the_aspect():
 def test_procedural_image_mode_honours_crop_bottom(tmp_path):
     from PIL import Image
 
-    from mvtimeline.generate.procedural import ProceduralBackend
+    from mvtimeline.generate.backends.procedural import ProceduralBackend
 
     arr = np.full((240, 320, 3), 128, np.uint8)
     arr[192:] = (0, 255, 0)

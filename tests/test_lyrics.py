@@ -11,7 +11,8 @@ import pysubs2
 import pytest
 
 from mvtimeline.errors import InputError, LyricsFormatError, OutputError
-from mvtimeline.lyrics import FORMATS, count_syllables, place, read, split_words, write
+from mvtimeline.lyrics import FORMATS, count_syllables, read, split_words, write
+from mvtimeline.lyrics.align import place
 from mvtimeline.types import Line, Lyrics, Word
 
 TOL_S = 0.010  # round trips keep times within 10 ms

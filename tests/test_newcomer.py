@@ -150,7 +150,7 @@ def test_the_report_judges_length_and_hearing(demo_analysis):
     """The verdicts from the evidence alone: syllables per second, voice heard, Whisper's contrast."""
     import dataclasses
 
-    from mvtimeline.lyrics.report import assess
+    from mvtimeline.lyrics.align.report import assess
     from mvtimeline.types import Line, Lyrics
 
     def lyrics(n: int, text: str = "we sing along the river in the night") -> Lyrics:

@@ -1,7 +1,7 @@
 """The planner's pace and lengths: phrases in instrumental stretches, the model's clip length in sung
 ones, chained chunks for what no gap can split, sections people recognise, and why each cut is there.
 
-Songs are synthesized with known bars, lines and words (:func:`mvtimeline.demo.synthesize`), or
+Songs are synthesized with known bars, lines and words (:func:`mvtimeline.audio.demo.synthesize`), or
 built by hand (a held note) with an analysis whose beats and voice are known exactly.
 """
 
@@ -36,7 +36,7 @@ def intro_song(tmp_path_factory):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
     from mvtimeline.audio import analyze
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("intro"), stanzas=2, intro_bars=15, outro_bars=4, word_by_word=True,
                       break_bars={0: 8})
@@ -49,7 +49,7 @@ def four_stanzas(tmp_path_factory):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
     from mvtimeline.audio import analyze
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("four"), intro_bars=4, outro_bars=2)
     return song, analyze(song.audio_path)

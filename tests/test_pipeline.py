@@ -12,8 +12,8 @@ import pytest
 
 from mvtimeline import pipeline
 from mvtimeline.config import Config
-from mvtimeline.frames import seconds_to_frame
-from mvtimeline.timeline.kdenlive_read import read_summary
+from mvtimeline.timecode import seconds_to_frame
+from mvtimeline.timeline.kdenlive.read import read_summary
 
 FPS = Fraction(25)
 CONFIG = Config(fps=FPS, width=320, height=180, dissolve_s=0.4)

@@ -13,7 +13,7 @@ from conftest_kdenlive import build_timeline, needs_ffmpeg
 from mvtimeline.errors import InputError, ToolMissing
 from mvtimeline.render import list_presets, load_preset, render
 from mvtimeline.render.presets import MUXERS
-from mvtimeline.timeline.kdenlive import write_to_file
+from mvtimeline.timeline.kdenlive.xml import write_to_file
 
 pytestmark = needs_ffmpeg
 

@@ -23,7 +23,7 @@ from clipcompare import same_pictures  # noqa: E402
 from mvtimeline import generate, pipeline  # noqa: E402
 from mvtimeline.config import Config  # noqa: E402
 from mvtimeline.errors import ClipsMissing  # noqa: E402
-from mvtimeline.generate.executor import RayExecutor  # noqa: E402
+from mvtimeline.generate.executors.ray import RayExecutor
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_pipelines  # noqa: E402
@@ -44,7 +44,7 @@ def cluster():
 def project(tmp_path_factory):
     from PIL import Image
 
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     d = tmp_path_factory.mktemp("ray")
     song = synthesize(d / "song", stanzas=1, intro_bars=1, outro_bars=1)
@@ -285,7 +285,7 @@ def test_ctrl_c_interrupts_our_comfyui_prompts_and_kills_our_actors_not_the_clus
 def _song_folder(tmp_path, n, *, stills=False):
     from PIL import Image
 
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     songs = tmp_path / "songs"
     songs.mkdir()
@@ -305,7 +305,7 @@ def test_a_batch_on_the_cluster_analyses_makes_clips_and_renders_off_the_driver(
     import av
 
     from mvtimeline import audio, batch, lyrics, render, warmup
-    from mvtimeline.generate.procedural import ProceduralBackend
+    from mvtimeline.generate.backends.procedural import ProceduralBackend
     from mvtimeline.render import project_frames
 
     songs = _song_folder(tmp_path, 2)

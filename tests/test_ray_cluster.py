@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.xdist_group("ray"),
 def project(tmp_path_factory):
     from PIL import Image
 
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     d = tmp_path_factory.mktemp("raycli")
     song = synthesize(d / "song", stanzas=1, intro_bars=1, outro_bars=1)
@@ -53,7 +53,7 @@ def test_cli_run_with_ray_matches_local_and_doctor_shows_the_cluster(project, tm
 
 
 def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     songs = tmp_path / "songs"
     songs.mkdir()

@@ -20,8 +20,8 @@ from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 from mvtimeline.errors import InputError, RenderFailed, ToolMissing
 from mvtimeline.pipeline import find_project
 from mvtimeline.render import project_frames, render
-from mvtimeline.timeline.kdenlive import write_to_file
-from mvtimeline.timeline.kdenlive_read import read_summary
+from mvtimeline.timeline.kdenlive.xml import write_to_file
+from mvtimeline.timeline.kdenlive.read import read_summary
 
 pytestmark = [needs_ffmpeg, needs_melt]
 

@@ -16,7 +16,7 @@ import pytest
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
-from mvtimeline.storyboard import middle_frame, storyboard, storyboard_layout
+from mvtimeline.outputs.storyboard import middle_frame, storyboard, storyboard_layout
 from mvtimeline.types import Analysis, Lyrics, Plan
 
 CONFIG = Config(fps=Fraction(12), width=160, height=90, dissolve_s=0.4, takes=2)
@@ -27,7 +27,7 @@ def work(tmp_path_factory) -> Path:
     """A work folder of a short synthesized song, procedural clips, 2 takes of each segment."""
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("sb-song"), stanzas=1, intro_bars=1, outro_bars=1)
     result = pipeline.run(song.audio_path, song.lyrics_path, tmp_path_factory.mktemp("sb-work"), CONFIG)
@@ -66,7 +66,7 @@ def _thumbs(path: Path, work: Path) -> tuple[np.ndarray, list[np.ndarray]]:
 
 def _strip_header(work: Path, width: int) -> int:
     """Where the first row of song starts in the alignment picture of ``work`` at ``width``."""
-    from mvtimeline import alignplot
+    from mvtimeline.outputs import alignplot
 
     name = pipeline.load_project(work).name
     return alignplot.header_height(width, title=f"{name} — alignment and cuts",
@@ -87,7 +87,7 @@ def test_png_has_one_tile_per_segment_in_a_grid(board_png, work, plan):
 
 def _cut_pixels(strip: np.ndarray, plan: Plan, header_h: int) -> list[bool]:
     """Whether each cut of the plan is drawn in its colour where it is on the alignment strip."""
-    from mvtimeline import alignplot
+    from mvtimeline.outputs import alignplot
 
     span = strip.shape[1] - alignplot.MARGIN_L - alignplot.MARGIN_R
     found = []
@@ -224,7 +224,7 @@ def test_png_shows_all_lines_of_a_segment_and_marks_flagged_ones(work, tmp_path)
     an unknown flag: every line is drawn, the flagged ones carry their flag names and colour."""
     from PIL import Image
 
-    from mvtimeline import alignplot
+    from mvtimeline.outputs import alignplot
 
     folder = tmp_path / "work"
     shutil.copytree(work, folder)

@@ -9,9 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from mvtimeline import alignplot
-from mvtimeline.alignplot import draw_alignment, flag_colour, header_layout, text_font
-from mvtimeline.storyboard import format_clock, sheet_layout
+from mvtimeline.outputs import alignplot
+from mvtimeline.outputs.alignplot import draw_alignment, flag_colour, header_layout, text_font
+from mvtimeline.outputs.storyboard import format_clock, sheet_layout
 from mvtimeline.types import Analysis, Line, Lyrics, Plan, Segment, Word
 
 LONG = "and every light along the boulevard is calling out my name again tonight, louder than before"

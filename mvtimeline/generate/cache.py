@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import ClipFailed, ClipsMissing, InputError, MvtimelineError
 from ..fileio import atomic_path, atomic_write, ensure_dir, read_json, write_json
 from ..types import ClipRequest, ClipResult
-from .base import Backend, check_request
+from .backends.base import Backend, check_request
 
 __all__ = ["run", "image_sha256", "clip_paths", "find_clip", "prepare", "write_record", "CLIP_SCHEMA"]
 
@@ -114,7 +114,7 @@ def prepare(requests: Sequence[ClipRequest], *, backend: Backend) -> list[ClipRe
     Raises
     ------
     InputError
-        The first bad request (see :func:`mvtimeline.generate.base.check_request` and the
+        The first bad request (see :func:`mvtimeline.generate.backends.base.check_request` and the
         backend's ``check``).
     """
     checker = getattr(backend, "check", None) or check_request
@@ -268,7 +268,7 @@ def run(
         ``label`` names the clip (``"segment 03 take 1"``); ``done``/``total`` count its
         frames. A cached clip reports ``(label, n_frames, n_frames)`` once.
     executor : RayExecutor, optional
-        Make the missing clips elsewhere (:mod:`mvtimeline.generate.executor`); the bytes come
+        Make the missing clips elsewhere (:mod:`mvtimeline.generate.executors.ray`); the bytes come
         back and are written here. None: in this process. Each worker's count of clips made is
         reported as ``progress("@WORKER", count, 0)``.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from .align import ALIGNERS, align, choose_aligner, flagged
 from .formats import FORMATS, Format, read
-from .place import place
+from .align.place import place
 from .words import count_syllables, split_words
 from .write import write
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from ..errors import LyricsFormatError, MvtimelineError, OutputError
 from ..types import Lyrics
-from ._common import clean, decode, display_name, load_bytes
-from .read_aligned import parse_json
-from .read_lrc import parse_lrc
-from .read_plain import parse_plain
-from .read_srt import parse_srt
-from .read_suno import parse_suno
-from .read_vtt import parse_vtt
+from .read.common import clean, decode, display_name, load_bytes
+from .read.aligned import parse_json
+from .read.lrc import parse_lrc
+from .read.plain import parse_plain
+from .read.srt import parse_srt
+from .read.suno import parse_suno
+from .read.vtt import parse_vtt
 
 __all__ = ["Format", "FORMATS", "format_names", "read", "read_format_for", "write_format_for"]
 

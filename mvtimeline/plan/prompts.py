@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundled import bundled_names, load_toml_file
+from ..templates.bundled import bundled_names, load_toml_file
 from ..config import PACE_NAMES
 from ..errors import InputError
 from ..types import section_kind

@@ -37,8 +37,8 @@ from lxml import etree
 
 from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
-from ..frames import exact_rate
-from ..frames import mlt_time_to_frames as _mlt_time_to_frames
+from ..timecode import exact_rate
+from ..timecode import mlt_time_to_frames as _mlt_time_to_frames
 from .presets import MUXERS, RenderPreset, check_output, codec_family, load_preset
 
 __all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS",

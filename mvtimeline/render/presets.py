@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..bundled import bundled_names, load_toml_file
+from ..templates.bundled import bundled_names, load_toml_file
 from ..errors import InputError
 
 __all__ = ["RenderPreset", "load_preset", "list_presets", "check_output", "codec_family", "MUXERS"]

@@ -26,6 +26,6 @@ The OTIO timeline is the single source of truth; every writer reads only the tim
   ``comment`` are its text, ``metadata["mvtimeline"]["kind"]`` is ``"section"``, ``"line"`` or ``"beat"``
   (downbeats, only when asked for); a section marker also has ``section_kind``, and when a lyric line
   starts on the same frame its ``line``. ``metadata["kdenlive"]["type"]`` is the guide category
-  (:func:`mvtimeline.timeline.mlt.guide_category`, what Kdenlive's OTIO import reads) and the colour
+  (:func:`mvtimeline.timeline.kdenlive.layout.guide_category`, what Kdenlive's OTIO import reads) and the colour
   the OTIO colour nearest to that category's.
 """

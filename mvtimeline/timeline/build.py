@@ -16,9 +16,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
-from ..frames import seconds_to_frame, segment_frames
+from ..timecode import seconds_to_frame, segment_frames
 from ..types import ClipRequest, ClipResult, Lyrics, Plan, section_kind
-from .mlt import MARKER_COLOURS, guide_category
+from .kdenlive.layout import MARKER_COLOURS, guide_category
 
 __all__ = ["build"]
 

@@ -95,7 +95,7 @@ def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: 
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     path = Path(path)
     if fmt == "kdenlive":
-        from .kdenlive import write_to_file
+        from .kdenlive.xml import write_to_file
 
         if kdenlive_version != "1.04":
             return write_to_file(timeline, path, version=kdenlive_version)
