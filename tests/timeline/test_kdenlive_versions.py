@@ -21,7 +21,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from kdenlive_chroot import SUITES, import_otio, open_in_chroot, save_in_chroot, skip_reason
+from support.kdenlive_chroot import SUITES, import_otio, open_in_chroot, save_in_chroot, skip_reason
 from lxml import etree
 
 from mvtimeline import pipeline
@@ -197,7 +197,7 @@ OPEN_CASES = [("22.12", v, p) for v in ("1.04",) for p in PROFILES] + [
 def test_demo_project_opens_with_no_dialog(projects, suite, version, profile, tmp_path):
     path = projects[(profile, version)].path(".kdenlive")
     if suite == "22.12":
-        from kdenlive_open import missing_tools, open_in_kdenlive
+        from support.kdenlive_open import missing_tools, open_in_kdenlive
 
         if missing_tools():
             pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")
@@ -299,7 +299,7 @@ def test_every_size_and_rate_opens_with_no_dialog_in_24_12_and_26_08(tmp_path):
     Kdenlive per chroot at a time (the tool keeps one output folder per chroot)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from conftest_kdenlive import build_timeline
+    from support.timelines import build_timeline
 
     from mvtimeline.timecode import KNOWN_FPS, fps_label
     from mvtimeline.timeline.kdenlive.xml import write_to_file

@@ -15,7 +15,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
+from support.timelines import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
 from mvtimeline.render import render

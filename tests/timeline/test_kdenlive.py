@@ -13,7 +13,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pysubs2
 import pytest
-from conftest_kdenlive import build_timeline, needs_ffmpeg
+from support.timelines import build_timeline, needs_ffmpeg
 from lxml import etree
 
 from mvtimeline.errors import InputError
@@ -401,7 +401,7 @@ TRICKY_SUBS = [
 
 def open_clean(project_path: Path, out_dir: Path, shot_name: str):
     """Open in real Kdenlive (skip when it is not installed); keep the screenshot if asked to."""
-    from kdenlive_open import missing_tools, open_in_kdenlive
+    from support.kdenlive_open import missing_tools, open_in_kdenlive
 
     missing = missing_tools()
     if missing:
@@ -464,7 +464,7 @@ def test_kdenlive_opens_every_size_and_rate_with_no_dialog(tmp_path):
     """16:9, 9:16, 1:1 and 4K at each of the eight rates: 32 projects, four Kdenlives at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from kdenlive_open import missing_tools, open_in_kdenlive
+    from support.kdenlive_open import missing_tools, open_in_kdenlive
 
     if missing_tools():
         pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")

@@ -24,7 +24,7 @@ __all__ = ["SUITES", "tool_path", "chroot_dir", "skip_reason", "open_in_chroot",
 
 #: Debian suite → the Kdenlive release it ships.
 SUITES = {"trixie": "24.12", "forky": "26.08"}
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def tool_path() -> Path:

@@ -17,16 +17,16 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from clipcompare import same_pictures  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.clipcompare import same_pictures  # noqa: E402
 
 from mvtimeline import generate, pipeline  # noqa: E402
 from mvtimeline.config import Config  # noqa: E402
 from mvtimeline.errors import ClipsMissing  # noqa: E402
 from mvtimeline.generate.executors.ray import RayExecutor
 
-sys.path.insert(0, str(Path(__file__).parent))
-import tiny_pipelines  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import tiny_pipelines  # noqa: E402
 
 pytestmark = [pytest.mark.xdist_group("ray"),
               pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed (make deps)")]
@@ -214,7 +214,7 @@ def _records(folder):
 
 
 def test_comfyui_servers_are_driven_by_one_ray_actor_each(cluster, project, tmp_path):
-    from comfy_standin import StandIn, png_bytes
+    from support.comfy_standin import StandIn, png_bytes
 
     from mvtimeline.types import Plan
 
@@ -237,7 +237,7 @@ def test_comfyui_servers_are_driven_by_one_ray_actor_each(cluster, project, tmp_
 
 
 def test_a_dead_comfyui_server_s_clips_are_made_by_the_other_actor(cluster, project, tmp_path):
-    from comfy_standin import StandIn, png_bytes
+    from support.comfy_standin import StandIn, png_bytes
 
     _, _, _, song = project
     img = tmp_path / "singer.png"
@@ -252,7 +252,7 @@ def test_a_dead_comfyui_server_s_clips_are_made_by_the_other_actor(cluster, proj
 def test_ctrl_c_interrupts_our_comfyui_prompts_and_kills_our_actors_not_the_cluster(cluster, project, tmp_path):
     import _thread
 
-    from comfy_standin import StandIn, png_bytes
+    from support.comfy_standin import StandIn, png_bytes
 
     p, a, plan, _ = project
     img = tmp_path / "singer.png"

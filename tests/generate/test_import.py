@@ -263,7 +263,7 @@ def test_one_long_video_is_cut_into_a_take_per_segment(work, tmp_path):
 
 @pytest.mark.kdenlive
 def test_kdenlive_opens_a_project_with_imported_takes_with_no_dialog(work, tmp_path):
-    from kdenlive_open import missing_tools, open_in_kdenlive
+    from support.kdenlive_open import missing_tools, open_in_kdenlive
 
     if missing_tools():
         pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")

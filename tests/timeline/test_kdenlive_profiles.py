@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest_kdenlive import build_timeline, needs_ffmpeg, needs_melt
+from support.timelines import build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
 from mvtimeline.timecode import KNOWN_FPS, exact_rate, fps_label, profile_rate

@@ -95,7 +95,7 @@ def test_kdenlive_render_lasts_exactly_the_song(job, demo_song):
 
 @pytest.mark.kdenlive
 def test_the_demo_project_opens_in_kdenlive_with_no_dialog(job, tmp_path):
-    from kdenlive_open import missing_tools, open_in_kdenlive
+    from support.kdenlive_open import missing_tools, open_in_kdenlive
 
     if missing_tools():
         pytest.skip(f"needs {' '.join(missing_tools())} (make deps)")

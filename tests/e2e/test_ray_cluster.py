@@ -16,8 +16,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from clipcompare import same_pictures  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.clipcompare import same_pictures  # noqa: E402
 
 pytestmark = [pytest.mark.xdist_group("ray"),
               pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed (make deps)")]
@@ -39,7 +39,7 @@ def project(tmp_path_factory):
 def test_cli_run_with_ray_matches_local_and_doctor_shows_the_cluster(project, tmp_path):
     """A run with --executor ray (a Ray started for the run) gives the same clips as a local run."""
     song, img = project
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     base = [sys.executable, "-m", "mvtimeline", "-q", "run", str(song.audio_path), "--lyrics", str(song.lyrics_path),
             "--image", str(img), "--fps", "12", "--size", "64x48", "--max-segment", "4"]
     subprocess.run(base + ["-o", str(tmp_path / "local")], check=True, env=env, capture_output=True)
@@ -61,7 +61,7 @@ def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
         s = synthesize(tmp_path / f"s{k}", stanzas=1, intro_bars=1, outro_bars=1, tempo_bpm=100 + 10 * k, seed=k)
         shutil.copy(s.audio_path, songs / f"song{k}.wav")
         shutil.copy(s.lyrics_path, songs / f"song{k}.txt")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     base = [sys.executable, "-m", "mvtimeline", "-q", "batch", str(songs), "--fps", "12", "--size", "64x48", "--json",
             "--preset", "preview"]
     local = subprocess.run(base + ["-o", str(tmp_path / "local")], env=env, capture_output=True, text=True)
@@ -107,7 +107,7 @@ def test_a_two_node_cluster_makes_clips_without_the_driver_s_paths(project, tmp_
     song, img = project
     ray_bin = Path(sys.executable).with_name("ray")
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     import tempfile
 
     short = Path(tempfile.mkdtemp(prefix="mvr", dir="/tmp"))  # Ray's socket paths must stay short

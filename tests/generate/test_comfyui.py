@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from comfy_standin import StandIn, png_bytes, renumbered
+from support.comfy_standin import StandIn, png_bytes, renumbered
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
@@ -28,7 +28,7 @@ from mvtimeline.types import Plan
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.which("ffmpeg"),
                                 reason="espeak-ng and ffmpeg are needed (make deps)")
 
-BUNDLED = Path(__file__).resolve().parents[1] / "mvtimeline" / "templates" / "comfyui"
+BUNDLED = Path(__file__).resolve().parents[2] / "mvtimeline" / "templates" / "comfyui"
 
 
 @pytest.fixture(scope="module")

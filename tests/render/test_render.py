@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest_kdenlive import COLOURS, build_timeline, needs_ffmpeg, needs_melt
+from support.timelines import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 
 from mvtimeline.errors import InputError, RenderFailed, ToolMissing
 from mvtimeline.pipeline import find_project

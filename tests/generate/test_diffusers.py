@@ -30,8 +30,8 @@ from mvtimeline.generate import get_backend, probe_video, run  # noqa: E402
 from mvtimeline.media import fit_image, last_frame_png, open_image  # noqa: E402
 from mvtimeline.types import ClipRequest  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-import tiny_pipelines  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import tiny_pipelines  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("diffusers")  # one worker builds the tiny pipelines once
 

@@ -8,7 +8,7 @@ import time
 from fractions import Fraction
 
 import pytest
-from conftest_kdenlive import build_timeline, needs_ffmpeg
+from support.timelines import build_timeline, needs_ffmpeg
 
 from mvtimeline.errors import InputError, ToolMissing
 from mvtimeline.render import list_presets, load_preset, render

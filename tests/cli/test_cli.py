@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mvtimeline.cli import cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def run_cli(args: list[str]) -> subprocess.CompletedProcess:
@@ -230,5 +230,5 @@ def test_counts_are_printed_in_the_right_number():
     from mvtimeline.cli import _plural
 
     assert [_plural(n, "section") for n in (0, 1, 2)] == ["0 sections", "1 section", "2 sections"]
-    source = (Path(__file__).resolve().parents[1] / "mvtimeline" / "cli.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "mvtimeline" / "cli.py").read_text()
     assert not re.findall(r".*[a-z]\(s\).*", source)  # "clip(s)": use _plural

@@ -1,0 +1,1 @@
+"""What the tests share: songs, probes, stand-ins for servers, Kdenlive open helpers, tiny pipelines."""
