@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test,whisper,diffusers,separate,ray]'
 	# compile numba's code once, in one process: parallel first compiles can corrupt its cache
-	$(BIN)/python -m mvtimeline.warmup
+	$(BIN)/python -m mvtimeline.doctor --warm-up
 	touch $@
 
 demo: deps

@@ -5,7 +5,15 @@ values, ``mvtimeline.toml``) into a checked ``Config``: every value check lives 
 and the batch runner agree. :meth:`Config.to_dict` / :meth:`Config.from_dict` are the settings part
 of a work folder's ``project.json`` (paths relative to the folder).
 
-Public: Config, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES, ALIGNERS, PACE_NAMES.
+Every option's own check is an entry of :data:`VALIDATORS` (name → parse, constraint, message);
+:func:`validate` applies one. The checks of options together or against the world sit beside it
+(:func:`check_separate`, :func:`check_files`, :func:`check_segments`, the ``--executor ray``
+options of :data:`RAY_ONLY`), so a check is written once whoever calls it (the CLI, the batch
+runner, the pipeline, the work folder).
+
+Public: Config, Validator, VALIDATORS, RAY_ONLY, validate, check_separate, separate_settings, check_files,
+check_segments, parse_size, load_toml, KDENLIVE_FORMATS, DIFFUSERS_OPTIONS, CUT_RULES, ALIGNERS, PACE_NAMES,
+EXECUTORS.
 """
 
 from __future__ import annotations
@@ -15,18 +23,22 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .fileio import relative_path
 from .timecode import parse_fps
 
-__all__ = ["Config", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS", "CUT_RULES", "ALIGNERS",
-           "PACE_NAMES"]
+if TYPE_CHECKING:
+    from .types import Plan
+
+__all__ = ["Config", "Validator", "VALIDATORS", "RAY_ONLY", "validate", "check_separate", "separate_settings",
+           "check_files", "check_segments", "parse_size", "load_toml", "KDENLIVE_FORMATS", "DIFFUSERS_OPTIONS",
+           "CUT_RULES", "ALIGNERS", "PACE_NAMES", "EXECUTORS"]
 
 #: Kdenlive document versions the project can be written as.
 KDENLIVE_FORMATS = ("1.04", "1.1")
@@ -43,6 +55,234 @@ ALIGNERS = ("auto", "whisper", "dsp")
 COMFYUI_OPTIONS = ("servers", "workflow", "retries", "keyframe_workflow")
 #: Longest dissolve, in seconds.
 MAX_DISSOLVE_S = 5.0
+#: Where clips are made.
+EXECUTORS = ("local", "ray")
+
+
+# ------------------------------------------------------------------------------------- validators
+def _number(value: Any, option: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--{option} {value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise InputError(f"--{option} {value!r} is not a number")
+    return x
+
+
+def _whole(value: Any, option: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--{option} {value!r} is not a whole number") from None
+
+
+@dataclass(frozen=True)
+class Validator:
+    """The check of one option: what the user gave → the value stored, or an :class:`InputError`
+    whose message names the option and echoes the value.
+
+    ``parse`` turns the given value into the stored one (it raises on malformed text; it gets the
+    option's name); ``ok`` is the constraint on the parsed value; ``message`` is said when it fails,
+    formatted with ``option`` and ``value`` (what the user gave).
+    """
+
+    option: str
+    parse: Callable[[Any, str], Any]
+    ok: Callable[[Any], bool]
+    message: str
+
+    def __call__(self, value: Any) -> Any:
+        parsed = self.parse(value, self.option)
+        if not self.ok(parsed):
+            raise InputError(self.message.format(option=self.option, value=value))
+        return parsed
+
+
+def _choice(option: str, known: Sequence[str]) -> Validator:
+    return Validator(option, lambda v, _: str(v), lambda v: v in known,
+                     "--{option} {value!r}: known: " + ", ".join(known))
+
+
+def _as_given(value: Any, option: str) -> Any:
+    return value
+
+
+def _language(value: Any, option: str) -> str:
+    return str(value).strip().lower()
+
+
+def _shared_cache(value: Any, option: str) -> Path:
+    folder = Path(value).expanduser().absolute()
+    if not folder.is_dir():
+        raise InputError(f"--{option} {value}: no such folder")
+    return folder
+
+
+#: Every option's own check, by the name :meth:`Config.from_options` (or the batch runner) takes it
+#: under: the one place an option's value is checked. :func:`validate` applies one.
+VALIDATORS: dict[str, Validator] = {
+    "dissolve_s": Validator("dissolve", _number, lambda d: 0 <= d <= MAX_DISSOLVE_S,
+                            "--{option} {value} s is out of range 0.." + f"{MAX_DISSOLVE_S:g}"),
+    "max_segment_s": Validator("max-segment", _number, lambda m: m > 0, "--{option} {value} s must be more than 0"),
+    "takes": Validator("takes", _whole, lambda n: n >= 1, "--{option} {value} must be at least 1"),
+    "kdenlive_format": _choice("kdenlive-format", KDENLIVE_FORMATS),
+    "cut_rule": _choice("cut-rule", CUT_RULES),
+    "executor": _choice("executor", EXECUTORS),
+    "shared_cache": Validator("shared-cache", _shared_cache, lambda f: os.access(f, os.W_OK | os.X_OK),
+                              "--{option} {value}: not writable"),
+    "keyframe_gpus": Validator("keyframe-gpus", _as_given,
+                               lambda n: not isinstance(n, bool) and isinstance(n, int) and n >= 0,
+                               "--{option} {value!r} must be a whole number >= 0"),
+    "aligner": _choice("aligner", ALIGNERS),
+    "language": Validator("language", _language, lambda code: re.fullmatch(r"[a-z]{2,3}", code) is not None,
+                          "--{option} {value!r}: give a language code such as en, es, fr, de, zh, ja, ko"),
+    "pace": _choice("pace", PACE_NAMES),
+    "clip_s": Validator("clip-length", _number, lambda c: c >= 0.5, "--{option} {value} s must be at least 0.5"),
+    "crop_bottom_pct": Validator("crop-bottom", _number, lambda pct: 0 <= pct < 50,
+                                 "--{option} {value} must be a percentage from 0 up to (not including) 50"),
+    "retries": Validator("retries", _whole, lambda n: n >= 0, "--{option} {value} must be 0 or more"),
+    "jobs": Validator("jobs", _whole, lambda n: n >= 1, "--{option} {value} must be at least 1"),
+}
+
+#: Options that only go with ``executor="ray"``: name → the option as the user writes it.
+RAY_ONLY = {"ray_address": "--ray-address", "shared_cache": "--shared-cache", "keyframe_gpus": "--keyframe-gpus"}
+
+
+def validate(name: str, value: Any) -> Any:
+    """Check one option's value with its entry of :data:`VALIDATORS`.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`VALIDATORS` (``"takes"``, ``"dissolve_s"``, ``"jobs"``...).
+    value : any
+        What the user gave (typed, or text from a manifest or a TOML file).
+
+    Returns
+    -------
+    any
+        The value as stored (a number parsed, a folder made absolute).
+
+    Raises
+    ------
+    InputError
+        The value is malformed or out of range; the message names the option and the value.
+
+    Examples
+    --------
+    >>> validate("takes", "3")
+    3
+    >>> validate("takes", 0)
+    Traceback (most recent call last):
+    ...
+    mvtimeline.errors.InputError: --takes 0 must be at least 1
+    """
+    return VALIDATORS[name](value)
+
+
+def check_separate(separate: Mapping[str, Any] | None, vocals: Path | str | None) -> None:
+    """Refuse ``--separate`` (a stem made with Demucs) together with ``--vocals`` (the user's own stem).
+
+    Parameters
+    ----------
+    separate : mapping or None
+        The Demucs settings (empty or None: no separation).
+    vocals : Path or None
+        The user's vocal stem.
+
+    Raises
+    ------
+    InputError
+        Both are given.
+    """
+    if separate and vocals is not None:
+        raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+
+
+def separate_settings(separate: bool, model: str | None = None, repo: Path | str | None = None,
+                      allow_download: bool = False, whisper_model: str | None = None) -> dict[str, Any]:
+    """The Demucs settings (``Config.separate``) the ``--separate`` options give.
+
+    Parameters
+    ----------
+    separate : bool
+        ``--separate``: make the vocal stem (a ``model`` or ``repo`` implies it).
+    model : str, optional
+        ``--separate-model`` (default ``htdemucs``).
+    repo : Path, optional
+        ``--separate-repo``: a folder of Demucs model files.
+    allow_download : bool
+        ``--allow-download``: a model not cached may be downloaded (also for a Whisper model name).
+    whisper_model : str, optional
+        ``--whisper-model``: with it, ``allow_download`` is the Whisper model's.
+
+    Returns
+    -------
+    dict
+        ``model``, ``allow_download`` (and ``repo``); empty when no stem is to be made.
+
+    Raises
+    ------
+    InputError
+        ``--allow-download`` with neither ``--separate`` nor ``--whisper-model``.
+    """
+    if not (separate or model or repo):
+        if allow_download and not whisper_model:
+            raise InputError("--allow-download is for --separate and --whisper-model NAME")
+        return {}
+    out: dict[str, Any] = {"model": model or "htdemucs", "allow_download": bool(allow_download)}
+    if repo:
+        out["repo"] = str(repo)
+    return out
+
+
+def check_files(config: Config, *, cast: bool = True) -> None:
+    """Refuse settings that name a file that is not there: an ``--image``, a ``--cast`` picture, the
+    ``--video``.
+
+    Parameters
+    ----------
+    config : Config
+        The settings.
+    cast : bool
+        Check the singers' pictures too.
+
+    Raises
+    ------
+    InputError
+        The first missing file, named with the option that gave it.
+    """
+    for img in config.images:
+        if not Path(img).is_file():
+            raise InputError(f"{img}: no such image file")
+    for name, spec in (config.cast.items() if cast else ()):
+        img = spec.get("image")
+        if img and not Path(img).is_file():
+            raise InputError(f"--cast {name}: {img}: no such image file")
+    if config.video is not None and not Path(config.video).is_file():
+        raise InputError(f"{config.video}: no such video file")
+
+
+def check_segments(segments: Iterable[int], plan: Plan) -> None:
+    """Refuse a segment number the plan does not have.
+
+    Parameters
+    ----------
+    segments : iterable of int
+        Segment numbers (1-based, as ``plan.json`` and ``--segment`` give them).
+    plan : Plan
+        The work folder's plan.
+
+    Raises
+    ------
+    InputError
+        The first number not in the plan (the message gives the plan's range).
+    """
+    known = {s.index for s in plan.segments}
+    bad = [n for n in segments if n not in known]
+    if bad:
+        raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
 
 
 @dataclass(frozen=True)
@@ -245,47 +485,29 @@ class Config:
             changes["backend"] = str(backend)
         if style is not None:
             changes["style"] = str(style)
-        if dissolve_s is not None:
-            d = _number(dissolve_s, "dissolve")
-            if not 0 <= d <= MAX_DISSOLVE_S:
-                raise InputError(f"--dissolve {dissolve_s} s is out of range 0..{MAX_DISSOLVE_S:g}")
-            changes["dissolve_s"] = d
-        if max_segment_s is not None:
-            m = _number(max_segment_s, "max-segment")
-            if not m > 0:
-                raise InputError(f"--max-segment {max_segment_s} s must be more than 0")
-            changes["max_segment_s"] = m
-        if takes is not None:
-            try:
-                n = int(takes)
-            except (TypeError, ValueError):
-                raise InputError(f"--takes {takes!r} is not a whole number") from None
-            if n < 1:
-                raise InputError(f"--takes {takes} must be at least 1")
-            changes["takes"] = n
+        own = {"dissolve_s": dissolve_s, "max_segment_s": max_segment_s, "takes": takes,
+               "kdenlive_format": kdenlive_format, "cut_rule": cut_rule, "executor": executor, "aligner": aligner,
+               "language": language if language is not None and str(language).strip() else None, "pace": pace,
+               "clip_s": clip_s, "crop_bottom_pct": crop_bottom_pct}
+        for name, value in own.items():  # each option's own check (VALIDATORS); then the ones together
+            if value is not None:
+                changes[name] = validate(name, value)
+        if "crop_bottom_pct" in changes:  # given in percent, kept as a fraction
+            changes["crop_bottom"] = changes.pop("crop_bottom_pct") / 100
         if images:
             changes["images"] = tuple(Path(p) for p in images)
         if beat_guides is not None:
             changes["beat_guides"] = bool(beat_guides)
-        if kdenlive_format is not None:
-            if str(kdenlive_format) not in KDENLIVE_FORMATS:
-                raise InputError(f"--kdenlive-format {kdenlive_format!r}: known: {', '.join(KDENLIVE_FORMATS)}")
-            changes["kdenlive_format"] = str(kdenlive_format)
         if video is not None:
             if backend is not None and backend != "loop":
                 raise InputError(f"--video needs the loop backend, not --backend {backend}")
             changes.update(video=Path(video), backend="loop")
         if pingpong is not None:
             changes["pingpong"] = bool(pingpong)
-        if cut_rule is not None:
-            if cut_rule not in CUT_RULES:
-                raise InputError(f"--cut-rule {cut_rule!r}: known: {', '.join(CUT_RULES)}")
-            changes["cut_rule"] = str(cut_rule)
         if vocals is not None:
             changes["vocals"] = Path(vocals).resolve()
         if separate:
-            if vocals is not None or cfg.vocals is not None:
-                raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+            check_separate(separate, vocals if vocals is not None else cfg.vocals)
             unknown = sorted(set(separate) - {"model", "repo", "allow_download"})
             if unknown:
                 raise InputError(f"unknown separate option {unknown[0]!r}; known: model, repo, allow_download")
@@ -311,33 +533,17 @@ class Config:
             changes["cast"] = merged_cast
         if setting is not None:
             changes["setting"] = str(setting).strip()
-        if executor is not None:
-            if executor not in ("local", "ray"):
-                raise InputError(f"--executor {executor!r}: known: local, ray")
-            changes["executor"] = str(executor)
-        if ray_address is not None:
-            if (executor or cfg.executor) != "ray":
-                raise InputError("--ray-address is for --executor ray")
-            changes["ray_address"] = str(ray_address)
-        if shared_cache is not None:
-            if (executor or cfg.executor) != "ray":
-                raise InputError("--shared-cache is for --executor ray")
-            folder = Path(shared_cache).expanduser().absolute()
-            if not folder.is_dir():
-                raise InputError(f"--shared-cache {shared_cache}: no such folder")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise InputError(f"--shared-cache {shared_cache}: not writable")
-            changes["shared_cache"] = folder
-        if keyframe_gpus is not None:
-            if isinstance(keyframe_gpus, bool) or not isinstance(keyframe_gpus, int) or keyframe_gpus < 0:
-                raise InputError(f"--keyframe-gpus {keyframe_gpus!r} must be a whole number >= 0")
-            if keyframe_gpus and (executor or cfg.executor) != "ray":
-                raise InputError("--keyframe-gpus is for --executor ray")
-            changes["keyframe_gpus"] = keyframe_gpus
-        if aligner is not None:
-            if aligner not in ALIGNERS:
-                raise InputError(f"--aligner {aligner!r}: known: {', '.join(ALIGNERS)}")
-            changes["aligner"] = str(aligner)
+        on_ray = (executor or cfg.executor) == "ray"
+        for name, value in (("ray_address", ray_address), ("shared_cache", shared_cache),
+                            ("keyframe_gpus", keyframe_gpus)):
+            if value is None:
+                continue
+            if name == "keyframe_gpus":
+                value = validate(name, value)
+            if not on_ray and not (name == "keyframe_gpus" and value == 0):  # 0 GPUs apart: the default anywhere
+                raise InputError(f"{RAY_ONLY[name]} is for --executor ray")
+            changes[name] = str(value) if name == "ray_address" else validate(name, value) if name == "shared_cache" \
+                else value
         if whisper_model is not None and str(whisper_model).strip():
             text = str(whisper_model).strip()
             path = Path(text).expanduser()
@@ -345,28 +551,8 @@ class Config:
         if (changes.get("aligner", cfg.aligner) == "dsp" and (changes.get("whisper_model") or
                                                               (aligner is None and cfg.whisper_model))):
             raise InputError("--whisper-model is for the Whisper aligner, not --aligner dsp")
-        if language is not None and str(language).strip():
-            code = str(language).strip().lower()
-            if not re.fullmatch(r"[a-z]{2,3}", code):
-                raise InputError(f"--language {language!r}: give a language code such as en, es, fr, de, zh, ja, ko")
-            changes["language"] = code
         if whisper_download is not None:
             changes["whisper_download"] = bool(whisper_download)
-        if pace is not None:
-            if pace not in PACE_NAMES:
-                raise InputError(f"--pace {pace!r}: known: {', '.join(PACE_NAMES)}")
-            changes["pace"] = str(pace)
-        if clip_s is not None:
-            c = _number(clip_s, "clip-length")
-            if not c >= 0.5:
-                raise InputError(f"--clip-length {clip_s} s must be at least 0.5")
-            changes["clip_s"] = c
-        if crop_bottom_pct is not None:
-            pct = _number(crop_bottom_pct, "crop-bottom")
-            if not 0 <= pct < 50:
-                raise InputError(f"--crop-bottom {crop_bottom_pct} must be a percentage from 0 up to (not "
-                                 "including) 50")
-            changes["crop_bottom"] = pct / 100
         cfg = dataclasses.replace(cfg, **changes)
         given = {k: v for k, v in (diffusers or {}).items() if v is not None}
         unknown = sorted(set(given) - set(DIFFUSERS_OPTIONS))
@@ -398,12 +584,7 @@ class Config:
                 if wf and str(wf).endswith(".json") and Path(wf).exists():
                     given[key] = str(Path(wf).resolve())
             if "retries" in given:
-                try:
-                    given["retries"] = int(given["retries"])
-                except (TypeError, ValueError):
-                    raise InputError(f"--retries {given['retries']!r} is not a whole number") from None
-                if given["retries"] < 0:
-                    raise InputError(f"--retries {given['retries']} must be 0 or more")
+                given["retries"] = validate("retries", given["retries"])
             merged = {**cfg.comfyui, **given}
             if not merged.get("servers"):
                 raise InputError("--backend comfyui needs --comfyui URL (a ComfyUI server, e.g. http://127.0.0.1:8188)")
@@ -470,16 +651,6 @@ def _model_of(value: Any, folder: Path) -> str | None:
         return None
     path = folder / str(value)
     return str(path.resolve()) if path.exists() else str(value)
-
-
-def _number(value: Any, option: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"--{option} {value!r} is not a number") from None
-    if not math.isfinite(x):
-        raise InputError(f"--{option} {value!r} is not a number")
-    return x
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -5,12 +5,16 @@ transformers, accelerate; ffmpeg, melt and Kdenlive on PATH; for each model give
 to a supported pipeline and that its weights load (on the CPU, float32); each ComfyUI server given
 (version, the workflows' nodes and model files); a Ray cluster's nodes. Nothing is downloaded.
 
-Public: Check, checks, diagnose.
+:func:`warm_up` prepares the machine: it compiles the numba code once, in one process, before
+anything starts several (``make deps`` runs ``python -m mvtimeline.doctor --warm-up``).
+
+Public: Check, checks, diagnose, warm_up.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import shutil
 import subprocess
 import time
@@ -18,7 +22,9 @@ from collections.abc import Sequence
 
 from .types import Check
 
-__all__ = ["Check", "checks", "diagnose"]
+__all__ = ["Check", "checks", "diagnose", "warm_up"]
+
+log = logging.getLogger(__name__)
 
 
 def _version(module: str) -> Check:
@@ -183,3 +189,50 @@ def checks(*, models: Sequence[str] = (), comfyui_servers: Sequence[str] = (), w
                        f"{x['node']}: {x['cpus']:g} CPUs, {x['gpus']:g} GPUs{'' if x['alive'] else ', dead'}")
                  for x in nodes]
     return rows
+
+
+def warm_up() -> None:
+    """Compile the numba code once, in this process: the analysis on 6 s of synthetic clicks, the
+    aligner's DTW on a toy problem and its structure kernels.
+
+    numba keeps compiled code in an on-disk cache beside the sources; two processes that compile the
+    same function at the same moment can leave that cache corrupt, and every later process that loads
+    it crashes. So whatever is about to start several processes (a parallel batch, ``make deps``, the
+    test session) first calls this in a single process (``python -m mvtimeline.doctor --warm-up``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    from .audio import analyze
+    from .lyrics.align.dtw import banded_dtw
+    from .lyrics.align.structure import compile_kernels
+
+    sr = 22050
+    t = np.arange(6 * sr) / sr
+    y = 0.05 * np.sin(2 * np.pi * 220 * t)
+    for beat in np.arange(0.25, 6.0, 0.5):
+        i = int(beat * sr)
+        y[i: i + 400] += np.hanning(800)[400:] * 0.8
+    with tempfile.TemporaryDirectory(prefix="mvtimeline-warmup-") as tmp:
+        path = Path(tmp) / "clicks.wav"
+        sf.write(str(path), y.astype(np.float32), sr)
+        analyze(path)
+    rng = np.random.default_rng(0)
+    j, n, d = 6, 40, 4
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    banded_dtw(unit(rng.random((j, d))), np.ones(j), np.full(j, -1.0), unit(rng.random((n, d))), rng.random(n),
+               np.zeros(j, dtype=np.int64), np.full(j, n, dtype=np.int64))
+    compile_kernels()
+    log.info("numba code compiled and cached")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--warm-up"]:
+        warm_up()
+    else:
+        sys.exit("usage: python -m mvtimeline.doctor --warm-up  (the checks: mvtimeline doctor)")

@@ -3,13 +3,17 @@
 Every file mvtimeline writes goes through :func:`atomic_write` (temp file in the same folder, then
 ``os.replace``), so a crash never leaves a half file under the final name.
 
-Public: atomic_write, atomic_path, write_json, read_json, backup_path, ensure_dir, relative_path.
+Every content hash of a file (the song's for ``analysis.json``, an image's for a clip's cache key,
+a batch's stamps, a Whisper model's) is :func:`file_sha256`.
+
+Public: atomic_write, atomic_path, write_json, read_json, backup_path, ensure_dir, relative_path, file_sha256.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import tempfile
@@ -19,7 +23,42 @@ from typing import Any
 
 from .errors import InputError, OutputError, SchemaVersionError
 
-__all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir", "relative_path"]
+__all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir", "relative_path",
+           "file_sha256"]
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 of a file's bytes, as 64 lower-case hex digits (read in 1 MiB blocks).
+
+    Parameters
+    ----------
+    path : Path or str
+        The file.
+
+    Returns
+    -------
+    str
+        The hex digest.
+
+    Raises
+    ------
+    OSError
+        The file does not exist or cannot be read (callers name it in their own error).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "a").write_bytes(b"abc")
+    ...     file_sha256(Path(d) / "a")[:16]
+    3
+    'ba7816bf8f01cfea'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def ensure_dir(path: Path) -> Path:
