@@ -11,18 +11,18 @@ Shared by the procedural, loop and diffusers backends, the storyboard and clip i
 - :func:`probe_video`, :func:`probe_first_frame` — what a file holds, counted by decoding;
 - :func:`frame_at`, :func:`last_frame_png` — one frame by time, the last frame as a PNG;
 - :func:`ordered_map`, :func:`default_workers` — frames made in order by a few threads;
-- :func:`load_font`, :func:`format_time` — text on pictures (storyboard, alignment plot);
+- :func:`load_font` — text on pictures (storyboard, alignment plot; times are written by
+  :func:`mvtimeline.timecode.format_time`);
 - :func:`blank_ends` — black, flat or frozen stretches at a video's head and tail.
 
 Public: blank_ends, open_image, check_image, fit_box, fit_image, VideoIndex, index_video, FrameFitter,
 decode_frames, StreamReader, probe_video, probe_first_frame, frame_at, last_frame_png, ordered_map,
-default_workers, STREAM_CHUNK, load_font, format_time.
+default_workers, STREAM_CHUNK, load_font.
 """
 
 from __future__ import annotations
 
 import collections
-import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -53,7 +53,6 @@ __all__ = [
     "default_workers",
     "STREAM_CHUNK",
     "load_font",
-    "format_time",
 ]
 
 STREAM_CHUNK = 48  # streaming: frames decoded per backward seek (e.g. the backward half of a ping-pong)
@@ -545,18 +544,6 @@ def load_font(size: int, *, bold: bool = False) -> Any:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1
         return ImageFont.load_default()
-
-
-def format_time(t_s: float) -> str:
-    """Seconds as ``mm:ss`` (rounded down to the second).
-
-    Examples
-    --------
-    >>> format_time(0.0), format_time(83.9), format_time(6000.2)
-    ('00:00', '01:23', '100:00')
-    """
-    whole = int(math.floor(max(0.0, t_s) + 1e-6))
-    return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
 def blank_ends(path: Path, *, black_luma: float = 20.0, flat_std: float = 2.5, frozen_diff: float = 0.4

@@ -1,15 +1,25 @@
-"""Seconds ↔ frames at a project rate: the only place where frames are made.
+"""Every seconds ↔ frames ↔ text conversion: the only place where frames are made, and where
+times are read from and written as text.
 
-Every frame index is computed from an absolute time on the song by rounding, never by summing
-durations, so a five-minute song does not drift at 29.97 fps.
+- frames: :func:`seconds_to_frame`, :func:`frame_to_seconds`, :func:`frames_at_least`,
+  :func:`segment_frames`. Every frame index is computed from an absolute time on the song by
+  rounding, never by summing durations, so a five-minute song does not drift at 29.97 fps;
+- rates: :func:`parse_fps`, :func:`fps_choices`, :func:`fps_label`, :data:`KNOWN_FPS`, and
+  :func:`profile_rate` / :func:`exact_rate` for MLT profiles; :func:`mlt_time_to_frames` reads an
+  MLT time property;
+- text: :func:`parse_lrc_time`, :func:`fmt_lrc_time` (``mm:ss.xx``), :func:`parse_cue_time`,
+  :func:`fmt_cue_time` (SRT/WebVTT ``hh:mm:ss.mmm``), :func:`is_time_like`, and
+  :func:`format_time` (``mm:ss`` on pictures).
 
 Public: seconds_to_frame, frame_to_seconds, frames_at_least, segment_frames, SegmentFrames,
-mlt_time_to_frames, parse_fps, fps_choices, fps_label, KNOWN_FPS.
+mlt_time_to_frames, parse_fps, fps_choices, fps_label, profile_rate, exact_rate, KNOWN_FPS,
+parse_lrc_time, parse_cue_time, fmt_lrc_time, fmt_cue_time, is_time_like, format_time.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -32,6 +42,12 @@ __all__ = [
     "profile_rate",
     "exact_rate",
     "KNOWN_FPS",
+    "parse_lrc_time",
+    "parse_cue_time",
+    "fmt_lrc_time",
+    "fmt_cue_time",
+    "is_time_like",
+    "format_time",
 ]
 
 #: The frame rates a project may have, by the name users give them: the one table that ``--fps``,
@@ -298,3 +314,94 @@ def segment_frames(plan: Plan, fps: Fraction, *, head_s: float = 0.0, tail_s: fl
                              f"one frame at {float(fps):.3f} fps")
         out.append(SegmentFrames(a, b, head, tail))
     return out
+
+
+# -------------------------------------------------------------------------------------------- text
+_TIME_LIKE = re.compile(r"\s*[-+]?\d[\d\s:.,]*")
+_LRC_TIME = re.compile(r"(\d{1,3}):(\d{1,2})(?:[.:,](\d{1,3}))?")
+_CUE_TIME = re.compile(r"(?:(\d{1,3}):)?(\d{1,2}):(\d{1,2})(?:[.,](\d{1,3}))?")
+
+
+def is_time_like(content: str) -> bool:
+    """True if a tag's content is meant as a time (digits, colons, dots), valid or not."""
+    return ":" in content and _TIME_LIKE.fullmatch(content) is not None
+
+
+def _frac(digits: str | None) -> float:
+    return float("0." + digits) if digits else 0.0
+
+
+def parse_lrc_time(content: str) -> float | None:
+    """``"01:02.50"`` → 62.5 s; ``mm:ss``, ``mm:ss.x``..``mm:ss.xxx`` (``:`` or ``,`` also as the
+    decimal mark); None if invalid (seconds >= 60, missing parts).
+
+    Examples
+    --------
+    >>> parse_lrc_time("01:02.50"), parse_lrc_time("1:02"), parse_lrc_time("03:61.00")
+    (62.5, 62.0, None)
+    """
+    m = _LRC_TIME.fullmatch(content.strip())
+    if not m:
+        return None
+    minutes, seconds = int(m.group(1)), int(m.group(2))
+    if seconds >= 60:
+        return None
+    return round(minutes * 60 + seconds + _frac(m.group(3)), 6)
+
+
+def parse_cue_time(content: str) -> float | None:
+    """SRT/WebVTT time ``[hh:]mm:ss[.,]mmm`` → seconds; None if invalid.
+
+    Examples
+    --------
+    >>> parse_cue_time("00:01:02,500"), parse_cue_time("01:02.500"), parse_cue_time("00:61:00,000")
+    (62.5, 62.5, None)
+    """
+    m = _CUE_TIME.fullmatch(content.strip())
+    if not m:
+        return None
+    hours = int(m.group(1) or 0)
+    minutes, seconds = int(m.group(2)), int(m.group(3))
+    if minutes >= 60 or seconds >= 60:
+        return None
+    return round(hours * 3600 + minutes * 60 + seconds + _frac(m.group(4)), 6)
+
+
+def fmt_lrc_time(t_s: float) -> str:
+    """Seconds → ``mm:ss.xx`` (centiseconds, minutes may exceed 59).
+
+    Examples
+    --------
+    >>> fmt_lrc_time(62.504), fmt_lrc_time(3600.0)
+    ('01:02.50', '60:00.00')
+    """
+    cs = round(max(0.0, t_s) * 100)
+    minutes, cs = divmod(cs, 6000)
+    return f"{minutes:02d}:{cs // 100:02d}.{cs % 100:02d}"
+
+
+def fmt_cue_time(t_s: float, *, sep: str = ".") -> str:
+    """Seconds → ``hh:mm:ss.mmm`` (``sep=","`` for SRT).
+
+    Examples
+    --------
+    >>> fmt_cue_time(62.5), fmt_cue_time(3723.0006, sep=",")
+    ('00:01:02.500', '01:02:03,001')
+    """
+    ms = round(max(0.0, t_s) * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{ms // 1000:02d}{sep}{ms % 1000:03d}"
+
+
+def format_time(t_s: float) -> str:
+    """Seconds as ``mm:ss`` (rounded down to the second): the time written on pictures
+    (storyboard, shot pack, alignment plot).
+
+    Examples
+    --------
+    >>> format_time(0.0), format_time(83.9), format_time(6000.2)
+    ('00:00', '01:23', '100:00')
+    """
+    whole = int(math.floor(max(0.0, t_s) + 1e-6))
+    return f"{whole // 60:02d}:{whole % 60:02d}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import LyricsFormatError, MvtimelineError, OutputError
 from ..types import Lyrics
-from .read.common import clean, decode, display_name, load_bytes
+from .read.text import clean, decode, display_name, load_bytes
 from .read.aligned import parse_json
 from .read.lrc import parse_lrc
 from .read.plain import parse_plain

@@ -20,7 +20,7 @@ milliseconds).
 - ``.txt``: plain text with ``[Section]`` tags and blank lines between stanzas.
 
 Timed formats (SRT, WebVTT, ASS, Suno) need every line timed: run the aligner or
-:func:`mvtimeline.lyrics.align.place` first, else ``OutputError``.
+:func:`mvtimeline.lyrics.place` first, else ``OutputError``.
 
 Public: write, to_lrc, to_srt, to_vtt, to_ass, to_plain, to_suno.
 """
@@ -34,8 +34,10 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..fileio import atomic_write
+from ..timecode import fmt_cue_time, fmt_lrc_time
 from ..types import Line, Lyrics, Word
-from .read.common import clean, display_name, fill_word_times, fmt_cue_time, fmt_lrc_time
+from .read.text import clean, display_name
+from .timing import fill_word_times
 from .formats import write_format_for
 from .words import is_cjk
 

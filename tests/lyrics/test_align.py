@@ -11,7 +11,10 @@ import pytest
 
 from mvtimeline import plan
 from mvtimeline.lyrics import align, read
+from mvtimeline.lyrics.align.dsp import DSP_STEPS
+from mvtimeline.lyrics.align.whisper import WHISPER_STEPS
 from mvtimeline.lyrics.words import count_syllables, split_words
+from mvtimeline.progress import Progress
 from mvtimeline.types import Lyrics
 
 
@@ -40,8 +43,22 @@ def _word_times(demo_song) -> list[list[tuple[str, float, float]]]:
 
 
 @pytest.fixture(scope="module")
-def aligned_plain(demo_song, demo_analysis):
-    return align(read(demo_song.lyrics_path), demo_song.audio_path, demo_analysis)
+def aligned_with_events(demo_song, demo_analysis):
+    events: list[Progress] = []
+    return align(read(demo_song.lyrics_path), demo_song.audio_path, demo_analysis, progress=events.append), events
+
+
+@pytest.fixture(scope="module")
+def aligned_plain(aligned_with_events):
+    return aligned_with_events[0]
+
+
+def test_alignment_reports_each_step_as_an_align_progress_event(aligned_with_events):
+    out, events = aligned_with_events
+    steps = WHISPER_STEPS if out.aligner["aligner"] == "whisper" else DSP_STEPS
+    assert events and all(isinstance(e, Progress) and e.stage == "align" for e in events)
+    assert all(e.total == len(steps) and steps[int(e.done)] == e.item for e in events)
+    assert [e.done for e in events] == sorted(e.done for e in events)
 
 
 def test_untimed_lyrics_recover_the_sung_line_starts(aligned_plain, demo_song):

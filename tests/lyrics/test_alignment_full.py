@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.cli import CliResult, run_cli, run_cli_process
 
 from mvtimeline import plan
 from mvtimeline.audio import analyze, check_stem
@@ -40,8 +39,8 @@ def _inside(t: float, spans) -> bool:
     return any(a + EDGE_S < t < b - EDGE_S for a, b in spans)
 
 
-def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvtimeline.cli", *map(str, args)], capture_output=True, text=True)
+def _cli(*args) -> CliResult:
+    return run_cli(*args)
 
 
 # ------------------------------------------------------------------------------------------ songs
@@ -56,12 +55,9 @@ def b2b(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def wordsong(tmp_path_factory):
+def wordsong(word_song, word_analysis):
     """Lines with rests between them, sung word by word (the truth has every word's time)."""
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(tmp_path_factory.mktemp("words"), stanzas=2, intro_bars=2, outro_bars=2, word_by_word=True)
-    return song, analyze(song.audio_path)
+    return word_song, word_analysis
 
 
 # ---------------------------------------------------------------------------------------- cutting
@@ -115,11 +111,8 @@ def test_cut_rule_beats_cuts_on_beats_inside_lines(wordsong, tmp_path):
 
 
 # -------------------------------------------------------------------------------------- structure
-def test_a_repeated_chorus_and_a_20_s_break_land_in_place(tmp_path):
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(tmp_path, stanzas=4, intro_bars=2, outro_bars=2, break_bars={1: 10})
-    analysis = analyze(song.audio_path)
+def test_a_repeated_chorus_and_a_20_s_break_land_in_place(break_song, break_analysis):
+    song, analysis = break_song, break_analysis
     aligned = align(read(song.lyrics_path), song.audio_path, analysis)
     truth = song.lines
     chorus = [k for k, ln in enumerate(truth) if ln["section"] == "Chorus"]
@@ -250,7 +243,8 @@ def test_separate_downloads_nothing_unless_allowed(demo_song, tmp_path, monkeypa
     pytest.importorskip("demucs")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    proc = _cli("align", demo_song.audio_path, demo_song.lyrics_path, "-o", tmp_path / "a.json", "--separate")
+    proc = run_cli_process("align", demo_song.audio_path, demo_song.lyrics_path, "-o", tmp_path / "a.json",
+                           "--separate")  # a new process: huggingface_hub reads HF_HUB_OFFLINE when imported
     assert proc.returncode == 2, proc.stderr
     assert "--allow-download" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "a.json").exists()

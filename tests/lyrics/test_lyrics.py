@@ -11,8 +11,7 @@ import pysubs2
 import pytest
 
 from mvtimeline.errors import InputError, LyricsFormatError, OutputError
-from mvtimeline.lyrics import FORMATS, count_syllables, read, split_words, write
-from mvtimeline.lyrics.align import place
+from mvtimeline.lyrics import FORMATS, count_syllables, place, read, split_words, write
 from mvtimeline.types import Line, Lyrics, Word
 
 TOL_S = 0.010  # round trips keep times within 10 ms

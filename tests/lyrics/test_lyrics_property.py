@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mvtimeline.errors import LyricsFormatError
-from mvtimeline.lyrics.align import place
-from mvtimeline.lyrics import read, split_words, write
+from mvtimeline.lyrics import place, read, split_words, write
 from mvtimeline.types import Line, Lyrics, Word
 
 SETTINGS = settings(

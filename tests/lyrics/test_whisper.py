@@ -9,12 +9,11 @@ import logging
 import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.cli import CliResult, run_cli, run_cli_process
 
 from mvtimeline import plan
 from mvtimeline.audio import analyze
@@ -29,9 +28,8 @@ needs_espeak = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-
 DEV = Path(os.environ.get("MVT_ALIGNMENT_DEV", Path(__file__).resolve().parents[2] / "shared/data/alignment-dev"))
 
 
-def _cli(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvtimeline", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+def _cli(*args, env=None) -> CliResult:
+    return run_cli(*args, env=env)
 
 
 def _starts(lyrics) -> np.ndarray:
@@ -86,7 +84,7 @@ def test_a_damaged_or_missing_part_is_one_line_exit_2_and_nothing_written(damage
     out = tmp_path / "out.json"
     env = {"PYTHONPATH": f"{fake}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "MVT_CACHE_DIR": str(tmp_path / "cache")}
-    res = _cli("align", demo_song.audio_path, demo_song.lyrics_path, "-o", out, env=env)
+    res = run_cli_process("align", demo_song.audio_path, demo_song.lyrics_path, "-o", out, env=env)  # its own path
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr
@@ -167,14 +165,9 @@ def test_a_real_song_excerpt_is_aligned_from_plain_text_within_half_a_second(nam
 
 
 @pytest.fixture(scope="module")
-def chorus_break(tmp_path_factory):
+def chorus_break(break_song, break_analysis):
     """Four stanzas, the chorus sung twice, a 20 s instrumental break after the first stanza."""
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(tmp_path_factory.mktemp("break"), stanzas=4, intro_bars=2, outro_bars=2, break_bars={1: 10})
-    return song, analyze(song.audio_path)
+    return break_song, break_analysis
 
 
 @needs_model
@@ -208,16 +201,14 @@ def test_the_same_song_is_placed_right_when_the_voice_curve_misses_a_stanza(chor
 
 @needs_model
 @needs_espeak
-def test_timed_lrc_lines_keep_their_times_and_get_word_times_inside(tmp_path):
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(tmp_path / "song", stanzas=2, intro_bars=2, outro_bars=2, word_by_word=True)
+def test_timed_lrc_lines_keep_their_times_and_get_word_times_inside(word_song, word_analysis, tmp_path):
+    song = word_song
     rows = []
     for ln in song.lines:
         m, s = divmod(ln["start_s"], 60)
         rows.append(f"[{int(m):02d}:{s:05.2f}]{ln['text']}")
     (tmp_path / "song.lrc").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    analysis = analyze(song.audio_path)
+    analysis = word_analysis
     out = align(read(tmp_path / "song.lrc"), song.audio_path, analysis, aligner="whisper")
     assert np.abs(_starts(out) - np.round(_truth_starts(song), 2)).max() <= 0.011  # the file's times
     errs = []

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mvtimeline.errors import InputError
-from mvtimeline.timecode import KNOWN_FPS, frame_to_seconds, parse_fps, seconds_to_frame, segment_frames
+from mvtimeline.timecode import (KNOWN_FPS, fmt_cue_time, fmt_lrc_time, format_time, frame_to_seconds, is_time_like,
+                                  parse_cue_time, parse_fps, parse_lrc_time, seconds_to_frame, segment_frames)
 from mvtimeline.types import Plan, Segment
 
 RATES = list(KNOWN_FPS.values())
@@ -63,3 +64,20 @@ def test_parse_fps_maps_ntsc_names_to_exact_fractions(text, expected):
 def test_parse_fps_rejects_nonsense(text):
     with pytest.raises(InputError, match="fps"):
         parse_fps(text)
+
+
+@pytest.mark.parametrize("t_s", [0.0, 0.01, 59.99, 62.5, 599.42, 3599.99, 3723.25])
+def test_lyrics_times_read_back_what_they_write(t_s):
+    assert parse_lrc_time(fmt_lrc_time(t_s)) == pytest.approx(t_s, abs=0.005)
+    assert parse_cue_time(fmt_cue_time(t_s)) == pytest.approx(t_s, abs=0.0005)
+    assert parse_cue_time(fmt_cue_time(t_s, sep=",")) == pytest.approx(t_s, abs=0.0005)
+
+
+@pytest.mark.parametrize("text", ["03:61.00", "1:2:3:4", "ab:cd", "", "12"])
+def test_lrc_times_that_are_not_times_read_as_none(text):
+    assert parse_lrc_time(text) is None
+
+
+def test_time_like_tags_and_picture_times():
+    assert is_time_like("03:61.00") and is_time_like("00:12") and not is_time_like("Verse 1: Anna")
+    assert [format_time(t) for t in (0.0, 59.999, 83.9, 6000.2)] == ["00:00", "00:59", "01:23", "100:00"]

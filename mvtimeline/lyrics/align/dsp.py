@@ -1,41 +1,35 @@
-"""Align lyrics to the song offline: by Whisper (a neural model) or by TTS + DTW (the DSP method).
+"""The DSP aligner: lyrics timed on the song by TTS + DTW, without a neural model.
 
-:func:`align` is the one entry: ``aligner="auto"`` uses Whisper when a model is found
-(:mod:`.whisper_model`: the data packages of the ``whisper`` extra, a model folder, a cached hub
-name), else the DSP method below with one line saying how to get the model; ``"whisper"`` and
-``"dsp"`` ask for one. Either way every line and word gets a start and end, a ``source`` and a
-``confidence``, and ``Lyrics.aligner`` records the method, the model and its hash.
+:func:`align_dsp` is what :func:`mvtimeline.lyrics.align` runs for ``aligner="dsp"`` (or ``auto``
+without a Whisper model).
 
-* **Fully timed lyrics** (LRC, enhanced LRC, SRT/VTT, Suno aligned words, aligned.json): the times
-  are kept (``source="file"``), but a **global offset search** checks them against the song, for
-  files made for another release or with a different intro. A 0/1 "sung" indicator built from
-  the timed lines is cross-correlated with the vocal-activity curve of the analysis over
-  ±``OFFSET_RANGE_S``; the best lag is applied only when its correlation beats the unshifted one
-  clearly (``OFFSET_MIN_GAIN``), is logged, and recorded in ``Lyrics.offset_s`` (seconds added to
-  the file's times). The words inside lines without word times are then timed by Whisper
-  (:class:`.align_whisper.WhisperAligner`) or by :func:`align_words`.
-* **Untimed lines** with Whisper: windowed forced alignment (:mod:`.align_whisper`); the lines it
-  cannot place are spread between their neighbours over the voice (:func:`~.place.place`) and
-  flagged unsure. With the DSP method (:func:`align_dsp`), each run of them between the timed
-  lines around it (the anchors; the song's start and end when there are none):
+* **Fully timed lyrics**: the times are kept after the global offset check
+  (:func:`~mvtimeline.lyrics.align.offset.fit_offset`), and the words inside lines without word
+  times are timed by :func:`align_words`: each word spoken by espeak-ng is warped onto the few
+  seconds of its line.
+* **Untimed lines**: each run of them between the timed lines around it (the anchors; the song's
+  start and end when there are none):
 
-  1. the song's voice-enhanced features (:mod:`.align_audio`: HPSS + running-median foreground,
+  1. the song's voice-enhanced features (:mod:`.features`: HPSS + running-median foreground,
      MFCC c1–c12 with CMVN) and the vocal-activity curve of the analysis;
-  2. every line spoken by espeak-ng in a voice matching the lyrics' language (:mod:`.align_tts`);
-  3. one banded DTW (:mod:`.align_dtw`) of all spoken lines, with pauses between them, against
+  2. every line spoken by espeak-ng in a voice matching the lyrics' language (:mod:`.tts`);
+  3. one banded DTW (:mod:`.dtw`) of all spoken lines, with pauses between them, against
      the song span: speech rows want matching MFCCs *and* voice, pause rows want no voice, so the
      programme assigns lines to vocal phrases (monotone, gaps between lines on vocal gaps) and
-     warps inside them at once. The band (``BAND_S`` around) follows the syllable-weighted interim
-     placement of :func:`~mvtimeline.lyrics.align.place`;
-  4. line starts and word starts snap to the nearest strong onset of the voice within
-     ``SNAP_S``; words inside a line get their times from the warp of their syllables;
+     warps inside them at once. The band (``BAND_MIN_S``..``BAND_MAX_S`` around) follows the
+     syllable-weighted interim placement of :func:`~mvtimeline.lyrics.align.place.place`; when
+     every line is untimed, the song's repeated stanzas are found first (:mod:`.structure`) and
+     each stanza is aligned inside its stretch of song;
+  4. line starts and word starts snap to the nearest strong onset of the voice
+     (:func:`~mvtimeline.lyrics.align.features.snap`); words inside a line get their times from
+     the warp of their syllables;
   5. a confidence per line from how well its MFCCs matched (against the same speech compared to
-     the whole span) and how much of it has voice. Lines below ``MIN_CONFIDENCE`` fall back to the
-     interim placement between their confident neighbours (``source="interim"``, their low
-     confidence kept), with one warning giving the count.
+     the whole span), how much of it has voice and how much better it fits where it is than a
+     little to either side. Lines below :data:`~mvtimeline.lyrics.align.report.MIN_CONFIDENCE`
+     fall back to the interim placement between their confident neighbours (``source="interim"``,
+     their low confidence kept), with one message giving the count.
 
-Public: align, choose_aligner, align_dsp, align_words, flag_lines, flagged, estimate_offset, ALIGNERS,
-MIN_CONFIDENCE, OFFSET_RANGE_S.
+Public: align_dsp, align_words, DSP_STEPS, LOST_MIN_LINES.
 """
 
 from __future__ import annotations
@@ -43,40 +37,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mvtimeline.config import ALIGNERS
-from mvtimeline.errors import InputError, ToolMissing
-from mvtimeline.types import Analysis, Line, Lyrics, Word
-from ..read.common import untimed_runs
 from mvtimeline.audio import voice_threshold
-from .structure import stanza_spans
-from .place import place
-from .whisper import is_vocalisation
-from .report import assess, line_flags
+from mvtimeline.errors import InputError
+from mvtimeline.progress import Progress, ProgressFn, ignore
+from mvtimeline.types import Analysis, Line, Lyrics, Word
+from ..timing import untimed_runs
 from ..words import count_syllables, line_syllables, split_words
+from .features import LINE_SNAP_AFTER_S, snap, song_features, vocal_stem
+from .offset import fit_offset
+from .place import needs_word_times, place, tighten
+from .report import MIN_CONFIDENCE, flag_lines
+from .structure import stanza_spans
 
-__all__ = ["align", "choose_aligner", "align_dsp", "align_words", "flag_lines", "flagged", "estimate_offset", "ALIGNERS",
-           "MIN_CONFIDENCE", "OFFSET_RANGE_S"]
+__all__ = ["align_dsp", "align_words", "DSP_STEPS", "LOST_MIN_LINES"]
 
 log = logging.getLogger(__name__)
 
-#: Share of a song's lines Whisper could not place above which the alignment is called lost.
-WHISPER_LOST_SHARE = 0.5
-#: Aligned lines below this confidence fall back to the interim placement.
-MIN_CONFIDENCE = 0.35
-#: The offset search looks this far (seconds) either way.
-OFFSET_RANGE_S = 10.0
-#: The best offset must beat no offset by this share of the correlation's range.
-OFFSET_MIN_GAIN = 0.15
-#: Offsets smaller than this (seconds) are not applied: line times in files are more precise than
-#: the voice curve (measured: a true LRC came out 0.27 s late with a 0.15 s floor).
-OFFSET_MIN_S = 0.5
-#: The offset found on whole lines is refined within this many seconds on the voice's onsets.
-REFINE_S = 0.6
+#: The steps of :func:`align_dsp`, in the order they are reported (``Progress.done`` is a step's
+#: index): ``offset`` and ``words`` for timed lyrics, ``voice``, ``speak`` and ``warp`` for untimed.
+DSP_STEPS = ("offset", "words", "voice", "speak", "warp")
 
 #: Half-width (seconds) of the DTW band around the interim placement: at least ``BAND_MIN_S``, at
 #: most ``BAND_MAX_S``, else ``BAND_SHARE`` of the span.
@@ -87,189 +71,15 @@ BAND_SHARE = 0.15
 #: make the song's alignment "lost" (a warning).
 LOST_CONFIDENCE = 0.55
 LOST_MIN_LINES = 4
-#: A line with voice under less than this share of its time is flagged "over instrumental".
-OVER_INSTRUMENTAL_MAX = 0.25
 #: A stanza is aligned in its matched stretch of song widened by this much (seconds) each way.
 STANZA_PAD_S = 0.5
 #: Stanzas placed closer than this (seconds: no real pause between them) are aligned as one run.
 STANZA_JOIN_GAP_S = 0.2
 #: Pause rows in the template before each line and after the last.
 PAUSE_ROWS = 2
-#: Word starts move to a voice onset at most this far (seconds); line starts look from
-#: ``SNAP_S`` before to ``LINE_SNAP_AFTER_S`` after (the voice curve and the analysis windows
-#: see a voice some 0.1–0.2 s before it starts).
-SNAP_S = 0.12
-LINE_SNAP_AFTER_S = 0.5
-#: A clear onset is at least this share of the strongest one in the window.
-SNAP_REL = 0.35
-#: Seconds per syllable assumed for a timed line's sung part in the offset search.
-_S_PER_SYLLABLE = 0.3
-
-
-# ----------------------------------------------------------------------------------- offset search
-def _sung_indicator(lines: Sequence[Line], hop_s: float, n: int) -> np.ndarray:
-    ind = np.zeros(n)
-    for ln in lines:
-        if not ln.is_timed:
-            continue
-        timed_words = [w for w in ln.words if w.start_s is not None and w.end_s is not None]
-        if timed_words:
-            spans = [(w.start_s, w.end_s) for w in timed_words]
-        else:
-            words = [w.text for w in ln.words] or split_words(ln.text)
-            guess = 0.5 + _S_PER_SYLLABLE * line_syllables(words)
-            spans = [(ln.start_s, min(ln.end_s, ln.start_s + guess))]
-        for a, b in spans:
-            i, j = int(round(a / hop_s)), int(round(b / hop_s))
-            ind[max(0, i): max(0, min(n, j))] = 1.0
-    return ind
-
-
-def estimate_offset(
-    lyrics: Lyrics,
-    analysis: Analysis,
-    *,
-    range_s: float = OFFSET_RANGE_S,
-    onset: np.ndarray | None = None,
-    onset_hop_s: float = 0.01,
-) -> tuple[float, float]:
-    """The shift (seconds, added to the lyrics' times) that best fits the timed lines to the voice.
-
-    Parameters
-    ----------
-    lyrics : Lyrics
-        Lyrics with (some) timed lines.
-    analysis : Analysis
-        The song's analysis (``vocal_activity`` every ``hop_s`` seconds).
-    range_s : float > 0
-        Largest shift tried either way, in seconds.
-    onset : np.ndarray or None
-        The voice's onset envelope (every ``onset_hop_s`` s, 0..1); when given, the shift is
-        refined by moving each shifted line start onto the first clear voice onset near it and
-        taking the median move (the vocal-activity curve rises early, on chords and windows).
-
-    Returns
-    -------
-    offset_s : float
-        0.0 unless a shift fits clearly better than none (by ``OFFSET_MIN_GAIN`` of the range of
-        the correlation); positive means the song sings later than the file says.
-    gain : float
-        How much better the chosen shift fits than none, as a share of the correlation's range.
-    """
-    va = np.asarray(analysis.vocal_activity, dtype=float)
-    hop = float(analysis.hop_s)
-    if va.size < 8 or hop <= 0:
-        return 0.0, 0.0
-    ind = _sung_indicator(lyrics.lines, hop, va.size)
-    if ind.sum() == 0:
-        return 0.0, 0.0
-    x = va - va.mean()
-    max_lag = int(round(range_s / hop))
-    n = va.size
-    # correlation of ind shifted by lag (ind[t - lag]) with x[t], for lags -max_lag..max_lag
-    size = 1 << int(math.ceil(math.log2(2 * n + 1)))
-    corr_full = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(ind, size)), size)
-    lags = np.arange(-max_lag, max_lag + 1)
-    corr = corr_full[lags % size]
-    k = int(np.argmax(corr))
-    c0 = corr[max_lag]
-    span = float(corr.max() - np.median(corr))
-    if span <= 0:
-        return 0.0, 0.0
-    gain = float((corr[k] - c0) / span)
-    lag = float(lags[k])
-    if 0 < k < len(corr) - 1:  # parabolic refinement between frames
-        a, b, c = corr[k - 1], corr[k], corr[k + 1]
-        den = a - 2 * b + c
-        if den < 0:
-            lag += 0.5 * (a - c) / den
-    # refine on the rising edges of the voice against the line starts (block ends are guesses)
-    edges = np.maximum(0.0, np.diff(va, prepend=va[0]))
-    edges = np.convolve(edges, np.ones(3) / 3, mode="same")
-    starts = [ln.start_s / hop for ln in lyrics.lines if ln.is_timed]
-    best_fine, best_score = lag, -1.0
-    for fine in np.arange(lag - REFINE_S / hop, lag + REFINE_S / hop + 0.25, 0.25):
-        idx = np.round(np.asarray(starts) + fine).astype(int)
-        idx = idx[(idx >= 0) & (idx < n)]
-        score = float(edges[idx].sum()) if idx.size else 0.0
-        if score > best_score:
-            best_fine, best_score = fine, score
-    offset = best_fine * hop
-    if onset is not None and gain >= OFFSET_MIN_GAIN:
-        moves = []
-        for st in starts:
-            t = st * hop + offset
-            snapped = _snap(t, onset, onset_hop_s, 0.0, math.inf, after_s=LINE_SNAP_AFTER_S)
-            if snapped != t:
-                moves.append(snapped - t)
-        if len(moves) >= max(2, 0.3 * len(starts)):
-            offset += float(np.median(moves))
-    log.debug("offset search: block lag %.3f s, refined %.3f s, gain %.2f", lag * hop, offset, gain)
-    if abs(offset) < OFFSET_MIN_S or gain < OFFSET_MIN_GAIN:
-        return 0.0, gain
-    return round(float(offset), 3), gain
-
-
-def _shift(lyrics: Lyrics, offset_s: float, duration_s: float) -> Lyrics:
-    def mv(t: float | None) -> float | None:
-        return None if t is None else min(max(t + offset_s, 0.0), duration_s)
-
-    lines = tuple(
-        dataclasses.replace(
-            ln,
-            start_s=mv(ln.start_s),
-            end_s=mv(ln.end_s),
-            words=tuple(Word(w.text, mv(w.start_s), mv(w.end_s)) for w in ln.words),
-        )
-        for ln in lyrics.lines
-    )
-    return dataclasses.replace(lyrics, lines=lines, offset_s=lyrics.offset_s + offset_s)
-
-
-def _fit_offset(lyrics: Lyrics, audio_path: Path, analysis: Analysis,
-                confirm: Callable[[Lyrics, float], bool] | None = None):
-    """Fully timed lyrics shifted onto the song's voice when a global offset fits clearly better
-    (:func:`estimate_offset`) and ``confirm`` (Whisper's ears, when given) agrees; and the aligner
-    features when they were made for it (else None)."""
-    feats = None
-    offset, gain = estimate_offset(lyrics, analysis)
-    if offset:  # worth a closer look: refine on the voice's onsets
-        from .features import song_features
-
-        feats = song_features(Path(audio_path), vocals=_stem(analysis))
-        offset, gain = estimate_offset(lyrics, analysis, onset=feats.onset, onset_hop_s=feats.onset_hop_s)
-    if offset and confirm is not None and not confirm(lyrics, offset):
-        log.info("%s: the voice curve suggests shifting the lyrics by %+.2f s; Whisper hears them where the "
-                 "file says: kept", lyrics.path or "lyrics", offset)
-        offset = 0.0
-    if offset:
-        log.warning("%s: lyrics times shifted by %+.2f s to fit the song's voice (fit %.2f better)",
-                    lyrics.path or "lyrics", offset, gain)
-        lyrics = _shift(lyrics, offset, float(analysis.duration_s))
-    else:
-        log.info("%s: lyrics times fit the song (no offset; best shift gains %.2f)", lyrics.path or "lyrics", gain)
-    return lyrics, feats
-
-
-def _tighten(lyrics: Lyrics) -> Lyrics:
-    """A line whose words are all timed ends where its last word ends (not at the next line's tag:
-    the gap after it is where a cut may go), so word-timed formats agree on line ends."""
-    lines = []
-    for ln in lyrics.lines:
-        if ln.is_timed and ln.words and all(w.start_s is not None and w.end_s is not None for w in ln.words):
-            last = float(ln.words[-1].end_s)
-            if ln.start_s < last < ln.end_s:
-                ln = dataclasses.replace(ln, end_s=last)
-        lines.append(ln)
-    return dataclasses.replace(lyrics, lines=tuple(lines))
 
 
 # ------------------------------------------------------------------------------------- alignment
-def _stem(analysis: Analysis) -> Path | None:
-    """The vocal stem the analysis was made with, if any (the aligner then listens to it)."""
-    return Path(analysis.vocals_path) if analysis.vocals_path else None
-
-
 def _voice_curve(analysis: Analysis, n_frames: int, hop_s: float) -> np.ndarray:
     """The analysis' vocal activity on the aligner's grid, as a soft 0..1 voice presence."""
     va = np.asarray(analysis.vocal_activity, dtype=float)
@@ -285,30 +95,6 @@ def _voice_curve(analysis: Analysis, n_frames: int, hop_s: float) -> np.ndarray:
 def _word_weights(line: Line) -> list[int]:
     words = [w.text for w in line.words] or split_words(line.text)
     return [count_syllables(w) for w in words]
-
-
-def _snap(t: float, onset: np.ndarray, hop: float, lo: float, hi: float, *, before_s: float = SNAP_S,
-          after_s: float = SNAP_S) -> float:
-    """Move ``t`` onto the first clear voice onset in ``[t - before_s, t + after_s]`` (and in [lo, hi]).
-
-    A clear onset is a local peak of the onset envelope at least ``SNAP_REL`` of the window's
-    strongest and at least 0.1; ``t`` stays where it is when there is none.
-    """
-    a = max(lo, t - before_s)
-    b = min(hi, t + after_s)
-    i, j = int(math.ceil(a / hop)), int(math.floor(b / hop)) + 1
-    i, j = max(i, 1), min(j, onset.size - 1)
-    if j - i < 3:
-        return t
-    seg = onset[i:j]
-    top = float(seg.max())
-    if top < 0.1:
-        return t
-    for k in range(seg.size):
-        x = onset[i + k]
-        if x >= SNAP_REL * top and x >= onset[i + k - 1] and x >= onset[i + k + 1]:
-            return (i + k) * hop
-    return t
 
 
 #: A line's match is compared with the same warp moved this far (seconds) each way...
@@ -480,11 +266,6 @@ WORD_PAUSE_S = 0.5
 WORD_TAIL_S = 0.15
 
 
-def _needs_words(line: Line) -> bool:
-    return line.is_timed and not (line.words and all(w.start_s is not None and w.end_s is not None
-                                                     for w in line.words))
-
-
 def _words_of_line(line: Line, templates, feats, voice: np.ndarray, lo_s: float, hi_s: float
                    ) -> list[tuple[float, float]] | None:
     """Where each word of a timed line is sung inside ``[lo_s, hi_s]``: a DTW of the words spoken one
@@ -591,14 +372,13 @@ def align_words(lyrics: Lyrics, audio_path: Path, analysis: Analysis, *, feats=N
     ToolMissing
         espeak-ng is not installed.
     """
-    todo = [i for i, ln in enumerate(lyrics.lines) if _needs_words(ln)]
+    todo = [i for i, ln in enumerate(lyrics.lines) if needs_word_times(ln)]
     if not todo:
         return lyrics
-    from .features import song_features
     from .tts import guess_voice, speak_lines
 
     if feats is None:
-        feats = song_features(Path(audio_path), vocals=_stem(analysis))
+        feats = song_features(Path(audio_path), vocals=vocal_stem(analysis))
     voice = _voice_curve(analysis, feats.n_frames, feats.hop_s)
     lines = list(lyrics.lines)
     words_of = {i: [w.text for w in lines[i].words] or split_words(lines[i].text) for i in todo}
@@ -628,7 +408,7 @@ def align_words(lyrics: Lyrics, audio_path: Path, analysis: Analysis, *, feats=N
         starts = []
         for a, _ in found:
             floor_s = starts[-1] + 0.02 if starts else lo
-            starts.append(max(_snap(a, feats.onset, feats.onset_hop_s, floor_s, hi - 0.02), floor_s))
+            starts.append(max(snap(a, feats.onset, feats.onset_hop_s, floor_s, hi - 0.02), floor_s))
         if ln.source == "file":  # the file's line time is the first word's start (more precise than ours)
             starts[0] = float(ln.start_s)
             starts = [max(t, starts[0] + 0.02 * k) for k, t in enumerate(starts)]
@@ -648,7 +428,7 @@ def align_dsp(
     audio_path: Path,
     analysis: Analysis,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn = ignore,
 ) -> Lyrics:
     """Time every line and word of ``lyrics`` on the song, offline, without a neural model (TTS + DTW).
 
@@ -661,9 +441,10 @@ def align_dsp(
         line is untimed.
     analysis : Analysis
         The song's analysis (duration, vocal activity, vocal regions).
-    progress : callable(str) or None
-        Called with the name of each step as it starts (``"offset"``, ``"voice"``, ``"speak"``,
-        ``"warp"``).
+    progress : ProgressFn
+        Receives ``Progress("align", i, len(DSP_STEPS), item=step)`` as each step of
+        :data:`DSP_STEPS` starts (``"offset"`` and ``"words"`` for timed lyrics; ``"voice"``,
+        ``"speak"`` and ``"warp"`` for untimed ones).
 
     Returns
     -------
@@ -680,7 +461,9 @@ def align_dsp(
     ToolMissing
         Untimed lines and no espeak-ng.
     """
-    step = progress or (lambda name: None)
+    def step(name: str) -> None:
+        (progress or ignore)(Progress("align", DSP_STEPS.index(name), len(DSP_STEPS), item=name))
+
     duration = float(analysis.duration_s)
     if not math.isfinite(duration) or duration <= 0:
         raise InputError(f"analysis duration {analysis.duration_s!r} s must be positive")
@@ -689,19 +472,18 @@ def align_dsp(
         return lyrics
     if lyrics.is_timed:
         step("offset")
-        lyrics, feats = _fit_offset(lyrics, audio_path, analysis)
+        lyrics, feats = fit_offset(lyrics, audio_path, analysis)
         step("words")
         lyrics = align_words(lyrics, Path(audio_path), analysis, feats=feats)
-        return flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
+        return flag_lines(place(tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
 
     interim = place(lyrics, vocal_regions_s=regions, duration_s=duration)
     lines = list(lyrics.lines)
     todo = [i for i, ln in enumerate(lines) if not ln.is_timed]
-    from .features import song_features
     from .tts import guess_voice, speak_lines
 
     step("voice")
-    feats = song_features(Path(audio_path), vocals=_stem(analysis))
+    feats = song_features(Path(audio_path), vocals=vocal_stem(analysis))
     voice = _voice_curve(analysis, feats.n_frames, feats.hop_s)
     step("speak")
     lang = guess_voice([ln.text for ln in lines])
@@ -772,14 +554,14 @@ def align_dsp(
             low.append(i)
             continue
         nxt = next((result[k][0] for k in range(i + 1, n) if k in result), duration)
-        start = _snap(start, feats.onset, feats.onset_hop_s, prev_end, min(end, nxt) - 0.05,
+        start = snap(start, feats.onset, feats.onset_hop_s, prev_end, min(end, nxt) - 0.05,
                       after_s=LINE_SNAP_AFTER_S)
         start = max(start, prev_end)
         end = max(end, start + 0.05)
         words = ln.words or tuple(Word(w) for w in split_words(ln.text))
         ws = [start]
         for t in word_starts[1:]:
-            t = _snap(t, feats.onset, feats.onset_hop_s, ws[-1] + 0.02, end - 0.02)
+            t = snap(t, feats.onset, feats.onset_hop_s, ws[-1] + 0.02, end - 0.02)
             ws.append(min(max(t, ws[-1]), end))
         new_words = tuple(
             Word(w.text, ws[k], ws[k + 1] if k + 1 < len(ws) else end) for k, w in enumerate(words[: len(ws)])
@@ -802,240 +584,3 @@ def align_dsp(
                     lyrics.path or "lyrics", float(np.mean(sure)), len(sure))
     return flag_lines(dataclasses.replace(placed, lines=tuple(final)), analysis)
 
-
-def choose_aligner(aligner: str = "auto", *, whisper_model: str | Path | None = None, allow_download: bool = False,
-                   language: str | None = None, warn: bool = True):
-    """Which aligner a run uses, and the Whisper model it loads: checked before the song is read.
-
-    Parameters
-    ----------
-    aligner : {"auto", "whisper", "dsp"}
-        ``auto``: Whisper when faster-whisper is installed and a model is found (``whisper_model``, or
-        the data packages), else the DSP method with one warning saying how to get the model.
-    whisper_model : str or Path, optional
-        A model folder or name (:func:`mvtimeline.lyrics.align.whisper_model.find_model`); given, it must
-        be found (also with ``auto``).
-    allow_download : bool
-        A model name not in the Hugging Face cache may be downloaded.
-    language : str, optional
-        The lyrics' language: with Whisper, it must be one Whisper knows.
-    warn : bool
-        Log the warning when ``auto`` falls back to the DSP method.
-
-    Returns
-    -------
-    method : str
-        ``"whisper"`` or ``"dsp"``.
-    model : ModelChoice or None
-        The Whisper model (None for dsp).
-
-    Raises
-    ------
-    InputError
-        An unknown aligner or language; a model given or installed that cannot be used (missing,
-        damaged, not the pinned bytes: :class:`~mvtimeline.lyrics.align.whisper_model.WhisperModelError`).
-    ToolMissing
-        ``whisper`` asked for and faster-whisper not installed.
-    """
-    import importlib.util
-
-    from . import whisper_model as wm
-
-    if aligner not in ALIGNERS:
-        raise InputError(f"--aligner {aligner!r}: known: {', '.join(ALIGNERS)}")
-    if aligner == "dsp":
-        if whisper_model:
-            raise InputError("--whisper-model is for the Whisper aligner, not --aligner dsp")
-        return "dsp", None
-    installed = importlib.util.find_spec("faster_whisper") is not None
-    if aligner == "whisper" or whisper_model:
-        if not installed:
-            raise ToolMissing("the Whisper aligner needs faster-whisper: pip install 'mvtimeline[whisper]' "
-                              "(or --aligner dsp)")
-        return "whisper", _known_language(wm.find_model(whisper_model, allow_download=allow_download), language)
-    parts = [p is not None for p in (wm.package_data(m) for m in wm.DATA_PACKAGES)]
-    if installed and any(parts):  # installed: it must be whole and the pinned bytes
-        return "whisper", _known_language(wm.find_model(None), language)
-    (log.warning if warn else log.debug)("no Whisper model: lyrics are aligned with the DSP method (seconds off on many songs); for the "
-                "neural aligner: pip install 'mvtimeline[whisper]', or --whisper-model PATH|NAME")
-    return "dsp", None
-
-
-def _known_language(choice, language: str | None):
-    """``choice``, once ``language`` (when given) is a code Whisper knows (its tokenizer's list)."""
-    if language:
-        from faster_whisper.tokenizer import _LANGUAGE_CODES  # the codes Whisper's models know
-
-        if language.strip().lower() not in _LANGUAGE_CODES:
-            raise InputError(f"--language {language!r} is not a language Whisper knows (use a code such as en, es, "
-                             "fr, de, zh, ja, ko)")
-    return choice
-
-
-def align(
-    lyrics: Lyrics,
-    audio_path: Path,
-    analysis: Analysis,
-    *,
-    aligner: str = "auto",
-    whisper_model: str | Path | None = None,
-    language: str | None = None,
-    allow_download: bool = False,
-    device: str = "auto",
-    progress: Callable[[str], None] | None = None,
-) -> Lyrics:
-    """Time every line and word of ``lyrics`` on the song, offline.
-
-    Parameters
-    ----------
-    lyrics : Lyrics
-        As read from a file: fully timed, partly timed (the timed lines are anchors) or untimed.
-    audio_path : Path
-        The song (any format :func:`mvtimeline.audio.load.load` decodes); only decoded when some
-        line needs it. With a vocal stem in the analysis, the aligners listen to the stem.
-    analysis : Analysis
-        The song's analysis (duration, vocal activity, vocal regions).
-    aligner : {"auto", "whisper", "dsp"}
-        See :func:`choose_aligner`.
-    whisper_model : str or Path, optional
-        The Whisper model (folder or name); default Whisper base from the data packages.
-    language : str, optional
-        The lyrics' language as a Whisper code (``en``, ``es``, ``zh``...); default: detected.
-    allow_download : bool
-        A Whisper model name not cached may be downloaded.
-    device : {"auto", "cpu", "cuda"}
-        Where Whisper runs (``auto``: a CUDA GPU when there is one).
-    progress : callable(str) or None
-        Called with the name of each step as it starts.
-
-    Returns
-    -------
-    Lyrics
-        Every line and word timed within ``[0, analysis.duration_s]``, lines in order without
-        overlap. ``source`` is ``"file"`` (kept from the file), ``"aligned"`` (found here) or
-        ``"interim"`` (not placed by the aligner: spread between its neighbours, flagged unsure);
-        ``confidence`` 0..1. ``offset_s`` holds any global shift applied to the file's times;
-        ``aligner`` says which aligner and model timed it.
-
-    Raises
-    ------
-    InputError
-        The analysis has no positive duration; a bad aligner, model or language.
-    ToolMissing
-        The aligner's tools are missing (faster-whisper; espeak-ng for the DSP method).
-    """
-    method, choice = choose_aligner(aligner, whisper_model=whisper_model, allow_download=allow_download,
-                                    language=language)
-    duration = float(analysis.duration_s)
-    if not math.isfinite(duration) or duration <= 0:
-        raise InputError(f"analysis duration {analysis.duration_s!r} s must be positive")
-    if method == "dsp":
-        out = align_dsp(lyrics, audio_path, analysis, progress=progress)
-        return _reported(dataclasses.replace(out, aligner={"aligner": "dsp"}), analysis)
-    if not lyrics.lines:
-        return _reported(dataclasses.replace(lyrics, aligner={"aligner": "whisper", **choice.record()}), analysis)
-    from . import whisper_model as wm
-    from .whisper import WhisperAligner
-
-    step = progress or (lambda name: None)
-    regions = analysis.vocal_regions_s
-    made: list[WhisperAligner] = []
-
-    def aligner_() -> WhisperAligner:  # loaded when first needed (word-timed files may not need it)
-        if not made:
-            step("model")
-            model = wm.load_model(choice, device=device)
-            made.append(WhisperAligner(model, _stem(analysis) or Path(audio_path), analysis,
-                                       texts=[ln.text for ln in lyrics.lines], language=language, progress=step))
-        return made[0]
-
-    if lyrics.is_timed:
-        step("offset")
-        lyrics, _ = _fit_offset(lyrics, audio_path, analysis,
-                                confirm=lambda lyr, offset_s: aligner_().heard_shifted(lyr, offset_s))
-        if not any(_needs_words(ln) for ln in lyrics.lines):
-            out = flag_lines(place(_tighten(lyrics), vocal_regions_s=regions, duration_s=duration), analysis)
-            return _reported(dataclasses.replace(out, aligner={"aligner": "file"}), analysis)
-    wa = aligner_()
-    timed = wa.align_words(wa.align_lines(lyrics))
-    unplaced = [i for i, ln in enumerate(timed.lines) if not ln.is_timed]
-    if unplaced:
-        log.info("%d of %d line(s) not placed by Whisper; they are spread between their neighbours and "
-                    "flagged unsure: lines %s", len(unplaced), len(timed.lines),
-                    ", ".join(str(timed.lines[i].line_no or i + 1) for i in unplaced[:12])
-                    + (" …" if len(unplaced) > 12 else ""))
-        if len(unplaced) >= max(LOST_MIN_LINES, WHISPER_LOST_SHARE * len(timed.lines)):
-            log.info("%s: the alignment looks lost (%d of %d lines not placed): look at it (mvtimeline align "
-                        "... --plot align.png) or give timed lyrics (LRC, SRT)", lyrics.path or "lyrics",
-                        len(unplaced), len(timed.lines))
-    placed = place(_tighten(timed), vocal_regions_s=regions, duration_s=duration)
-    record = {"aligner": "whisper", **choice.record(), "language": wa.language, "language_source": wa.language_source,
-              "windows": str(wa.windows)}
-    out = dataclasses.replace(flag_lines(placed, analysis), aligner=record)
-    step("check")
-    return _reported(out, analysis, contrast=wa.heard_contrast(out))
-
-
-def _reported(lyrics: Lyrics, analysis: Analysis, *, contrast: Sequence[tuple[float, float]] = ()) -> Lyrics:
-    """``lyrics`` with their alignment report (:func:`mvtimeline.lyrics.align.report.assess`), logged when it
-    is not ok."""
-    rep = assess(lyrics, analysis, contrast=contrast)
-    if not rep.ok:  # said once, as an error, by the run (or a warning with --force; the align command)
-        log.info("%s: %s", lyrics.path or "lyrics", rep.message)
-    else:
-        log.info("alignment report: ok (%s)", ", ".join(f"{k} {v:g}" for k, v in rep.evidence.items()))
-    return dataclasses.replace(lyrics, report=rep.to_dict())
-
-
-def flagged(lyrics: Lyrics) -> dict[str, list[int]]:
-    """The lines (1-based file line numbers, else positions) carrying each flag, flags in
-    :data:`mvtimeline.types.LINE_FLAGS` order; flags no line carries are left out."""
-    from mvtimeline.types import LINE_FLAGS
-
-    out: dict[str, list[int]] = {}
-    for flag in LINE_FLAGS:
-        nos = [ln.line_no or i + 1 for i, ln in enumerate(lyrics.lines) if flag in ln.flags]
-        if nos:
-            out[flag] = nos
-    return out
-
-
-def flag_lines(lyrics: Lyrics, analysis: Analysis) -> Lyrics:
-    """Mark what is doubtful about each timed line (:data:`mvtimeline.types.LINE_FLAGS`):
-    ``"over instrumental"`` when the voice is heard under less than ``OVER_INSTRUMENTAL_MAX`` of
-    the line's time, ``"unsure"`` when the aligner's confidence is under :data:`MIN_CONFIDENCE`,
-    ``"too short"`` / ``"too long"`` when the aligner gave it a time implausible for its words
-    (:func:`mvtimeline.lyrics.align.report.line_flags`).
-
-    Parameters
-    ----------
-    lyrics : Lyrics
-    analysis : Analysis
-        The song's voice curve.
-
-    Returns
-    -------
-    Lyrics
-        The same lines with ``flags`` set.
-    """
-    va = np.asarray(analysis.vocal_activity, dtype=float)
-    thr = voice_threshold(va) if va.size else 1.0
-    hop = analysis.hop_s
-    out = []
-    for ln in lyrics.lines:
-        flags = []
-        if ln.is_timed and va.size and ln.end_s - ln.start_s > 0:
-            a, b = int(ln.start_s / hop), max(int(ln.start_s / hop) + 1, int(math.ceil(ln.end_s / hop)))
-            if float((va[a:b] >= thr).mean() if b <= va.size else 0.0) < OVER_INSTRUMENTAL_MAX:
-                flags.append("over instrumental")
-        if ln.source in ("aligned", "interim") and ln.confidence < MIN_CONFIDENCE:
-            flags.append("unsure")
-        if ln.source in ("aligned", "interim"):
-            flags += line_flags(ln, vocalisation=is_vocalisation(ln.text))
-        out.append(dataclasses.replace(ln, flags=tuple(flags)))
-    n_over = sum("over instrumental" in ln.flags for ln in out)
-    if n_over:
-        log.info("%d line(s) sit where hardly any voice is heard (over an instrumental stretch?): lines %s",
-                    n_over, ", ".join(str(ln.line_no or i + 1) for i, ln in enumerate(out)
-                                      if "over instrumental" in ln.flags))
-    return dataclasses.replace(lyrics, lines=tuple(out))

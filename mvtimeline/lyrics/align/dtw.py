@@ -15,7 +15,7 @@ vertical (the template advances, the song waits) with an extra ``vertical_penalt
 starts at (0, 0) and ends at (rows − 1, columns − 1). This is the monotone line → vocal-phrase
 assignment and the frame-level warp in one dynamic programme.
 
-Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.align`).
+Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.dsp`).
 
 Public: banded_dtw.
 """

@@ -5,21 +5,26 @@ The song is decoded at 16 kHz mono and split into a *foreground* (the voice, mos
 drums, and a running median over ~1.3 s in each frequency bin removes sustained chords and pads.
 From the foreground come MFCC c1–c12 with cepstral mean/variance normalisation (no c0, so loudness
 and a constant timbre offset do not count) and a spectral-flux onset envelope on a finer grid, used
-to snap line and word starts onto where the voice actually starts.
+to snap line and word starts onto where the voice actually starts (:func:`snap`).
 
-Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.align`).
+Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.dsp`, :mod:`.offset` and :mod:`.tts`).
 
-Public: VoiceFeatures, song_features, mfcc_features, normalize_rows, SR, HOP, N_FFT.
+Public: VoiceFeatures, song_features, mfcc_features, normalize_rows, vocal_stem, snap, SR, HOP, N_FFT,
+SNAP_S, LINE_SNAP_AFTER_S, SNAP_REL.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VoiceFeatures", "song_features", "mfcc_features", "normalize_rows", "SR", "HOP", "N_FFT"]
+from mvtimeline.types import Analysis
+
+__all__ = ["VoiceFeatures", "song_features", "mfcc_features", "normalize_rows", "vocal_stem", "snap", "SR", "HOP",
+           "N_FFT", "SNAP_S", "LINE_SNAP_AFTER_S", "SNAP_REL"]
 
 
 #: Sample rate (Hz) the aligner works at: the voice band is below 8 kHz.
@@ -31,6 +36,13 @@ HOP = 640
 ONSET_HOP = 160
 N_MFCC = 13
 N_MELS = 40
+#: Word starts move to a voice onset at most this far (seconds); line starts look from
+#: ``SNAP_S`` before to ``LINE_SNAP_AFTER_S`` after (the voice curve and the analysis windows
+#: see a voice some 0.1–0.2 s before it starts).
+SNAP_S = 0.12
+LINE_SNAP_AFTER_S = 0.5
+#: A clear onset is at least this share of the strongest one in the window.
+SNAP_REL = 0.35
 
 
 @dataclass(frozen=True)
@@ -137,3 +149,50 @@ def song_features(audio_path: Path, *, vocals: Path | None = None) -> VoiceFeatu
         onset = np.clip(onset / ref, 0.0, 1.0)
     return VoiceFeatures(hop_s=HOP / sr, mfcc=mfcc, onset=onset.astype(np.float64), onset_hop_s=ONSET_HOP / sr,
                          duration_s=float(duration_s), music=music)
+
+
+def vocal_stem(analysis: Analysis) -> Path | None:
+    """The vocal stem the analysis was made with, if any (the aligner then listens to it)."""
+    return Path(analysis.vocals_path) if analysis.vocals_path else None
+
+
+def snap(t: float, onset: np.ndarray, hop: float, lo: float, hi: float, *, before_s: float = SNAP_S,
+         after_s: float = SNAP_S) -> float:
+    """Move ``t`` onto the first clear voice onset in ``[t - before_s, t + after_s]`` (and in [lo, hi]).
+
+    A clear onset is a local peak of the onset envelope at least ``SNAP_REL`` of the window's
+    strongest and at least 0.1; ``t`` stays where it is when there is none.
+
+    Parameters
+    ----------
+    t : float
+        The time to move, in seconds.
+    onset : np.ndarray
+        The voice's onset envelope (:attr:`VoiceFeatures.onset`), one value every ``hop`` seconds.
+    hop : float > 0
+        Seconds between two values of ``onset``.
+    lo, hi : float
+        Seconds the result must stay within.
+    before_s, after_s : float >= 0
+        How far (seconds) before and after ``t`` an onset is looked for.
+
+    Returns
+    -------
+    float
+        The onset's time in seconds, or ``t``.
+    """
+    a = max(lo, t - before_s)
+    b = min(hi, t + after_s)
+    i, j = int(math.ceil(a / hop)), int(math.floor(b / hop)) + 1
+    i, j = max(i, 1), min(j, onset.size - 1)
+    if j - i < 3:
+        return t
+    seg = onset[i:j]
+    top = float(seg.max())
+    if top < 0.1:
+        return t
+    for k in range(seg.size):
+        x = onset[i + k]
+        if x >= SNAP_REL * top and x >= onset[i + k - 1] and x >= onset[i + k + 1]:
+            return (i + k) * hop
+    return t

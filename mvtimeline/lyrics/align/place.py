@@ -24,7 +24,10 @@ How:
   source and confidence, and their untimed words are spread over them by syllables. Every time is
   within ``[0, duration_s]`` and every line ends no later than the next one starts.
 
-Public: place, INTERIM_CONFIDENCE.
+What both aligners do to lines the file timed sits here too: :func:`needs_word_times` says which
+timed lines still need their words timed, :func:`tighten` ends a word-timed line with its last word.
+
+Public: place, tighten, needs_word_times, INTERIM_CONFIDENCE.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from collections.abc import Sequence
 
 from mvtimeline.errors import InputError, LyricsFormatError
 from mvtimeline.types import Line, Lyrics, Word
-from ..read.common import display_name, fill_word_times, untimed_runs
+from ..read.text import display_name
+from ..timing import fill_word_times, untimed_runs
 from ..words import count_syllables, line_syllables, split_words
 
-__all__ = ["place", "INTERIM_CONFIDENCE"]
+__all__ = ["place", "tighten", "needs_word_times", "INTERIM_CONFIDENCE"]
 
 log = logging.getLogger(__name__)
 
@@ -333,3 +337,22 @@ def _with_words(line: Line) -> Line:
     if not line.words:
         return line
     return dataclasses.replace(line, words=fill_word_times(line.words, line.start_s, line.end_s))
+
+
+def needs_word_times(line: Line) -> bool:
+    """True for a timed line with a word (or no word list) still without its times."""
+    return line.is_timed and not (line.words and all(w.start_s is not None and w.end_s is not None
+                                                     for w in line.words))
+
+
+def tighten(lyrics: Lyrics) -> Lyrics:
+    """A line whose words are all timed ends where its last word ends (not at the next line's tag:
+    the gap after it is where a cut may go), so word-timed formats agree on line ends."""
+    lines = []
+    for ln in lyrics.lines:
+        if ln.is_timed and ln.words and all(w.start_s is not None and w.end_s is not None for w in ln.words):
+            last = float(ln.words[-1].end_s)
+            if ln.start_s < last < ln.end_s:
+                ln = dataclasses.replace(ln, end_s=last)
+        lines.append(ln)
+    return dataclasses.replace(lyrics, lines=tuple(lines))

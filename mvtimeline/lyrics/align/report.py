@@ -19,21 +19,34 @@ right one. The report judges the whole from evidence the alignment has anyway:
   3.7 (one 3-line excerpt -6.7: too few lines to judge); another song's -6.0 to -10.5 with margins
   -3.0 to 0.8; a synthesized instrumental -7.3, margin -0.7.
 
-Public: :class:`AlignmentReport`, :func:`assess`, :func:`line_flags`, the thresholds.
+Each line is judged too (:func:`flag_lines`, with :func:`line_flags`): heard over an instrumental
+stretch, placed with a low confidence (under :data:`MIN_CONFIDENCE`), too short or too long for its
+words.
+
+Public: :class:`AlignmentReport`, :func:`assess`, :func:`flag_lines`, :func:`line_flags`, the thresholds.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from mvtimeline.audio import voice_threshold
 from mvtimeline.types import Analysis, Line, Lyrics
 from ..words import line_syllables, split_words
+from .whisper import is_vocalisation
 
-__all__ = ["AlignmentReport", "assess", "line_flags", "VERDICTS", "MAX_SYLLABLES_PER_S", "MIN_SYLLABLES_PER_VOICED_S",
-           "NO_VOICE_S", "MISMATCH_SCORE", "MISMATCH_MARGIN", "MIN_CONTRAST_LINES"]
+__all__ = ["AlignmentReport", "assess", "flag_lines", "line_flags", "VERDICTS", "MAX_SYLLABLES_PER_S",
+           "MIN_SYLLABLES_PER_VOICED_S", "NO_VOICE_S", "MISMATCH_SCORE", "MISMATCH_MARGIN", "MIN_CONTRAST_LINES",
+           "MIN_CONFIDENCE", "OVER_INSTRUMENTAL_MAX"]
+
+log = logging.getLogger(__name__)
 
 #: What the report may conclude; every verdict but ``"ok"`` stops a run before anything is generated.
 VERDICTS = ("ok", "too long", "no voice", "too short", "mismatch")
@@ -58,6 +71,11 @@ LINE_MAX_SYLLABLES_PER_S = 12.0
 #: (vocalisations hold notes: never).
 LINE_LONG_BASE_S = 2.0
 LINE_LONG_S_PER_SYLLABLE = 1.2
+#: Aligned lines below this confidence are flagged ``"unsure"`` (the DSP aligner gives them their
+#: interim placement instead).
+MIN_CONFIDENCE = 0.35
+#: A line with voice under less than this share of its time is flagged ``"over instrumental"``.
+OVER_INSTRUMENTAL_MAX = 0.25
 
 
 @dataclass(frozen=True)
@@ -170,3 +188,44 @@ def line_flags(line: Line, *, vocalisation: bool = False) -> list[str]:
     if not vocalisation and dur > LINE_LONG_BASE_S + LINE_LONG_S_PER_SYLLABLE * syl:
         return ["too long"]
     return []
+
+
+def flag_lines(lyrics: Lyrics, analysis: Analysis) -> Lyrics:
+    """Mark what is doubtful about each timed line (:data:`mvtimeline.types.LINE_FLAGS`):
+    ``"over instrumental"`` when the voice is heard under less than ``OVER_INSTRUMENTAL_MAX`` of
+    the line's time, ``"unsure"`` when the aligner's confidence is under :data:`MIN_CONFIDENCE`,
+    ``"too short"`` / ``"too long"`` when the aligner gave it a time implausible for its words
+    (:func:`line_flags`).
+
+    Parameters
+    ----------
+    lyrics : Lyrics
+    analysis : Analysis
+        The song's voice curve.
+
+    Returns
+    -------
+    Lyrics
+        The same lines with ``flags`` set.
+    """
+    va = np.asarray(analysis.vocal_activity, dtype=float)
+    thr = voice_threshold(va) if va.size else 1.0
+    hop = analysis.hop_s
+    out = []
+    for ln in lyrics.lines:
+        flags = []
+        if ln.is_timed and va.size and ln.end_s - ln.start_s > 0:
+            a, b = int(ln.start_s / hop), max(int(ln.start_s / hop) + 1, int(math.ceil(ln.end_s / hop)))
+            if float((va[a:b] >= thr).mean() if b <= va.size else 0.0) < OVER_INSTRUMENTAL_MAX:
+                flags.append("over instrumental")
+        if ln.source in ("aligned", "interim") and ln.confidence < MIN_CONFIDENCE:
+            flags.append("unsure")
+        if ln.source in ("aligned", "interim"):
+            flags += line_flags(ln, vocalisation=is_vocalisation(ln.text))
+        out.append(dataclasses.replace(ln, flags=tuple(flags)))
+    n_over = sum("over instrumental" in ln.flags for ln in out)
+    if n_over:
+        log.info("%d line(s) sit where hardly any voice is heard (over an instrumental stretch?): lines %s",
+                    n_over, ", ".join(str(ln.line_no or i + 1) for i, ln in enumerate(out)
+                                      if "over instrumental" in ln.flags))
+    return dataclasses.replace(lyrics, lines=tuple(out))

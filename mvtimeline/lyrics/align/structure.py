@@ -16,7 +16,7 @@ and section tags) by dynamic programming, in order:
 
 The per-line alignment then runs inside each stanza's stretch only, so an error cannot carry a whole
 section or a repeated chorus to the wrong place. Internal to :mod:`mvtimeline.lyrics` (used by
-:mod:`.align`).
+:mod:`.dsp`).
 
 Public: StanzaSpan, stanza_spans, vocal_phrases, repeated_stanzas, repeat_lags, compile_kernels.
 """
@@ -342,7 +342,7 @@ def stanza_spans(lines: Sequence[Line], analysis: Analysis, *, music: np.ndarray
         The song's voice curve.
     music : ndarray, shape (n_frames, d), optional
         Unit-length feature rows of the whole mix every ``music_hop_s`` seconds
-        (:class:`.align_audio.VoiceFeatures` ``music``); with them repeated stanzas are pinned
+        (:class:`.features.VoiceFeatures` ``music``); with them repeated stanzas are pinned
         where the music repeats.
     music_hop_s : float
         Seconds between rows of ``music``.

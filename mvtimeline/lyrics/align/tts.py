@@ -6,9 +6,9 @@ otherwise ``en-us``. Chinese is spoken from its romanisation, because espeak-ng'
 reads hanzi with English tone digits ("hao two"): Mandarin as pinyin with tone numbers
 (``pypinyin``) in the ``cmn-latn-pinyin`` voice, Cantonese (told by its own characters: 係, 唔,
 嘅, 咗...) as Jyutping (``ToJyutping``) in ``yue-Latn-jyutping``. The speech is trimmed of leading/trailing silence and turned into the same
-MFCC features as the song (:func:`.align_audio.mfcc_features`), plus a 0..1 loudness per frame.
+MFCC features as the song (:func:`.features.mfcc_features`), plus a 0..1 loudness per frame.
 
-Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.align`).
+Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.dsp`).
 
 Public: guess_voice, romanize, Template, speak_lines, CJK_VOICES.
 """

@@ -27,7 +27,7 @@ Whisper hears 30 s at a time. A song is aligned window by window (:class:`Whispe
    first word of a line takes the silence before it) starts after it, and a line's first word lasts
    at most ``FIRST_WORD_MAX_S``; a line's last word lasts while the voice holds it (a held note).
    Lines that are only vocalisation ("ooh", "la la", "hey hey") are kept where Whisper put them only
-   when plausible, else left to :func:`~mvtimeline.lyrics.align.place` between their neighbours, like every
+   when plausible, else left to :func:`~mvtimeline.lyrics.align.place.place` between their neighbours, like every
    unplaced line.
 
 Timed lines (LRC, SRT, VTT, Suno without words) keep their times; :meth:`WhisperAligner.align_words`
@@ -39,9 +39,10 @@ Hangul → ko, Cyrillic...), then for Latin script the common words of the text 
 when they are clear, else Whisper's language detection on the windows with the most voice. Chinese,
 Japanese and Korean are aligned on their characters (each Han or kana character is a word).
 
-Internal to :mod:`mvtimeline.lyrics` (used by :mod:`.align`).
+Internal to :mod:`mvtimeline.lyrics` (used by :func:`mvtimeline.lyrics.align.align`).
 
-Public: WhisperAligner, detect_script_language, is_vocalisation, MARGIN_S, FIRST_WORD_MAX_S.
+Public: WhisperAligner, detect_script_language, is_vocalisation, report_step, WHISPER_STEPS, MARGIN_S,
+FIRST_WORD_MAX_S.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import dataclasses
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,26 @@ import numpy as np
 
 from mvtimeline.audio import voice_threshold
 from mvtimeline.errors import InputError
+from mvtimeline.progress import Progress, ProgressFn, ignore
 from mvtimeline.types import Analysis, Line, Lyrics, Word
-from ..read.common import fill_word_times, untimed_runs
+from ..timing import fill_word_times, untimed_runs
 from ..words import count_syllables, is_cjk, split_words
 
-__all__ = ["WhisperAligner", "detect_script_language", "is_vocalisation", "MARGIN_S", "FIRST_WORD_MAX_S"]
+__all__ = ["WhisperAligner", "detect_script_language", "is_vocalisation", "report_step", "WHISPER_STEPS", "MARGIN_S",
+           "FIRST_WORD_MAX_S"]
 
 log = logging.getLogger(__name__)
+
+#: The steps of a Whisper alignment in the order they run (steps a song does not need are skipped):
+#: ``offset`` (fully timed lyrics), ``model`` (loading it), ``decode`` (the song), ``language`` (when
+#: Whisper must hear it), ``align`` (untimed lines), ``words`` (words of timed lines), ``check``.
+WHISPER_STEPS = ("offset", "model", "decode", "language", "align", "words", "check")
+
+
+def report_step(progress: ProgressFn | None, step: str) -> None:
+    """Tell ``progress`` that ``step`` of :data:`WHISPER_STEPS` starts:
+    ``Progress("align", i, len(WHISPER_STEPS), item=step)``, ``i`` the step's index."""
+    (progress or ignore)(Progress("align", WHISPER_STEPS.index(step), len(WHISPER_STEPS), item=step))
 
 SR = 16000
 #: Whisper's mel frames per second and encoder frames (tokens' time grid) per second.
@@ -268,8 +282,9 @@ class WhisperAligner:
         The lyric lines (for the language).
     language : str, optional
         A Whisper language code (``en``, ``es``, ``zh``...); None: detected.
-    progress : callable(str), optional
-        Called with the name of each step as it starts.
+    progress : ProgressFn
+        Receives ``Progress("align", i, len(WHISPER_STEPS), item=step)`` as the aligner's steps
+        (``decode``, ``language``, ``align``, ``words``) start (:func:`report_step`).
 
     Raises
     ------
@@ -278,13 +293,13 @@ class WhisperAligner:
     """
 
     def __init__(self, model: Any, audio_path: Path, analysis: Analysis, *, texts: Sequence[str],
-                 language: str | None = None, progress: Callable[[str], None] | None = None) -> None:
+                 language: str | None = None, progress: ProgressFn = ignore) -> None:
         from mvtimeline.audio import load
 
         self.model = model
         self.analysis = analysis
-        self._step = progress or (lambda name: None)
-        self._step("decode")
+        self._progress = progress
+        report_step(progress, "decode")
         samples, _ = load(Path(audio_path), sr=SR)
         self.duration_s = min(len(samples) / SR, float(analysis.duration_s))
         self.mel = model.feature_extractor(samples)  # (80, frames), normalised on the whole song
@@ -331,7 +346,7 @@ class WhisperAligner:
             return _TEXT_LANGS[voice], "text"
         if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
             return "en", "text"
-        self._step("language")
+        report_step(self._progress, "language")
         heard = self._detect_language()
         return (heard, "audio") if heard else ("en", "default")
 
@@ -762,10 +777,10 @@ class WhisperAligner:
         -------
         Lyrics
             Lines Whisper placed get times, every word a start and end, ``source="aligned"`` and a
-            confidence; lines it could not place stay untimed (for :func:`~mvtimeline.lyrics.align.place`),
+            confidence; lines it could not place stay untimed (for :func:`~mvtimeline.lyrics.align.place.place`),
             with ``confidence`` 0.
         """
-        self._step("align")
+        report_step(self._progress, "align")
         lines = list(lyrics.lines)
         n = len(lines)
         for i, j in untimed_runs(lines):
@@ -903,7 +918,7 @@ class WhisperAligner:
         Lyrics
             The same lines; their words timed inside each line's span.
         """
-        self._step("words")
+        report_step(self._progress, "words")
         lines = list(lyrics.lines)
         todo = [i for i, ln in enumerate(lines) if ln.is_timed and not (
             ln.words and all(w.start_s is not None and w.end_s is not None for w in ln.words))]

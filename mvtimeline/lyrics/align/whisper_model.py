@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import InputError, ToolMissing
+from mvtimeline.fileio import file_sha256
 
 __all__ = ["ModelChoice", "WhisperModelError", "find_model", "describe", "load_model", "model_available",
            "cache_dir", "package_data", "BASE_SHA256", "DATA_PACKAGES", "HUB_REPOS"]
@@ -115,14 +116,6 @@ def cache_dir() -> Path:
         return Path(os.environ["MVT_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "mvtimeline"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def package_data(module: str) -> Path | None:
@@ -280,7 +273,7 @@ def _folder_hash(folder: Path) -> str:
         known = {}
     if isinstance(known, dict) and isinstance(known.get(key), str):
         return known[key]
-    digest = _sha256(model)
+    digest = file_sha256(model)
     try:
         from mvtimeline.fileio import write_json
 

@@ -4,23 +4,23 @@ A ``.json`` file whose top level has ``"kind": "aligned"`` is the artifact writt
 :meth:`mvtimeline.types.Lyrics.save` (schema 1); any other JSON is read as Suno aligned words
 (:mod:`mvtimeline.lyrics.read.suno`).
 
-Public: parse_json, parse_aligned, read_json.
+Public: parse_json, parse_aligned.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import LyricsFormatError
 from mvtimeline.types import Lyrics, Word
-from .common import clean, display_name, finish, load_text
+from .text import clean
+from ..timing import finish
 from .suno import load_json, suno_from_obj
 from ..words import split_words
 
-__all__ = ["parse_json", "parse_aligned", "read_json"]
+__all__ = ["parse_json", "parse_aligned"]
 
 SCHEMAS = (1,)
 
@@ -127,9 +127,3 @@ def parse_aligned(obj: dict[str, Any], *, name: str = "<json>") -> Lyrics:
     if not math.isfinite(lyr.offset_s):
         raise LyricsFormatError(f"{name}: offset_s {lyr.offset_s!r} is not a number of seconds")
     return dataclasses.replace(lyr, lines=finish(lines, name=name), offset_s=float(lyr.offset_s))
-
-
-def read_json(path: Path) -> Lyrics:
-    """Read a JSON lyrics file (aligned.json or Suno aligned words); see :func:`parse_json`."""
-    path = Path(path)
-    return parse_json(load_text(path), name=display_name(path), path=str(path))

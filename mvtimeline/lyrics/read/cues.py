@@ -5,6 +5,8 @@ once, and a subtitle line wrapped in two is still one sung line). Cues are sorte
 that overlaps the next one is cut at the next one's start. A cue whose text is a section tag
 (``[Chorus]``) sets the section of the cues after it; a cue that is only a direction
 (``(guitar solo)``, ``♪``) is skipped. Both start a new stanza.
+
+Public: Cue, blocks, parse_time_line, split_cues, cues_to_lyrics.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mvtimeline.timecode import parse_cue_time
 from mvtimeline.types import Line, Lyrics
-from .common import Marked, Stanzas, classify, clean, fail, finish, marked_words, parse_cue_time, parse_inline
+from .text import clean, fail
+from .tags import Marked, Stanzas, classify, marked_words, parse_inline
+from ..timing import finish
+
+__all__ = ["Cue", "blocks", "parse_time_line", "split_cues", "cues_to_lyrics"]
 
 _TIME_LINE = re.compile(r"\s*(\S+)\s*-->\s*(\S+)(.*)")
 _LOOKS_TIMED = re.compile(r"\s*\d[\d:.,]*\s*-->")

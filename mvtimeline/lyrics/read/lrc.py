@@ -21,9 +21,9 @@
   ``M:``, ``D:`` are dropped.
 - Text lines without a time tag: ``[Chorus]``-style tags set the section (as in plain text) and
   start a stanza, as does a blank line; a sung line without a time is kept untimed, after the
-  timed line above it (it gets times from :func:`mvtimeline.lyrics.align.place` or the aligner).
+  timed line above it (it gets times from :func:`mvtimeline.lyrics.place` or the aligner).
 
-Public: parse_lrc, read_lrc.
+Public: parse_lrc.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from mvtimeline.timecode import is_time_like, parse_lrc_time
 from mvtimeline.types import Line, Lyrics, Word
-from .common import (Marked, Stanzas, classify, clean, display_name, fail, finish, is_time_like, last_line_end, load_text, marked_words, parse_inline, parse_lrc_time, section_name, singer_names)
+from .text import clean, fail
+from .tags import Marked, Stanzas, classify, marked_words, parse_inline, section_name, singer_names
+from ..timing import finish, last_line_end
 
-__all__ = ["parse_lrc", "read_lrc"]
+__all__ = ["parse_lrc"]
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +281,3 @@ def _lines(entries: list[_Entry]) -> list[Line]:
         end = max(start, end)
         out.append(Line(e.text, e.words, e.section, stanza, start, end, "file", 1.0, e.order, singers=e.singers))
     return out
-
-
-def read_lrc(path: Path) -> Lyrics:
-    """Read an LRC or enhanced LRC file (UTF-8 or UTF-16 with BOM); see :func:`parse_lrc`."""
-    path = Path(path)
-    return parse_lrc(load_text(path), name=display_name(path), path=str(path))

@@ -10,18 +10,18 @@
 - Words split on whitespace; Chinese characters and kana are one word each
   (see :mod:`mvtimeline.lyrics.words`).
 
-Public: parse_plain, read_plain.
+Public: parse_plain.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from mvtimeline.types import Line, Lyrics, Word
-from .common import Stanzas, classify, display_name, finish, load_text
+from .tags import Stanzas, classify
+from ..timing import finish
 from ..words import split_words
 
-__all__ = ["parse_plain", "read_plain"]
+__all__ = ["parse_plain"]
 
 
 def parse_plain(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
@@ -82,9 +82,3 @@ def parse_plain(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
             )
         )
     return Lyrics(path=path, format="plain", lines=finish(lines, name=name))
-
-
-def read_plain(path: Path) -> Lyrics:
-    """Read a plain-text lyrics file (UTF-8 or UTF-16 with BOM); see :func:`parse_plain`."""
-    path = Path(path)
-    return parse_plain(load_text(path), name=display_name(path), path=str(path))

@@ -7,19 +7,19 @@ override blocks (``{\\an8}``) are removed; a karaoke timestamp ``<00:00:01.500>`
 its start, as in WebVTT. Section tags and directions as cue text work as described in
 :mod:`mvtimeline.lyrics.read.cues`.
 
-Public: parse_srt, read_srt.
+Public: parse_srt.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from mvtimeline.timecode import is_time_like, parse_cue_time
 from mvtimeline.types import Lyrics
-from .common import clean, display_name, fail, is_time_like, load_text, parse_cue_time
+from .text import clean, fail
 from .cues import blocks, cues_to_lyrics, split_cues
 
-__all__ = ["parse_srt", "read_srt"]
+__all__ = ["parse_srt"]
 
 _EXAMPLE = "00:00:01,000 --> 00:00:02,500"
 _TAGS = re.compile(r"<[^<>]*>|\{[^{}]*\}")
@@ -66,9 +66,3 @@ def parse_srt(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
         return None
 
     return cues_to_lyrics(cues, name=name, path=path, format="srt", pattern=_TAGS, on_tag=on_tag)
-
-
-def read_srt(path: Path) -> Lyrics:
-    """Read a SubRip file (UTF-8 or UTF-16 with BOM); see :func:`parse_srt`."""
-    path = Path(path)
-    return parse_srt(load_text(path), name=display_name(path), path=str(path))

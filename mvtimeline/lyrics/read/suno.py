@@ -13,7 +13,7 @@ its neighbours by syllables, and a line with no trusted word is left untimed. A 
 ``confidence`` is the share of its words that are trusted; ``line_no`` is the 1-based index of its
 first word in the list (messages say "item N"). Lines stay in the order of the list.
 
-Public: parse_suno, suno_from_obj, read_suno, MIN_P_ALIGN.
+Public: parse_suno, suno_from_obj, MIN_P_ALIGN.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import LyricsFormatError
 from mvtimeline.types import Line, Lyrics, Word
-from .common import Stanzas, clean, display_name, fail, finish, finite_seconds, load_text, section_name
+from .text import clean, fail
+from .tags import Stanzas, section_name
+from ..timing import finish, finite_seconds
 from ..words import count_syllables, word_spans
 
-__all__ = ["parse_suno", "suno_from_obj", "read_suno", "load_json", "MIN_P_ALIGN"]
+__all__ = ["parse_suno", "suno_from_obj", "load_json", "MIN_P_ALIGN"]
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +244,3 @@ def suno_from_obj(obj: Any, *, name: str = "<json>", path: str = "") -> Lyrics:
             )
         )
     return Lyrics(path=path, format="suno", lines=finish(lines, name=name))
-
-
-def read_suno(path: Path) -> Lyrics:
-    """Read a Suno aligned-words JSON file; see :func:`suno_from_obj`."""
-    path = Path(path)
-    return parse_suno(load_text(path), name=display_name(path), path=str(path))

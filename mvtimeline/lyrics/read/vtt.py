@@ -9,20 +9,20 @@ a timestamp followed by no word gives the end of the word before; the last word 
 unless a trailing timestamp says earlier. Section tags and directions as cue text work as described
 in :mod:`mvtimeline.lyrics.read.cues`.
 
-Public: parse_vtt, read_vtt.
+Public: parse_vtt.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
+from mvtimeline.timecode import is_time_like, parse_cue_time
 from mvtimeline.types import Lyrics
-from .common import clean, display_name, fail, is_time_like, load_text, parse_cue_time
+from .text import clean, fail
 from .cues import blocks, cues_to_lyrics, split_cues
 
-__all__ = ["parse_vtt", "read_vtt"]
+__all__ = ["parse_vtt"]
 
 _EXAMPLE = "00:01.000 --> 00:02.500"
 _HEADER = re.compile(r"WEBVTT(?:[ \t].*)?")
@@ -93,9 +93,3 @@ def parse_vtt(text: str, *, name: str = "<text>", path: str = "") -> Lyrics:
         return None
 
     return cues_to_lyrics(cues, name=name, path=path, format="vtt", pattern=_TAGS, on_tag=on_tag)
-
-
-def read_vtt(path: Path) -> Lyrics:
-    """Read a WebVTT file (UTF-8 or UTF-16 with BOM); see :func:`parse_vtt`."""
-    path = Path(path)
-    return parse_vtt(load_text(path), name=display_name(path), path=str(path))
