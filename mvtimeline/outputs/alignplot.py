@@ -39,7 +39,8 @@ import numpy as np
 
 from ..errors import InputError, RunError
 from ..fileio import atomic_write
-from ..media import format_time, load_font
+from ..media import load_font
+from ..timecode import format_time
 from ..types import Analysis, Lyrics, Plan
 
 __all__ = ["plot_alignment", "draw_alignment", "header_height", "header_layout", "HeaderLayout", "PLOT_FORMATS",

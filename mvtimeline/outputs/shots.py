@@ -67,7 +67,7 @@ def shot_folder_name(index: int, section: str, lines: tuple[str, ...]) -> str:
 
 
 def _suggested(seconds: float) -> dict[str, dict[str, Any]]:
-    from ..generate.backends.comfyui.workflow import FrameGrid
+    from ..generate.grid import FrameGrid
 
     out = {}
     for name, (fps, grid, most) in SUGGESTED_GRIDS.items():
@@ -209,7 +209,7 @@ def write_pack(folder: Path, out: Path, *, fmt: str = "plain") -> Path:
 
 
 def _contact_sheet(title: str, rows: list[dict[str, Any]], plan: Any) -> str:
-    from ..media import format_time
+    from ..timecode import format_time
 
     e = html.escape
     body = []

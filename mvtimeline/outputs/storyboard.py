@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from .alignplot import (MixedFont, draw_alignment, draw_text, ellipsize, flag_colour, row_height, text_font, text_words, wrap_text)
 from ..errors import InputError, RunError
 from ..fileio import atomic_write
 from ..types import Analysis, ClipRequest, ClipResult, Lyrics, Plan, Segment
+from .alignplot import (MixedFont, draw_alignment, draw_text, ellipsize, flag_colour, row_height, text_font,
+                        text_words, wrap_text)
 
 __all__ = [
     "storyboard",

@@ -14,6 +14,10 @@ The output is H.264 (libx264, yuv420p) + AAC (or a preset's codecs, in a contain
 at the project's exact frame rate, written to a temp name beside the target and renamed only when
 melt succeeded; an interrupted or failed render leaves no file.
 
+The project is read with the one MLT parser, :mod:`mvtimeline.timeline.kdenlive.read`
+(:func:`~mvtimeline.timeline.kdenlive.read.parse_mlt` and its lookups): the render stage comes after
+the timeline stage and may use it, never the reverse.
+
 Public: render, portable, RenderResult, project_frames, check_fonts.
 """
 
@@ -37,8 +41,10 @@ from lxml import etree
 
 from ..errors import InputError, RenderFailed, ToolMissing
 from ..fileio import atomic_path
-from ..timecode import exact_rate
-from ..timecode import mlt_time_to_frames as _mlt_time_to_frames
+from ..progress import Progress, ProgressFn
+from ..timecode import mlt_time_to_frames
+from ..timeline.kdenlive.read import (SUBTITLE_SERVICES, base_dir, elements_by_id, media_resource, parse_mlt,
+                                      profile_fps, properties, resource_path, set_property)
 from .presets import MUXERS, RenderPreset, check_output, codec_family, load_preset
 
 __all__ = ["render", "portable", "RenderResult", "project_frames", "check_fonts", "X264_PRESETS",
@@ -64,7 +70,6 @@ _X264_LOOKAHEAD = {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20,
 #: rewrite of the whole file once it is done, which an intermediate for editing does not need).
 _DELIVERY = ("H.264", "H.265", "MPEG-4")
 _ERRORISH = re.compile(r"error|fail|unable|cannot|can't|invalid|no such|not found|denied", re.IGNORECASE)
-_FILE_SERVICES = ("avformat", "avformat-novalidate", "qimage", "pixbuf")
 _INFINITE = 10**8  # a producer longer than this (Kdenlive's black track is 2147483647) has no end
 
 
@@ -88,40 +93,16 @@ class RenderResult:
 
 
 # ------------------------------------------------------------------------------------ project XML
-def _props(el: etree._Element) -> dict[str, str]:
-    return {p.get("name"): (p.text or "") for p in el.findall("property")}
-
-
-def _parse(project: Path) -> etree._ElementTree:
-    if not project.exists():
-        raise InputError(f"{project}: no such file")
-    if not project.is_file():
-        raise InputError(f"{project}: not a file; give a .kdenlive or .mlt project")
-    try:
-        tree = etree.parse(str(project), etree.XMLParser(huge_tree=True, remove_blank_text=False))
-    except OSError as exc:
-        raise InputError(f"{project}: cannot read ({exc})") from None
-    except etree.XMLSyntaxError as exc:
-        raise InputError(f"{project}: not a Kdenlive/MLT project (XML error: {exc})") from None
-    root = tree.getroot()
-    if root.tag != "mlt":
-        raise InputError(f"{project}: not a Kdenlive/MLT project (root element is <{root.tag}>, not <mlt>)")
-    return tree
-
-
 def _fps(root: etree._Element, project: Path) -> Fraction:
-    prof = root.find("profile")
-    try:
-        return exact_rate(int(prof.get("frame_rate_num")), int(prof.get("frame_rate_den")))
-    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
-        raise InputError(
-            f"{project}: no <profile> with frame_rate_num/frame_rate_den; cannot render frame-exact"
-        ) from None
+    fps = profile_fps(root)
+    if fps is None:
+        raise InputError(f"{project}: no <profile> with frame_rate_num/frame_rate_den; cannot render frame-exact")
+    return fps
 
 
 def _content_frames(root: etree._Element, fps: Fraction) -> int:
     """Frames up to the end of the last clip of the root service (infinite producers ignored)."""
-    by_id = {el.get("id"): el for el in root if el.get("id")}
+    by_id = elements_by_id(root)
     services = [el for el in root if el.tag in ("tractor", "playlist", "producer", "chain", "multitrack")]
     if not services:
         return 0
@@ -139,11 +120,11 @@ def _content_frames(root: etree._Element, fps: Fraction) -> int:
             total = 0
             for item in el:
                 if item.tag == "blank":
-                    total += _mlt_time_to_frames(item.get("length"), fps)
+                    total += mlt_time_to_frames(item.get("length"), fps)
                 elif item.tag == "entry":
                     if item.get("in") is not None and item.get("out") is not None:
-                        fin = _mlt_time_to_frames(item.get("in"), fps)
-                        total += _mlt_time_to_frames(item.get("out"), fps) - fin + 1
+                        fin = mlt_time_to_frames(item.get("in"), fps)
+                        total += mlt_time_to_frames(item.get("out"), fps) - fin + 1
                     else:
                         ref = by_id.get(item.get("producer"))
                         sub = length(ref, depth + 1) if ref is not None else None
@@ -159,14 +140,14 @@ def _content_frames(root: etree._Element, fps: Fraction) -> int:
                         ends.append(sub)
             result = max(ends, default=0)
         else:  # producer / chain
-            pp = _props(el)
-            total = _mlt_time_to_frames(pp["length"], fps) if pp.get("length") else None
+            pp = properties(el)
+            total = mlt_time_to_frames(pp["length"], fps) if pp.get("length") else None
             if el.get("id") == "black_track" or pp.get("kdenlive:playlistid") == "black_track":
                 result = None
             elif total is not None and total >= _INFINITE:
                 result = None
             elif el.get("out") is not None:
-                result = _mlt_time_to_frames(el.get("out"), fps) - _mlt_time_to_frames(el.get("in"), fps) + 1
+                result = mlt_time_to_frames(el.get("out"), fps) - mlt_time_to_frames(el.get("in"), fps) + 1
             else:
                 result = total
         memo[key] = result
@@ -197,29 +178,18 @@ def project_frames(project: Path) -> tuple[int, Fraction]:
         The file is missing, not MLT XML, or has no profile.
     """
     project = Path(project)
-    root = _parse(project).getroot()
+    root = parse_mlt(project).getroot()
     fps = _fps(root, project)
     return _content_frames(root, fps), fps
 
 
-def _base_dir(root: etree._Element, project: Path) -> Path:
-    given = root.get("root")
-    if given and os.path.isabs(given) and os.path.isdir(given):
-        return Path(given)
-    return project.resolve().parent
-
-
 def _check_media(root: etree._Element, project: Path, base: Path) -> None:
     for el in root:
-        if el.tag not in ("producer", "chain"):
+        resource = media_resource(el)  # None for image sequences, colours...
+        if resource is None:
             continue
-        pp = _props(el)
-        if pp.get("mlt_service") not in _FILE_SERVICES:
-            continue
-        resource = pp.get("resource", "")
-        if not resource or resource.startswith("<") or "%" in resource:  # image sequences: skip
-            continue
-        path = Path(resource) if os.path.isabs(resource) else base / resource
+        pp = properties(el)
+        path = resource_path(resource, base)
         clip = pp.get("kdenlive:clipname") or el.get("id")
         if not path.exists():
             raise InputError(f"{project}: media file {resource!r} (clip {clip}) is missing; looked for {path}")
@@ -239,7 +209,7 @@ def _check_media(root: etree._Element, project: Path, base: Path) -> None:
 
 def _drop_subtitles(root: etree._Element) -> None:
     for flt in list(root.iter("filter")):
-        if _props(flt).get("mlt_service") in ("avfilter.subtitles", "avfilter.ass"):
+        if properties(flt).get("mlt_service") in SUBTITLE_SERVICES:
             flt.getparent().remove(flt)
 
 
@@ -251,24 +221,19 @@ def _fix_subtitles(root: etree._Element, project: Path, base: Path) -> None:
     ass = project.resolve().with_suffix(".ass")
     sidecar = ass if ass.is_file() else project.resolve().with_name(project.name + ".srt")
     for flt in list(root.iter("filter")):
-        pp = _props(flt)
-        if pp.get("mlt_service") not in ("avfilter.subtitles", "avfilter.ass"):
+        pp = properties(flt)
+        if pp.get("mlt_service") not in SUBTITLE_SERVICES:
             continue
         given = pp.get("av.filename", "")
         candidates = [sidecar]
         if given:
-            candidates.append(Path(given) if os.path.isabs(given) else base / given)
+            candidates.append(resource_path(given, base))
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             log.warning("%s: subtitle file %r not found; rendering without subtitles", project, given or str(sidecar))
             flt.getparent().remove(flt)
             continue
-        for prop in flt.findall("property"):
-            if prop.get("name") == "av.filename":
-                prop.text = str(found)
-                break
-        else:
-            etree.SubElement(flt, "property", name="av.filename").text = str(found)
+        set_property(flt, "av.filename", str(found))
 
 
 def portable(project: Path) -> tuple[bytes, dict[str, Path]]:
@@ -284,9 +249,9 @@ def portable(project: Path) -> tuple[bytes, dict[str, Path]]:
         As :func:`render`: not an MLT document, a missing media file.
     """
     project = Path(project)
-    tree = _parse(project)
+    tree = parse_mlt(project)
     root = tree.getroot()
-    base = _base_dir(root, project)
+    base = base_dir(root, project)
     _check_media(root, project, base)
     files: dict[str, Path] = {}
     names: dict[Path, str] = {}
@@ -299,21 +264,15 @@ def portable(project: Path) -> tuple[bytes, dict[str, Path]]:
         return names[path]
 
     for el in root:
-        if el.tag not in ("producer", "chain"):
-            continue
-        for prop in el.findall("property"):
-            if prop.get("name") != "resource" or _props(el).get("mlt_service") not in _FILE_SERVICES:
-                continue
-            resource = prop.text or ""
-            if not resource or resource.startswith("<") or "%" in resource:
-                continue
-            prop.text = rename(Path(resource) if os.path.isabs(resource) else base / resource)
+        resource = media_resource(el)
+        if resource is not None:
+            set_property(el, "resource", rename(resource_path(resource, base)))
     for flt in root.iter("filter"):
-        if _props(flt).get("mlt_service") not in ("avfilter.subtitles", "avfilter.ass"):
+        if properties(flt).get("mlt_service") not in SUBTITLE_SERVICES:
             continue
         for prop in flt.findall("property"):
             if prop.get("name") == "av.filename" and prop.text:
-                found = Path(prop.text) if os.path.isabs(prop.text) else base / prop.text
+                found = resource_path(prop.text, base)
                 if found.is_file():
                     prop.text = rename(found)
     if "root" in root.attrib:
@@ -345,7 +304,7 @@ def render(
     project: Path,
     out: Path | None = None,
     *,
-    progress: Callable[[float], None] | None = None,
+    progress: ProgressFn | None = None,
     width: int | None = None,
     height: int | None = None,
     crf: int = 20,
@@ -368,9 +327,9 @@ def render(
         preset's codecs (ProRes and PCM: ``.mov .mkv``). Written to a temp name beside it
         (``.NAME.XXXX.part.EXT``) and renamed when melt succeeded; an existing file is replaced.
         Default: the project file with the preset's suffix (``.mp4`` without a preset).
-    progress : callable(float), optional
-        Called with the fraction done, 0..1: the frames melt has encoded, with 1.0 only once melt
-        has finished the file.
+    progress : ProgressFn, optional
+        Called with ``Progress("render", fraction, 1.0)``, the fraction done 0..1: the frames melt
+        has encoded, with 1.0 only once melt has finished the file.
     width, height : int, optional
         Output size in pixels (both even); default: the project's profile size.
     crf : int in [0, 51]
@@ -425,7 +384,7 @@ def render(
         raise InputError(f"crf {crf} is out of range [0, 51]")
     if x264_preset not in X264_PRESETS:
         raise InputError(f"x264 preset {x264_preset!r} is unknown; known: {', '.join(X264_PRESETS)}")
-    tree = _parse(project)
+    tree = parse_mlt(project)
     root = tree.getroot()
     fps = _fps(root, project)
     if preset is not None and width is None:
@@ -436,7 +395,7 @@ def render(
     n_frames = _content_frames(root, fps)
     if n_frames <= 0:
         raise InputError(f"{project}: the project has no clips on its tracks; nothing to render")
-    base = _base_dir(root, project)
+    base = base_dir(root, project)
     _check_media(root, project, base)
     melt_path = shutil.which(melt)
     if melt_path is None:
@@ -485,7 +444,8 @@ def render(
         lag = _MELT_BUFFER + min(os.cpu_count() or 1, 16) + (
             _X264_LOOKAHEAD.get(x264_preset, 40) + 3 if vcodec.startswith("libx264") else 0)
         try:
-            last_error = _run(cmd, _Meter(n_frames, lag, progress) if progress else None)
+            last_error = _run(cmd, _Meter(n_frames, lag, lambda f: progress(Progress("render", f, 1.0)))
+                              if progress else None)
         except RenderFailed as exc:
             if "could not write header" in str(exc).lower():
                 raise RenderFailed(f"{exc} (a {out.suffix} file may not hold {vcodec} video with "
@@ -494,7 +454,7 @@ def render(
         if not tmp_out.exists() or tmp_out.stat().st_size == 0:
             raise RenderFailed(f"melt wrote no video for {project.name}: {last_error or 'no error message'}")
     if progress is not None:
-        progress(1.0)
+        progress(Progress("render", 1.0, 1.0))
     elapsed_s = time.monotonic() - t0
     log.info("rendered %s in %.1f s", out, elapsed_s)
     return RenderResult(path=out, n_frames=n_frames, fps=fps, elapsed_s=elapsed_s)

@@ -28,4 +28,11 @@ The OTIO timeline is the single source of truth; every writer reads only the tim
   starts on the same frame its ``line``. ``metadata["kdenlive"]["type"]`` is the guide category
   (:func:`mvtimeline.timeline.kdenlive.layout.guide_category`, what Kdenlive's OTIO import reads) and the colour
   the OTIO colour nearest to that category's.
+
+The rooms: :mod:`.build` (plan + clips → the timeline), :mod:`.export` (a format name → writer
+table, like OTIO's adapters: ``kdenlive``, ``otio``, ``fcp7``, ``fcpx``, ``edl``, ``srt``, ``ass``),
+:mod:`.kdenlive` (profile, layout, XML for documents 1.04 and 1.1, and the MLT parser that reads
+them back).
+
+Public: none here (see the modules).
 """

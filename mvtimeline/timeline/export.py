@@ -1,6 +1,10 @@
-"""Writers for the timeline, chosen by format name or suffix.
+"""Writers for the timeline, chosen by format name or suffix from one table, like OTIO's adapters.
 
-Every writer reads only the OTIO timeline (shape in :mod:`mvtimeline.timeline`).
+:data:`WRITERS` maps each format name to a :class:`Writer`: its file suffix and the function that
+writes it. :func:`write` looks the name up there (or the suffix, :func:`format_for`), and
+:data:`FORMATS` (name → suffix) is read off the same table, so a format added to the table is known
+to the CLI, the pipeline and :func:`write` at once. Every writer reads only the OTIO timeline (shape
+in :mod:`mvtimeline.timeline`).
 
 ``.otio`` files point their video clips at links named after the clips (:func:`media_folder`),
 because Kdenlive's OTIO import names each bin clip after its file.
@@ -8,7 +12,7 @@ because Kdenlive's OTIO import names each bin clip after its file.
 The lyrics (``.srt``, karaoke ``.ass``) come from the one writer of each format in
 :mod:`mvtimeline.lyrics.write`, as ``mvtimeline align -o`` writes them.
 
-Public: FORMATS, write, format_for, media_folder, timeline_lyrics.
+Public: WRITERS, Writer, FORMATS, ADAPTERS, write, format_for, media_folder, timeline_lyrics.
 """
 
 from __future__ import annotations
@@ -16,24 +20,28 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ..errors import InputError
 from ..fileio import atomic_path, atomic_write, ensure_dir
 
-__all__ = ["FORMATS", "write", "format_for", "media_folder", "timeline_lyrics"]
+__all__ = ["WRITERS", "Writer", "FORMATS", "ADAPTERS", "write", "format_for", "media_folder", "timeline_lyrics"]
 
 
-#: format name → file suffix
-FORMATS: dict[str, str] = {
-    "kdenlive": ".kdenlive",
-    "otio": ".otio",
-    "fcp7": ".xml",
-    "fcpx": ".fcpxml",
-    "edl": ".edl",
-    "srt": ".srt",
-    "ass": ".ass",
-}
+@dataclass(frozen=True)
+class Writer:
+    """One output format: its file ``suffix`` and the function that writes it.
+
+    ``write(timeline, path, *, kdenlive_version)`` writes ``timeline`` to ``path`` (atomically) and
+    returns ``path``; ``kdenlive_version`` matters to the ``kdenlive`` writer only.
+    """
+
+    suffix: str
+    write: Callable[..., Path]
+
 
 #: our format name → the OpenTimelineIO adapter that writes it
 ADAPTERS = {"fcp7": "fcp_xml", "fcpx": "fcpx_xml", "edl": "cmx_3600"}
@@ -91,34 +99,42 @@ def write(timeline, path: Path, *, format: str | None = None, kdenlive_version: 
         An OpenTimelineIO adapter failed.
     """
     fmt = format or format_for(path)
-    if fmt not in FORMATS:
+    writer = WRITERS.get(fmt)
+    if writer is None:
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    path = Path(path)
-    if fmt == "kdenlive":
-        from .kdenlive.xml import write_to_file
+    return writer.write(timeline, Path(path), kdenlive_version=kdenlive_version)
 
-        if kdenlive_version != "1.04":
-            return write_to_file(timeline, path, version=kdenlive_version)
-        return write_to_file(timeline, path)
-    if fmt == "otio":
-        import opentimelineio as otio
 
-        local = _with_media_urls(_with_named_media(timeline, path), relative_to=path.parent)
-        with atomic_path(path) as tmp:
-            otio.adapters.write_to_file(local, str(tmp), adapter_name="otio_json")
-        return path
-    if fmt in ADAPTERS:
-        return _write_adapter(timeline, path, fmt)
-    if fmt in ("srt", "ass"):
-        from ..lyrics.write import to_ass, to_srt
+# ---------------------------------------------------------------------------------------- writers
+def _write_kdenlive(timeline, path: Path, *, kdenlive_version: str = "1.04") -> Path:
+    from .kdenlive.xml import write_to_file
 
-        lyrics = timeline_lyrics(timeline)
-        if fmt == "srt":
-            return atomic_write(path, to_srt(lyrics))
-        meta = timeline.metadata.get("mvtimeline", {})
-        size = (int(meta.get("width", 1920)), int(meta.get("height", 1080)))
-        return atomic_write(path, to_ass(lyrics, play_res=size))
-    raise AssertionError(fmt)
+    if kdenlive_version != "1.04":
+        return write_to_file(timeline, path, version=kdenlive_version)
+    return write_to_file(timeline, path)
+
+
+def _write_otio(timeline, path: Path, **_options) -> Path:
+    import opentimelineio as otio
+
+    local = _with_media_urls(_with_named_media(timeline, path), relative_to=path.parent)
+    with atomic_path(path) as tmp:
+        otio.adapters.write_to_file(local, str(tmp), adapter_name="otio_json")
+    return path
+
+
+def _write_srt(timeline, path: Path, **_options) -> Path:
+    from ..lyrics.write import to_srt
+
+    return atomic_write(path, to_srt(timeline_lyrics(timeline)))
+
+
+def _write_ass(timeline, path: Path, **_options) -> Path:
+    from ..lyrics.write import to_ass
+
+    meta = timeline.metadata.get("mvtimeline", {})
+    size = (int(meta.get("width", 1920)), int(meta.get("height", 1080)))
+    return atomic_write(path, to_ass(timeline_lyrics(timeline), play_res=size))
 
 
 def _with_media_urls(timeline, *, relative_to: Path | None):
@@ -246,7 +262,8 @@ def _markers_onto_clips(tl) -> None:
     tl.tracks.markers[:] = []
 
 
-def _write_adapter(timeline, path: Path, fmt: str) -> Path:
+def _write_adapter(timeline, path: Path, fmt: str, **_options) -> Path:
+    """Write through the OpenTimelineIO adapter of ``fmt`` (:data:`ADAPTERS`), ``file://`` media URLs."""
     import opentimelineio as otio
 
     tl = _with_media_urls(timeline, relative_to=None)
@@ -284,3 +301,17 @@ def timeline_lyrics(timeline):
         lines.append(Line(text=str(cue["text"]), words=words, section=cue.get("section"),
                           start_s=float(cue["start_s"]), end_s=float(cue["end_s"]), source="file"))
     return Lyrics(path="", format="timeline", lines=tuple(lines))
+
+
+#: format name → its :class:`Writer`, in the order the CLI lists them.
+WRITERS: dict[str, Writer] = {
+    "kdenlive": Writer(".kdenlive", _write_kdenlive),
+    "otio": Writer(".otio", _write_otio),
+    "fcp7": Writer(".xml", partial(_write_adapter, fmt="fcp7")),
+    "fcpx": Writer(".fcpxml", partial(_write_adapter, fmt="fcpx")),
+    "edl": Writer(".edl", partial(_write_adapter, fmt="edl")),
+    "srt": Writer(".srt", _write_srt),
+    "ass": Writer(".ass", _write_ass),
+}
+#: format name → file suffix (read off :data:`WRITERS`)
+FORMATS: dict[str, str] = {name: writer.suffix for name, writer in WRITERS.items()}

@@ -23,13 +23,9 @@ CONFIG = Config(fps=Fraction(12), width=160, height=90, dissolve_s=0.4, takes=2)
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def work(short_song, tmp_path_factory) -> Path:
     """A work folder of a short synthesized song, procedural clips, 2 takes of each segment."""
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(tmp_path_factory.mktemp("sb-song"), stanzas=1, intro_bars=1, outro_bars=1)
+    song = short_song
     result = pipeline.run(song.audio_path, song.lyrics_path, tmp_path_factory.mktemp("sb-work"), CONFIG)
     folder = result.project.folder
     # what 'mvtimeline generate DIR --takes 1,2' does; a no-op once analyze_step returns the analysis

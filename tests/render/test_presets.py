@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import time
 from fractions import Fraction
 
 import pytest
+from support.probe import ffprobe
 from support.timelines import build_timeline, needs_ffmpeg
 
 from mvtimeline.errors import InputError, ToolMissing
@@ -36,13 +34,6 @@ def test_every_bundled_preset_is_covered():
 FORMATS = {"mp4": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2", "matroska": "matroska,webm"}
 
 
-def _probe(path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json",
-                          str(path)], check=True, capture_output=True, text=True).stdout
-    data = json.loads(out)
-    return {"format": data["format"], **{s["codec_type"]: s for s in data["streams"]}}
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_preset_renders_its_size_rate_and_codec(name, tmp_path):
     size, expected, codec, pix_fmt = CASES[name]
@@ -53,7 +44,7 @@ def test_preset_renders_its_size_rate_and_codec(name, tmp_path):
     result = render(path, preset=preset)  # into the preset's own container
     assert result.path == tmp_path / f"song{preset.suffix}"
     assert result.path.is_file() and not list(tmp_path.glob("*.part*"))
-    streams = _probe(result.path)
+    streams = ffprobe(result.path)
     assert streams["format"]["format_name"] == FORMATS[MUXERS[preset.suffix]]
     video = streams["video"]
     assert (video["width"], video["height"]) == expected
@@ -69,7 +60,6 @@ def test_each_preset_takes_the_suffixes_that_hold_its_codecs_and_refuses_the_oth
     assert preset.suffix == preset.suffixes[0] and set(preset.suffixes) <= set(MUXERS)
     for suffix in MUXERS:
         out = tmp_path / f"out{suffix}"
-        start = time.monotonic()
         if suffix in preset.suffixes:  # accepted: it gets as far as looking for melt
             with pytest.raises((ToolMissing, InputError), match="melt-is-not-installed|no such file"):
                 render(tmp_path / "song.kdenlive", out, preset=preset, melt="melt-is-not-installed")
@@ -77,7 +67,6 @@ def test_each_preset_takes_the_suffixes_that_hold_its_codecs_and_refuses_the_oth
             with pytest.raises(InputError, match=rf"^{out}: the {name} preset writes .* which {suffix} cannot "
                                                  rf"hold; use -o {out.with_suffix(preset.suffix)}[^\n]*$"):
                 render(tmp_path / "song.kdenlive", out, preset=preset, melt="melt-is-not-installed")
-        assert time.monotonic() - start < 2
     assert list(tmp_path.iterdir()) == []
 
 
@@ -89,7 +78,7 @@ def test_the_intermediate_preset_refuses_mp4_and_renders_prores_in_mkv_too(tmp_p
         render(path, tmp_path / "out.mp4", preset="intermediate")
     assert not list(tmp_path.glob("*out*"))
     result = render(path, tmp_path / "out.mkv", preset="intermediate")
-    streams = _probe(result.path)
+    streams = ffprobe(result.path)
     assert streams["format"]["format_name"] == FORMATS["matroska"]
     assert (streams["video"]["codec_name"], streams["audio"]["codec_name"]) == ("prores", "pcm_s16le")
     assert int(streams["video"]["nb_read_frames"]) == project.n_frames

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -15,6 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support.cli import run_cli
+from support.probe import ffprobe
 from support.timelines import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 
 from mvtimeline.errors import InputError, RenderFailed, ToolMissing
@@ -36,18 +37,10 @@ def rendered(request, tmp_path_factory: pytest.TempPathFactory):
     project = build_timeline(folder, fps=fps)
     path = write_to_file(project.timeline, folder / "song.kdenlive")
     seen: list[float] = []
-    result = render(path, folder / "song.mp4", progress=seen.append, subtitles=True)
+    result = render(path, folder / "song.mp4", progress=lambda event: seen.append(event.done), subtitles=True)
     with av.open(str(result.path)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     return project, path, result, frames, seen
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return {s["codec_type"]: s for s in json.loads(out)["streams"]}
 
 
 def patch(frame: np.ndarray) -> np.ndarray:
@@ -155,7 +148,7 @@ def test_kdenlive_render_to_another_size(rendered, tmp_path):
 def test_project_frames_ignore_the_endless_black_track(rendered):
     project, path, _, _, _ = rendered
     assert project_frames(path) == (project.n_frames, project.fps)
-    assert read_summary(path)["n_frames"] == project.n_frames
+    assert read_summary(path).n_frames == project.n_frames
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -301,8 +294,11 @@ def test_a_work_folder_whose_project_is_not_written_yet_says_how_to_write_it(ren
 
 
 # -------------------------------------------------------------------------------- the command
-def run_cli(args: list, **kw) -> subprocess.Popen:
-    """The real console entry point in a subprocess, as a user runs it."""
+WIDE = {"COLUMNS": "1000"}
+
+
+def start_cli(args: list, **kw) -> subprocess.Popen:
+    """The real console entry point in a subprocess, as a user runs it (to interrupt it)."""
     return subprocess.Popen([sys.executable, "-m", "mvtimeline.cli", "-q", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "1000"}, **kw)
 
@@ -310,16 +306,16 @@ def run_cli(args: list, **kw) -> subprocess.Popen:
 def test_render_command_takes_a_work_folder_and_refuses_a_suffix_its_preset_cannot_fill(rendered, tmp_path):
     folder = _work_folder(rendered, tmp_path)
     before = sorted(folder.rglob("*"))
-    proc = run_cli(["render", folder, "--preset", "intermediate", "-o", folder / "out.mp4"])
-    _, err = proc.communicate(timeout=60)
+    proc = run_cli("-q", "render", folder, "--preset", "intermediate", "-o", folder / "out.mp4", env=WIDE)
+    err = proc.stderr
     assert proc.returncode == 2, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines == [f"mvtimeline: error: {folder / 'out.mp4'}: the intermediate preset writes ProRes video and PCM "
                      f"audio, which .mp4 cannot hold; use -o {folder / 'out.mov'} (or .mkv)"]
     assert sorted(folder.rglob("*")) == before  # nothing written
 
-    proc = run_cli(["render", folder, "--preset", "preview"])
-    out, err = proc.communicate(timeout=300)
+    proc = run_cli("-q", "render", folder, "--preset", "preview", env=WIDE)
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0, err
     assert out.startswith(f"{folder / 'song.mp4'}: ") and (folder / "song.mp4").is_file()
 
@@ -328,7 +324,7 @@ def test_ctrl_c_during_a_render_stops_melt_and_leaves_no_file(tmp_path):
     project = build_timeline(tmp_path, seconds=40, cut_s=(13.0, 26.0), colours=("red", "blue", "lime"))
     path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
     out = tmp_path / "video.mp4"
-    proc = run_cli(["render", path, "--preset", "youtube", "-o", out])  # 1080p, slow: long enough to interrupt
+    proc = start_cli(["render", path, "--preset", "youtube", "-o", out])  # 1080p, slow: long enough to interrupt
     deadline = time.monotonic() + 120
     while not any(p.stat().st_size > 0 for p in tmp_path.glob(".video.*.part.mp4")):  # melt is writing
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

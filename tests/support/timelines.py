@@ -4,6 +4,11 @@ Clips are solid-colour H.264 files made with ffmpeg (320x180 by default, or a ti
 project's shape, a few frames of head and tail handles), the song is a sine tone; the OTIO timeline
 is built exactly as the contract in ``mvtimeline/timeline/__init__.py`` describes it, optionally
 with several takes per segment (the chosen one in the segment's colour, the others grey/white).
+The Kdenlive projects written from it are read back with
+:func:`mvtimeline.timeline.kdenlive.read.read_summary` (a ``ProjectSummary``: attributes, not keys).
+
+Public: build_timeline, Project, make_clip, make_song, media_size, ffmpeg, needs_ffmpeg, needs_melt,
+COLOURS, OTHER_TAKES, WIDTH, HEIGHT.
 """
 
 from __future__ import annotations

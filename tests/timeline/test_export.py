@@ -52,9 +52,9 @@ def test_every_take_is_listed_and_the_chosen_one_is_on_the_timeline(job, timelin
 
 def test_takes_are_bin_clips_in_a_folder_per_segment(job):
     summary = read_summary(job.project.path(".kdenlive"))
-    takes = [b for b in summary["bin"] if " take " in b.get("name", "")]
+    takes = [b for b in summary.bin if " take " in b.name]
     assert len(takes) == 2 * len(job.plan.segments)
-    assert len(summary["folders"]) == len(job.plan.segments)
+    assert len(summary.folders) == len(job.plan.segments)
 
 
 def test_otio_media_paths_are_relative_so_the_folder_can_move(job, timeline):
@@ -134,9 +134,9 @@ def test_pick_puts_another_take_on_the_timeline_and_rewrites_the_project(job):
     assert Path(job.project.folder, clip.media_reference.target_url).samefile(
         Path(job.project.folder, clip.metadata["mvtimeline"]["takes"][1]["path"]))  # take 2's file
     summary = read_summary(job.project.path(".kdenlive"))
-    v1 = [c for c in summary["clips"] if c["track"] == "V1"]
-    assert v1[1]["resource"].endswith("take-2.mp4")
-    assert summary["n_frames"] == seconds_to_frame(job.plan.duration_s, FPS)
+    v1 = [c for c in summary.clips if c.track == "V1"]
+    assert v1[1].resource.endswith("take-2.mp4")
+    assert summary.n_frames == seconds_to_frame(job.plan.duration_s, FPS)
 
 
 def test_picking_a_take_that_was_never_made_says_how_to_make_it(job):
@@ -148,8 +148,7 @@ def test_picking_a_take_that_was_never_made_says_how_to_make_it(job):
 def test_align_and_export_write_the_same_subtitle_files_byte_for_byte(job, demo_song, tmp_path):
     """One writer per format: ``mvtimeline align -o`` and ``mvtimeline export`` agree (the .ass too,
     for a project of the align's default 1920x1080)."""
-    import subprocess
-    import sys
+    from support.cli import run_cli
 
     from mvtimeline.lyrics import write
     from mvtimeline.timeline.build import build
@@ -157,10 +156,8 @@ def test_align_and_export_write_the_same_subtitle_files_byte_for_byte(job, demo_
     project = job.project
     for fmt in ("srt",):  # whole commands, as a user runs them
         a = tmp_path / f"aligned.{fmt}"
-        subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "align", str(demo_song.audio_path),
-                        str(demo_song.lyrics_path), "-o", str(a)], check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "mvtimeline", "-q", "export", str(project.folder), "--format", fmt],
-                       check=True, capture_output=True)
+        run_cli("-q", "align", demo_song.audio_path, demo_song.lyrics_path, "-o", a, check=True)
+        run_cli("-q", "export", project.folder, "--format", fmt, check=True)
         assert a.read_bytes() == project.path(f".{fmt}").read_bytes()
     aligned = project.load_aligned()
     plan = project.load_plan()

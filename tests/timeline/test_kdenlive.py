@@ -18,10 +18,10 @@ from lxml import etree
 
 from mvtimeline.errors import InputError
 from mvtimeline.timecode import KNOWN_FPS, fps_label, seconds_to_frame
-from mvtimeline.timeline.kdenlive import layout as mlt
 from mvtimeline.timeline.kdenlive.xml import subtitles_path, write_to_file, write_to_string
-from mvtimeline.timeline.kdenlive.read import read_summary
-from mvtimeline.timeline.kdenlive.layout import GUIDE_CATEGORIES, guide_category, profile_for
+from mvtimeline.timeline.kdenlive.read import ClipItem, GuideItem, ProjectSummary, TransitionItem, read_summary
+from mvtimeline.timeline.kdenlive.layout import GUIDE_CATEGORIES, guide_category
+from mvtimeline.timeline.kdenlive.profile import STOCK_PROFILES, profile_for
 
 pytestmark = needs_ffmpeg
 
@@ -44,64 +44,64 @@ def written(tmp_path_factory: pytest.TempPathFactory):
     return project, path, read_summary(path)
 
 
-def video_clips(summary: dict) -> list[dict]:
-    return [c for c in summary["clips"] if c["track"] == "V1"]
+def video_clips(summary: ProjectSummary) -> list[ClipItem]:
+    return [c for c in summary.clips if c.track == "V1"]
 
 
 def test_kdenlive_clips_sit_at_their_planned_frames_with_dissolve_overlaps(written):
     project, path, summary = written
     bounds = (0, *project.cuts, project.n_frames)
     clips = video_clips(summary)
-    assert [c["name"] for c in clips] == ["01 red", "02 blue", "03 lime"]
+    assert [c.name for c in clips] == ["01 red", "02 blue", "03 lime"]
     last = len(clips) - 1
     for k, clip in enumerate(clips):
         pre = project.pre if k > 0 else 0
         post = project.post if k < last else 0
-        assert clip["start_frame"] == bounds[k] - pre
-        assert clip["end_frame"] == bounds[k + 1] + post
-        assert clip["in_frame"] == 4 - pre  # head handle 4, the incoming dissolve starts `pre` earlier
-        assert clip["playlist"] == k % 2  # alternate sub-playlists, so neighbours can overlap
-        assert clip["resource"] == f"clips/{k:02d}-{project.colours[k]}.mp4"  # relative to the project
-    assert summary["n_frames"] == project.n_frames == 100
-    (song,) = [c for c in summary["clips"] if c["track"] == "A1"]
-    assert (song["start_frame"], song["end_frame"], song["in_frame"]) == (0, 100, 0)
-    assert song["resource"] == "song.wav"
+        assert clip.start_frame == bounds[k] - pre
+        assert clip.end_frame == bounds[k + 1] + post
+        assert clip.in_frame == 4 - pre  # head handle 4, the incoming dissolve starts `pre` earlier
+        assert clip.playlist == k % 2  # alternate sub-playlists, so neighbours can overlap
+        assert clip.resource == f"clips/{k:02d}-{project.colours[k]}.mp4"  # relative to the project
+    assert summary.n_frames == project.n_frames == 100
+    (song,) = [c for c in summary.clips if c.track == "A1"]
+    assert (song.start_frame, song.end_frame, song.in_frame) == (0, 100, 0)
+    assert song.resource == "song.wav"
 
 
 def test_kdenlive_dissolves_are_luma_mixes_centred_on_the_cuts(written):
     project, _, summary = written
-    mixes = summary["mixes"]
-    assert [(m["in_frame"], m["out_frame"]) for m in mixes] == [
+    mixes = summary.mixes
+    assert [(m.in_frame, m.out_frame) for m in mixes] == [
         (cut - project.pre, cut + project.post) for cut in project.cuts
     ]
-    assert all(m["service"] == "luma" and m["mixcut"] == project.post for m in mixes)
+    assert all(m.service == "luma" and m.mixcut == project.post for m in mixes)
     # The first pair starts on playlist 0, the second on playlist 1 (reverse).
-    assert [m["reverse"] for m in mixes] == [False, True]
+    assert [m.reverse for m in mixes] == [False, True]
     # Mix end minus mixcut gives the planned cut back (how Kdenlive reads it).
-    assert [m["out_frame"] - m["mixcut"] for m in mixes] == list(project.cuts)
+    assert [m.out_frame - m.mixcut for m in mixes] == list(project.cuts)
 
 
 def test_kdenlive_document_is_a_22_12_project(written):
     project, path, summary = written
     root = etree.parse(str(path)).getroot()
     assert root.tag == "mlt" and root.get("root") is None and root.get("LC_NUMERIC") == "C"
-    assert summary["version"] == "1.04"
-    assert summary["document_id"].isdigit()
+    assert summary.version == "1.04"
+    assert summary.document_id.isdigit()
     doc = {p.get("name"): p.text for p in root.find("playlist[@id='main_bin']").findall("property")}
     assert doc["kdenlive:docproperties.groups"] == "[]"
     assert doc["xml_retain"] == "1"
-    assert summary["profile"]["fps"] == Fraction(25) and summary["profile"]["name"] == "custom_320x180_25"
+    assert summary.profile.fps == Fraction(25) and summary.profile.name == "custom_320x180_25"
     # Bin: the song then each clip, unique ids from 2, root folder, no file hash.
-    assert [b["kdenlive_id"] for b in summary["bin"]] == [2, 3, 4, 5]
-    assert all(b["folderid"] == "-1" and b["file_hash"] is None for b in summary["bin"])
+    assert [b.kdenlive_id for b in summary.bin] == [2, 3, 4, 5]
+    assert all(b.folderid == "-1" and b.file_hash is None for b in summary.bin)
     # Each track is a tractor with two playlists; the main tractor comes last.
-    tracks = [(t["name"], t["audio"], len(t["playlists"])) for t in summary["tracks"]]
+    tracks = [(t.name, t.audio, len(t.playlists)) for t in summary.tracks]
     assert tracks == [("A1", True, 2), ("V1", False, 2)]
     assert root[-1].tag == "tractor"
-    assert summary["main_tracks"] == ["black_track", "tractor0", "tractor1"]
-    assert summary["main_transitions"] == [
-        {"service": "mix", "a_track": 0, "b_track": 1},
-        {"service": "frei0r.cairoblend", "a_track": 0, "b_track": 2},
+    assert summary.main_tracks == ["black_track", "tractor0", "tractor1"]
+    assert summary.main_transitions == [
+        TransitionItem(service="mix", a_track=0, b_track=1),
+        TransitionItem(service="frei0r.cairoblend", a_track=0, b_track=2),
     ]
     # Every position is an integer frame count.
     for el in root.iter("entry", "blank", "producer", "transition", "tractor"):
@@ -116,21 +116,21 @@ def category(name: str) -> int:
 
 def test_kdenlive_guides_merge_labels_on_one_frame_and_use_categories(written):
     _, _, summary = written
-    assert summary["guides"] == [
-        {"pos": 0, "comment": "Intro", "type": category("Intro")},
-        {"pos": 10, "comment": "first line", "type": category("Lyric line")},
-        {"pos": 40, "comment": "Chorus / chorus line", "type": category("Chorus")},  # section wins, both texts
+    assert summary.guides == [
+        GuideItem(pos=0, comment="Intro", type=category("Intro")),
+        GuideItem(pos=10, comment="first line", type=category("Lyric line")),
+        GuideItem(pos=40, comment="Chorus / chorus line", type=category("Chorus")),  # section wins, both texts
     ]
 
 
 def test_kdenlive_guide_categories_have_one_colour_per_section_kind_lines_and_beats(written):
     _, _, summary = written
-    categories = summary["guide_categories"]
-    assert [c["index"] for c in categories] == list(range(len(categories)))
-    assert [c["comment"] for c in categories] == [
+    categories = summary.guide_categories
+    assert [c.index for c in categories] == list(range(len(categories)))
+    assert [c.comment for c in categories] == [
         "Bridge", "Verse", "Intro", "Outro", "Downbeat", "Lyric line", "Other section", "Pre-chorus", "Chorus",
     ]  # fmt: skip  (the order of Kdenlive's default categories of the same colours)
-    colours = [c["color"] for c in categories]
+    colours = [c.color for c in categories]
     assert len(set(colours)) == len(colours) and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
 
 
@@ -147,17 +147,17 @@ def test_kdenlive_section_guides_take_the_category_of_their_kind(section, expect
 def test_kdenlive_downbeat_guides_exist_only_for_beat_markers(tmp_path):
     markers = [(0.0, "section", "Intro"), (0.4, "line", "first line"), (1.6, "section", "Bridge")]
     plain = build_timeline(tmp_path / "plain", markers=markers, make_media=False)
-    guides = read_summary(write_to_file(plain.timeline, tmp_path / "plain" / "song.kdenlive"))["guides"]
-    assert category("Downbeat") not in {g["type"] for g in guides}
+    guides = read_summary(write_to_file(plain.timeline, tmp_path / "plain" / "song.kdenlive")).guides
+    assert category("Downbeat") not in {g.type for g in guides}
 
     beats = build_timeline(tmp_path / "beats", markers=markers, beats_s=(0.0, 0.4, 0.8, 1.2), make_media=False)
-    guides = read_summary(write_to_file(beats.timeline, tmp_path / "beats" / "song.kdenlive"))["guides"]
+    guides = read_summary(write_to_file(beats.timeline, tmp_path / "beats" / "song.kdenlive")).guides
     assert guides == [
-        {"pos": 0, "comment": "Intro", "type": category("Intro")},  # a downbeat under a section: the section's
-        {"pos": 10, "comment": "first line", "type": category("Lyric line")},  # ... and under a line: the line's
-        {"pos": 20, "comment": "bar 3", "type": category("Downbeat")},
-        {"pos": 30, "comment": "bar 4", "type": category("Downbeat")},
-        {"pos": 40, "comment": "Bridge", "type": category("Bridge")},
+        GuideItem(pos=0, comment="Intro", type=category("Intro")),  # a downbeat under a section: the section's
+        GuideItem(pos=10, comment="first line", type=category("Lyric line")),  # ... and under a line: the line's
+        GuideItem(pos=20, comment="bar 3", type=category("Downbeat")),
+        GuideItem(pos=30, comment="bar 4", type=category("Downbeat")),
+        GuideItem(pos=40, comment="Bridge", type=category("Bridge")),
     ]
 
 
@@ -173,10 +173,10 @@ def test_kdenlive_section_marker_carrying_its_line_shows_both_texts(tmp_path):
             otio.opentime.RationalTime(frame, rate), otio.opentime.RationalTime(0, rate)))
         m.metadata["mvtimeline"] = md
         project.timeline.tracks.markers.append(m)
-    guides = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))["guides"]
+    guides = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive")).guides
     assert guides == [
-        {"pos": 40, "comment": "Chorus: under the neon", "type": category("Chorus")},
-        {"pos": 70, "comment": "Bridge / falling down", "type": category("Bridge")},
+        GuideItem(pos=40, comment="Chorus: under the neon", type=category("Chorus")),
+        GuideItem(pos=70, comment="Bridge / falling down", type=category("Bridge")),
     ]
 
 
@@ -184,7 +184,7 @@ def test_kdenlive_subtitles_are_a_sidecar_srt_and_a_filter(written):
     project, path, summary = written
     sidecar = subtitles_path(path)
     assert sidecar.name == "song.kdenlive.srt"
-    flt = summary["subtitle_filter"]
+    flt = summary.subtitle_filter
     assert flt["internal_added"] == "237"
     assert Path(flt["av.filename"]).is_absolute() and Path(flt["av.filename"]) == sidecar.resolve()
     subs = pysubs2.load(str(sidecar))
@@ -219,8 +219,8 @@ def test_kdenlive_lyrics_with_markup_emoji_cjk_and_rtl_text_give_valid_xml(tmp_p
     etree.parse(str(path), etree.XMLParser(recover=False))  # strict parse: valid XML
     summary = read_summary(path)
     clean = [t.replace("\x07", "").replace("\x00", "") for t in TRICKY]
-    assert [g["comment"] for g in summary["guides"]] == clean
-    assert summary["bin"][1]["name"] == "<clip> & \"one\""
+    assert [g.comment for g in summary.guides] == clean
+    assert summary.bin[1].name == "<clip> & \"one\""
     text = subtitles_path(path).read_text(encoding="utf-8")
     for line in clean:
         assert line in text
@@ -233,12 +233,12 @@ def test_kdenlive_dissolve_longer_than_the_handles_is_shortened_with_a_warning(t
     assert "do not fit the handles" in caplog.text
     summary = read_summary(path)
     # pre is limited by the incoming clip's 2-frame head, post by the outgoing clip's 1-frame tail.
-    assert [(m["in_frame"], m["out_frame"], m["mixcut"]) for m in summary["mixes"]] == [
+    assert [(m.in_frame, m.out_frame, m.mixcut) for m in summary.mixes] == [
         (cut - 2, cut + 1, 1) for cut in project.cuts
     ]
-    lengths = {b["resource"]: b["length"] for b in summary["bin"]}
+    lengths = {b.resource: b.length for b in summary.bin}
     for clip in video_clips(summary):  # every entry stays inside its file
-        assert 0 <= clip["in_frame"] and clip["out_frame"] < lengths[clip["resource"]]
+        assert 0 <= clip.in_frame and clip.out_frame < lengths[clip.resource]
 
 
 def test_kdenlive_dissolves_longer_than_a_clip_do_not_overlap_each_other(tmp_path, caplog):
@@ -246,17 +246,17 @@ def test_kdenlive_dissolves_longer_than_a_clip_do_not_overlap_each_other(tmp_pat
     project = build_timeline(tmp_path, cut_s=(1.6, 1.8), pre=4, post=4, head=8, tail=8)
     with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
-    mixes = summary["mixes"]
+    mixes = summary.mixes
     assert len(mixes) == 2 and "do not fit" in caplog.text
-    assert mixes[0]["out_frame"] < mixes[1]["in_frame"]
+    assert mixes[0].out_frame < mixes[1].in_frame
     middle = video_clips(summary)[1]
-    assert middle["start_frame"] == mixes[0]["in_frame"] and middle["end_frame"] == mixes[1]["out_frame"]
+    assert middle.start_frame == mixes[0].in_frame and middle.end_frame == mixes[1].out_frame
 
 
 def test_kdenlive_media_outside_the_project_folder_keep_absolute_paths(tmp_path):
     project = build_timeline(tmp_path / "media")
     path = write_to_file(project.timeline, tmp_path / "out" / "song.kdenlive")
-    resources = [b["resource"] for b in read_summary(path)["bin"]]
+    resources = [b.resource for b in read_summary(path).bin]
     assert resources == [str(project.song.resolve())] + [str(p.resolve()) for p in project.clip_paths]
 
 
@@ -273,7 +273,7 @@ def test_kdenlive_profile_names_match_mlt_stock_profiles():
     assert profile_for(1280, 720, Fraction(25)).name == "atsc_720p_25"
     assert profile_for(1080, 1920, Fraction(30)).name == "vertical_hd_30"
     mlt_dir = Path("/usr/share/mlt-7/profiles")
-    for name, w, h, fps, _ in mlt.STOCK_PROFILES:
+    for name, w, h, fps, _ in STOCK_PROFILES:
         if (mlt_dir / name).exists():
             text = dict(line.split("=", 1) for line in (mlt_dir / name).read_text().splitlines() if "=" in line)
             assert (int(text["width"]), int(text["height"])) == (w, h)
@@ -292,46 +292,46 @@ def with_takes(tmp_path_factory: pytest.TempPathFactory):
 
 def test_kdenlive_every_take_is_a_bin_clip_in_a_folder_named_by_its_segment(with_takes):
     project, _, summary = with_takes
-    assert sorted(summary["folders"].values()) == sorted(project.labels)
+    assert sorted(summary.folders.values()) == sorted(project.labels)
     by_folder: dict[str, list[tuple[str, str]]] = {}
-    for b in summary["bin"]:
-        if b["folderid"] != "-1":
-            by_folder.setdefault(summary["folders"][int(b["folderid"])], []).append((b["name"], b["resource"]))
+    for b in summary.bin:
+        if b.folderid != "-1":
+            by_folder.setdefault(summary.folders[int(b.folderid)], []).append((b.name, b.resource))
     for k, (label, takes) in enumerate(zip(project.labels, project.take_paths), start=1):
         # named "NN take T": Kdenlive labels the timeline clip with it, so the segment stays visible
         assert by_folder[label] == [(f"{k:02d} take {t}", f"clips/{p.name}") for t, p in enumerate(takes, start=1)]
-    (song,) = [b for b in summary["bin"] if b["folderid"] == "-1"]  # only the song stays at the bin root
-    assert song["resource"] == "song.wav"
-    assert summary["expanded_folders"] == sorted(summary["folders"])  # every take in view
+    (song,) = [b for b in summary.bin if b.folderid == "-1"]  # only the song stays at the bin root
+    assert song.resource == "song.wav"
+    assert summary.expanded_folders == sorted(summary.folders)  # every take in view
 
 
 def test_kdenlive_timeline_uses_the_chosen_take(with_takes):
     project, _, summary = with_takes
-    bin_ids = {b["resource"]: b["kdenlive_id"] for b in summary["bin"]}
+    bin_ids = {b.resource: b.kdenlive_id for b in summary.bin}
     clips = video_clips(summary)
-    assert [c["resource"] for c in clips] == [f"clips/{p.name}" for p in project.clip_paths]
-    assert all("take2" in c["resource"] for c in clips)
-    assert [c["kdenlive_id"] for c in clips] == [bin_ids[c["resource"]] for c in clips]
+    assert [c.resource for c in clips] == [f"clips/{p.name}" for p in project.clip_paths]
+    assert all("take2" in c.resource for c in clips)
+    assert [c.kdenlive_id for c in clips] == [bin_ids[c.resource] for c in clips]
     # Same cuts and dissolves as a project without takes.
-    assert [(m["in_frame"], m["out_frame"]) for m in summary["mixes"]] == [
+    assert [(m.in_frame, m.out_frame) for m in summary.mixes] == [
         (cut - project.pre, cut + project.post) for cut in project.cuts
     ]
 
 
 def test_kdenlive_folder_ids_share_the_bin_clip_id_space(with_takes):
     _, path, summary = with_takes
-    ids = [b["kdenlive_id"] for b in summary["bin"]] + list(summary["folders"])
+    ids = [b.kdenlive_id for b in summary.bin] + list(summary.folders)
     assert len(ids) == len(set(ids)) == 1 + 3 * 3 + 3 and min(ids) == 2
     root = etree.parse(str(path)).getroot()
     folder_props = [p.get("name") for p in root.find("playlist[@id='main_bin']").findall("property")
                     if p.get("name").startswith("kdenlive:folder.")]  # fmt: skip
-    assert folder_props == [f"kdenlive:folder.-1.{fid}" for fid in sorted(summary["folders"])]
+    assert folder_props == [f"kdenlive:folder.-1.{fid}" for fid in sorted(summary.folders)]
 
 
 def test_kdenlive_project_without_takes_keeps_one_bin_clip_per_file_at_the_root(written):
     _, _, summary = written
-    assert summary["folders"] == {} and summary["expanded_folders"] == []
-    assert [b["name"] for b in summary["bin"]] == ["song", "01 red", "02 blue", "03 lime"]
+    assert summary.folders == {} and summary.expanded_folders == []
+    assert [b.name for b in summary.bin] == ["song", "01 red", "02 blue", "03 lime"]
 
 
 def test_kdenlive_chosen_file_missing_from_its_takes_is_added_with_a_warning(tmp_path, caplog):
@@ -342,9 +342,9 @@ def test_kdenlive_chosen_file_missing_from_its_takes_is_added_with_a_warning(tmp
     with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
     assert "not among its takes" in caplog.text
-    folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])
-    assert sorted(b["name"] for b in summary["bin"] if b["folderid"] == str(folder)) == ["01 take 1", "01 take 2"]
-    assert video_clips(summary)[0]["resource"] == f"clips/{project.clip_paths[0].name}"
+    folder = next(fid for fid, name in summary.folders.items() if name == project.labels[0])
+    assert sorted(b.name for b in summary.bin if b.folderid == str(folder)) == ["01 take 1", "01 take 2"]
+    assert video_clips(summary)[0].resource == f"clips/{project.clip_paths[0].name}"
 
 
 def test_kdenlive_takes_without_a_path_are_left_out_with_a_warning(tmp_path, caplog):
@@ -354,8 +354,8 @@ def test_kdenlive_takes_without_a_path_are_left_out_with_a_warning(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="mvtimeline.timeline.kdenlive.xml"):
         summary = read_summary(write_to_file(project.timeline, tmp_path / "song.kdenlive"))
     assert "has no path" in caplog.text
-    folder = next(fid for fid, name in summary["folders"].items() if name == project.labels[0])
-    assert [b["name"] for b in summary["bin"] if b["folderid"] == str(folder)] == ["01 take 2"]
+    folder = next(fid for fid, name in summary.folders.items() if name == project.labels[0])
+    assert [b.name for b in summary.bin if b.folderid == str(folder)] == ["01 take 2"]
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -437,7 +437,7 @@ def test_kdenlive_opens_the_project_with_takes_guides_and_subtitles_with_no_dial
     result = open_clean(path, tmp_path / "kdenlive-open", f"kdenlive-open-{size[0]}x{size[1]}-{fps_label(fps)}")
     assert result.windows == (f"song / {profile_for(*size, fps).description} — Kdenlive",)
     starts = loaded_clip_starts(result.log)  # the three chosen takes and the song reached the timeline
-    assert starts["AV"] == [c["start_frame"] for c in video_clips(summary)]
+    assert starts["AV"] == [c.start_frame for c in video_clips(summary)]
     assert starts["Audio"] == [0]
 
 

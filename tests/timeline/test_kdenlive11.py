@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from support.probe import ffprobe
 from support.timelines import COLOURS, build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
@@ -82,8 +82,8 @@ def test_kdenlive11_ids_are_unique_and_defined_before_use(both):
     _, _, path = both
     root = etree.parse(str(path)).getroot()
     summary = read_summary(path)
-    (sequence,) = summary["sequences"]
-    ids = [b["kdenlive_id"] for b in summary["bin"]] + list(summary["folders"]) + [sequence["kdenlive_id"]]
+    (sequence,) = summary.sequences
+    ids = [b.kdenlive_id for b in summary.bin] + list(summary.folders) + [sequence.kdenlive_id]
     assert len(ids) == len(set(ids))
     seen: set[str] = set()
     for el in root.iter():
@@ -101,17 +101,17 @@ def test_kdenlive11_ids_are_unique_and_defined_before_use(both):
 def test_kdenlive11_holds_the_same_timeline_bin_and_guides_as_1_04(both):
     _, old_path, new_path = both
     old, new = read_summary(old_path), read_summary(new_path)
-    assert new["version"] == "1.1" and old["version"] == "1.04"
-    assert new["project_tractor"] and not old["project_tractor"]
+    assert new.version == "1.1" and old.version == "1.04"
+    assert new.project_tractor and not old.project_tractor
     for key in ("profile", "n_frames", "bin", "tracks", "clips", "mixes", "guides", "guide_categories",
                 "main_tracks", "main_transitions", "expanded_folders"):  # fmt: skip
-        assert new[key] == old[key], key
-    sequences_folder = int(new["sequences"][0]["folderid"])
-    assert {k: v for k, v in new["folders"].items() if k != sequences_folder} == old["folders"]
-    assert any(g["type"] == guide_category("beat") for g in new["guides"])  # downbeats are in the sequence's guides
+        assert getattr(new, key) == getattr(old, key), key
+    sequences_folder = int(new.sequences[0].folderid)
+    assert {k: v for k, v in new.folders.items() if k != sequences_folder} == old.folders
+    assert any(g.type == guide_category("beat") for g in new.guides)  # downbeats are in the sequence's guides
     # Each points at the sidecar its Kdenlive reads: <project>.srt (22.12), <project>.ass (24.12+).
-    assert new["subtitle_filter"]["av.filename"] == str(new_path.resolve()) + ".ass"
-    assert old["subtitle_filter"]["av.filename"] == str(old_path.resolve()) + ".srt"
+    assert new.subtitle_filter["av.filename"] == str(new_path.resolve()) + ".ass"
+    assert old.subtitle_filter["av.filename"] == str(old_path.resolve()) + ".srt"
 
 
 def test_kdenlive11_output_is_reproducible_with_a_document_id(both):
@@ -146,11 +146,7 @@ def rendered11(request, tmp_path_factory: pytest.TempPathFactory):
 @needs_melt
 def test_kdenlive11_render_of_the_active_sequence_lasts_exactly_the_song(rendered11):
     project, result, frames = rendered11
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_streams", "-of", "json",
-         str(result.path)], check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    video = json.loads(out)["streams"][0]
+    video = ffprobe(result.path)["video"]
     assert int(video["nb_read_frames"]) == len(frames) == project.n_frames == result.n_frames
     assert Fraction(video["r_frame_rate"]) == project.fps
     assert (video["width"], video["height"]) == (320, 180)

@@ -3,12 +3,11 @@ melt renders each at its size, to the frame."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from support.probe import ffprobe
 from support.timelines import build_timeline, needs_ffmpeg, needs_melt
 from lxml import etree
 
@@ -16,7 +15,7 @@ from mvtimeline.timecode import KNOWN_FPS, exact_rate, fps_label, profile_rate
 from mvtimeline.render import render
 from mvtimeline.timeline.kdenlive.xml import write_to_file, write_to_string
 from mvtimeline.timeline.kdenlive.read import read_summary
-from mvtimeline.timeline.kdenlive.layout import profile_for
+from mvtimeline.timeline.kdenlive.profile import profile_for
 
 MLT_PROFILES = Path("/usr/share/mlt-7/profiles")
 SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4K": (3840, 2160)}
@@ -68,14 +67,6 @@ def test_kdenlive_stock_profiles_cover_landscape_hd_and_4k_at_every_rate():
     assert profile_for(1080, 1080, Fraction(60)).name == "square_1080p_60"
 
 
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_streams", "-of", "json",
-         str(path)], check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return json.loads(out)["streams"][0]
-
-
 RENDERS = [("16:9", "23.976"), ("9:16", "29.97"), ("1:1", "59.94"), ("4K", "25")]
 
 
@@ -87,9 +78,9 @@ def test_kdenlive_render_of_each_profile_has_its_size_and_every_frame(tmp_path, 
     subs = [{"start_s": 0.1, "end_s": 1.0, "text": "one line", "words": []}]
     project = build_timeline(tmp_path, fps=fps, size=(w, h), seconds=1.2, cut_s=(0.4, 0.8), takes=2, subtitles=subs)
     path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
-    assert read_summary(path)["n_frames"] == project.n_frames
+    assert read_summary(path).n_frames == project.n_frames
     result = render(path, tmp_path / "song.mp4", x264_preset="ultrafast")
-    video = ffprobe(result.path)
+    video = ffprobe(result.path)["video"]
     assert (video["width"], video["height"]) == (w, h)
     assert int(video["nb_read_frames"]) == project.n_frames == result.n_frames
     assert Fraction(video["r_frame_rate"]) == fps

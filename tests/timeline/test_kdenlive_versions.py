@@ -112,15 +112,15 @@ def test_both_subtitle_sidecars_hold_every_lyric_line(projects, full_demo, versi
     assert [e.plaintext for e in events] == texts  # plain lines: what a subtitle track shows
     assert "[V4+ Styles]" in ass.read_text(encoding="utf-8")
     summary = read_summary(project.path(".kdenlive"))
-    assert summary["subtitles_file"] == ass and len(summary["subtitles"]) == len(texts)
+    assert summary.subtitles_file == ass and len(summary.subtitles) == len(texts)
     if version == "1.1":
-        seq = summary["sequences"][0]["properties"]
+        seq = summary.sequences[0].properties
         assert json.loads(seq["subtitlesList"]) == [{"file": ass.name, "id": 0, "name": "Subtitles"}]
         assert seq["kdenlive:activeSubtitleIndex"] == "0"
         # 24.12 asks to overwrite the subtitle file when the filter names another file than the list
-        assert summary["subtitle_filter"]["av.filename"] == str(ass.resolve())
+        assert summary.subtitle_filter["av.filename"] == str(ass.resolve())
     else:
-        assert summary["subtitle_filter"]["av.filename"] == str(srt.resolve())
+        assert summary.subtitle_filter["av.filename"] == str(srt.resolve())
 
 
 def test_guide_categories_have_kdenlives_default_colours_for_their_numbers():
@@ -142,7 +142,7 @@ def test_otio_names_its_clips_files_and_carries_guide_categories(projects):
     for trans in tl.video_tracks()[0]:
         if isinstance(trans, otio.schema.Transition):
             assert trans.in_offset.value == 0 and trans.out_offset.value > 0  # starts at the cut
-    guides = {g["pos"]: g["type"] for g in read_summary(project.path(".kdenlive"))["guides"]}
+    guides = {g.pos: g.type for g in read_summary(project.path(".kdenlive")).guides}
     for marker in tl.tracks.markers:
         frame = int(marker.marked_range.start_time.value)
         assert marker.metadata["kdenlive"]["type"] == guides[frame]
@@ -166,15 +166,15 @@ def test_pick_on_an_edited_project_changes_only_that_clip_and_keeps_a_copy(full_
     result = pipeline.pick(job.project, 2, 2)
     after = read_summary(path)
     assert [b.read_bytes() for b in result.backups if b.name.startswith("demo.kdenlive.bak")] == [edited]
-    assert after["guides"][0]["comment"] == "my own intro guide"
-    assert [t["name"] for t in after["tracks"]] == [t["name"] for t in before["tracks"]] and "Singer" in \
-        [t["name"] for t in after["tracks"]]
-    v1 = [c for c in after["clips"] if c["track"] == "Singer"]
-    old = [c for c in before["clips"] if c["track"] == "Singer"]
-    assert v1[1]["name"] == "02 take 2" and v1[1]["resource"].endswith("take-2.mp4")
-    assert [(c["start_frame"], c["end_frame"], c["in_frame"]) for c in v1] == \
-        [(c["start_frame"], c["end_frame"], c["in_frame"]) for c in old]
-    assert [c["resource"] for k, c in enumerate(v1) if k != 1] == [c["resource"] for k, c in enumerate(old) if k != 1]
+    assert after.guides[0].comment == "my own intro guide"
+    assert [t.name for t in after.tracks] == [t.name for t in before.tracks] and "Singer" in \
+        [t.name for t in after.tracks]
+    v1 = [c for c in after.clips if c.track == "Singer"]
+    old = [c for c in before.clips if c.track == "Singer"]
+    assert v1[1].name == "02 take 2" and v1[1].resource.endswith("take-2.mp4")
+    assert [(c.start_frame, c.end_frame, c.in_frame) for c in v1] == \
+        [(c.start_frame, c.end_frame, c.in_frame) for c in old]
+    assert [c.resource for k, c in enumerate(v1) if k != 1] == [c.resource for k, c in enumerate(old) if k != 1]
 
 
 # ----------------------------------------------------------------------------------------- real Kdenlive
@@ -226,21 +226,21 @@ def test_kdenlive_26_saves_the_project_and_we_read_the_same_clips_takes_guides_a
     saved = save_in_chroot("forky", project.path(".kdenlive"), project.folder / "saved-in-26.kdenlive",
                            tmp_path / "save")
     theirs = read_summary(saved)
-    assert theirs["version"] == "1.1" and theirs["docproperties"]["kdenliveversion"].startswith("26.08")
+    assert theirs.version == "1.1" and theirs.docproperties["kdenliveversion"].startswith("26.08")
 
     def timeline(summary):
-        return [(c["track"], c["start_frame"], c["end_frame"], c["in_frame"], Path(c["resource"]).name, c["name"])
-                for c in summary["clips"]]
+        return [(c.track, c.start_frame, c.end_frame, c.in_frame, Path(c.resource).name, c.name)
+                for c in summary.clips]
 
     assert timeline(theirs) == timeline(ours)
-    assert [(m["in_frame"], m["out_frame"]) for m in theirs["mixes"]] == [(m["in_frame"], m["out_frame"])
-                                                                        for m in ours["mixes"]]
-    takes = lambda s: sorted((str(s["folders"].get(int(b["folderid"]))), b["name"]) for b in s["bin"])  # noqa: E731
+    assert [(m.in_frame, m.out_frame) for m in theirs.mixes] == [(m.in_frame, m.out_frame)
+                                                                        for m in ours.mixes]
+    takes = lambda s: sorted((str(s.folders.get(int(b.folderid))), b.name) for b in s.bin)  # noqa: E731
     assert takes(theirs) == takes(ours)  # every take, in its segment's folder
-    assert [(g["pos"], g["comment"], g["type"]) for g in theirs["guides"]] == \
-        [(g["pos"], g["comment"], g["type"]) for g in ours["guides"]]
-    assert theirs["subtitles_file"].name == "saved-in-26.kdenlive.ass"
-    assert [s["text"] for s in theirs["subtitles"]] == [s["text"] for s in ours["subtitles"]]
+    assert [(g.pos, g.comment, g.type) for g in theirs.guides] == \
+        [(g.pos, g.comment, g.type) for g in ours.guides]
+    assert theirs.subtitles_file.name == "saved-in-26.kdenlive.ass"
+    assert [s.text for s in theirs.subtitles] == [s.text for s in ours.subtitles]
 
 
 @pytest.mark.kdenlive
@@ -256,11 +256,11 @@ def test_pick_on_a_project_kdenlive_26_saved_keeps_its_edits_and_still_opens_cle
     before = read_summary(path)
     pipeline.pick(job.project, 3, 2)
     after = read_summary(path)
-    assert after["docproperties"]["kdenliveversion"] == before["docproperties"]["kdenliveversion"]  # not ours
-    v1 = [c for c in after["clips"] if c["track"] == "V1"]
-    assert v1[2]["resource"].endswith("take-2.mp4") and v1[2]["name"] == "03 take 2"
-    assert [c["resource"] for k, c in enumerate(v1) if k != 2] == \
-        [c["resource"] for k, c in enumerate(before["clips"]) if c["track"] == "V1" and k != 3][: len(v1) - 1]
+    assert after.docproperties["kdenliveversion"] == before.docproperties["kdenliveversion"]  # not ours
+    v1 = [c for c in after.clips if c.track == "V1"]
+    assert v1[2].resource.endswith("take-2.mp4") and v1[2].name == "03 take 2"
+    assert [c.resource for k, c in enumerate(v1) if k != 2] == \
+        [c.resource for k, c in enumerate(before.clips) if c.track == "V1" and k != 3][: len(v1) - 1]
     result = open_in_chroot("forky", path, tmp_path / "open")
     assert result.clean, result.message()
 
@@ -276,16 +276,16 @@ def test_otio_imports_into_kdenlive_26_with_named_clips_dissolves_guides_in_sync
     log = (tmp_path / "otio" / "kdenlive.log").read_text(errors="replace")
     assert "mix failed" not in log
     theirs, ours = read_summary(imported), read_summary(project.path(".kdenlive"))
-    v1 = [c for c in theirs["clips"] if c["track"] == "V1"]
-    our_v1 = [c for c in ours["clips"] if c["track"] == "V1"]
+    v1 = [c for c in theirs.clips if c.track == "V1"]
+    our_v1 = [c for c in ours.clips if c.track == "V1"]
     tl = otio.adapters.read_from_file(str(project.path(".otio")))
     names = [c.name for c in tl.video_tracks()[0] if isinstance(c, otio.schema.Clip)]
-    assert [Path(c["resource"]).stem for c in v1] == [f"{n} (take 1)" for n in names]
+    assert [Path(c.resource).stem for c in v1] == [f"{n} (take 1)" for n in names]
     # in sync: each clip starts where ours does, showing its file from the same frame
-    assert [(c["start_frame"], c["in_frame"]) for c in v1] == [(c["start_frame"], c["in_frame"]) for c in our_v1]
-    assert len(theirs["mixes"]) == len(ours["mixes"]) == len(v1) - 1
-    assert [(g["pos"], g["type"]) for g in theirs["guides"]] == [(g["pos"], g["type"]) for g in ours["guides"]]
-    assert {g["type"] for g in theirs["guides"]} >= {guide_category("section", "Chorus"), guide_category("line")}
+    assert [(c.start_frame, c.in_frame) for c in v1] == [(c.start_frame, c.in_frame) for c in our_v1]
+    assert len(theirs.mixes) == len(ours.mixes) == len(v1) - 1
+    assert [(g.pos, g.type) for g in theirs.guides] == [(g.pos, g.type) for g in ours.guides]
+    assert {g.type for g in theirs.guides} >= {guide_category("section", "Chorus"), guide_category("line")}
 
 
 SWEEP_SIZES = ((1920, 1080), (1080, 1920), (1080, 1080), (3840, 2160))

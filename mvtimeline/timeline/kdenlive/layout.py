@@ -1,24 +1,21 @@
-"""The MLT pieces both Kdenlive writers share: profile, layout of a timeline, and the XML parts.
+"""The layout of a timeline in integer frames, the part both Kdenlive writers share.
 
 :func:`layout_of` turns one OTIO timeline (shape: :mod:`mvtimeline.timeline`) into a
 :class:`Layout` in integer frames: the bin (the song, one folder per segment with every take),
 the clips of V1 alternating between the track's two playlists with an overlap per dissolve, the
-mixes, the guides and the subtitle cues. The ``kdenlive`` (document 1.04) and ``kdenlive11``
-(document 1.1) writers put the same pieces into their own document layout with the builders
-below (``bin_producers``, ``black_producer``, ``tracks``, ``timeline_services``...). Facts and
-sources for every element: ``KDENLIVE-FORMAT.md`` in the team's shared notes.
+mixes, the guides (in the categories of :data:`GUIDE_CATEGORIES`) and the subtitle cues. The
+document writers (:mod:`.xml` for version 1.04, :mod:`.xml11` for 1.1) put the same layout into
+their own XML with the builders of :mod:`.elements`; the frame size and rate come from
+:mod:`.profile`. Facts and sources for every element: ``KDENLIVE-FORMAT.md`` in the team's shared
+notes.
 
-Public: MltProfile, profile_for, STOCK_PROFILES, guide_category, GUIDE_CATEGORIES, MARKER_COLOURS, Layout,
-BinClip, Folder, Placed, Mix, layout_of, prop, media_path, zoom_for, new_root, profile_element,
-bin_producers, guide_categories_json, guides_json, folder_properties, black_producer, tracks,
-timeline_services, to_xml, MLT_VERSION, INTERNAL_ADDED.
+Public: Layout, BinClip, Folder, Placed, Mix, layout_of, guide_category, GUIDE_CATEGORIES,
+MARKER_COLOURS, xml_safe.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import re
 import urllib.parse
@@ -29,48 +26,27 @@ from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
-from lxml import etree
 
 from mvtimeline.errors import InputError
-from mvtimeline.timecode import fps_label, parse_fps, profile_rate, seconds_to_frame
+from mvtimeline.timecode import parse_fps, seconds_to_frame
 from mvtimeline.types import section_kind
 
+from .profile import MltProfile, profile_for
+
 __all__ = [
-    "MltProfile",
-    "profile_for",
-    "STOCK_PROFILES",
-    "guide_category",
-    "GUIDE_CATEGORIES",
-    "MARKER_COLOURS",
     "Layout",
     "BinClip",
     "Folder",
     "Placed",
     "Mix",
     "layout_of",
-    "prop",
-    "media_path",
-    "zoom_for",
-    "new_root",
-    "profile_element",
-    "bin_producers",
-    "guide_categories_json",
-    "guides_json",
-    "folder_properties",
-    "black_producer",
-    "tracks",
-    "timeline_services",
-    "to_xml",
-    "MLT_VERSION",
-    "INTERNAL_ADDED",
+    "guide_category",
+    "GUIDE_CATEGORIES",
+    "MARKER_COLOURS",
+    "xml_safe",
 ]
 
 log = logging.getLogger(__name__)
-
-#: MLT version written on the root element (Debian 12 ships 7.12).
-MLT_VERSION = "7.12.0"
-#: Marks Kdenlive's internal (rebuilt on load) transitions and filters.
-INTERNAL_ADDED = "237"
 
 #: Guide categories (``kdenlive:docproperties.guidesCategories``), in index order:
 #: ``(key, name, colour)``: one per section kind, a fallback for other sections (instrumental,
@@ -95,107 +71,7 @@ MARKER_COLOURS: tuple[str, ...] = ("PURPLE", "BLUE", "CYAN", "GREEN", "YELLOW", 
 #: Merge order of markers on one frame: the first kind present gives the guide its category.
 _KIND_RANK = {"section": 0, "line": 1, "beat": 2}
 
-# Stock MLT progressive square-pixel profiles (/usr/share/mlt-7/profiles): name, width, height, fps.
-_RATES = (
-    ("2398", Fraction(24000, 1001), "23.98"),
-    ("24", Fraction(24), "24"),
-    ("25", Fraction(25), "25"),
-    ("2997", Fraction(30000, 1001), "29.97"),
-    ("30", Fraction(30), "30"),
-    ("50", Fraction(50), "50"),
-    ("5994", Fraction(60000, 1001), "59.94"),
-    ("60", Fraction(60), "60"),
-)
-STOCK_PROFILES: list[tuple[str, int, int, Fraction, str]] = []
-for _prefix, _w, _h, _desc in (
-    ("atsc_720p", 1280, 720, "HD 720p"),
-    ("atsc_1080p", 1920, 1080, "HD 1080p"),
-    ("qhd_1440p", 2560, 1440, "2.5K QHD 1440p"),
-    ("uhd_2160p", 3840, 2160, "4K UHD 2160p"),
-):
-    for _suffix, _fps, _label in _RATES:
-        STOCK_PROFILES.append((f"{_prefix}_{_suffix}", _w, _h, _fps, f"{_desc} {_label} fps"))
-for _n in (30, 60):
-    STOCK_PROFILES.append((f"vertical_hd_{_n}", 1080, 1920, Fraction(_n), f"Vertical HD {_n} fps"))
-    STOCK_PROFILES.append((f"square_1080p_{_n}", 1080, 1080, Fraction(_n), f"Square 1080p {_n} fps"))
-
-#: Kdenlive's timeline zoom steps (frames per ~60 px, TimelineWidget::comboScale).
-_ZOOM_SCALE = (1, 2, 5, 10, 25, 50, 125, 250, 500, 750, 1500, 3000, 6000, 12000)
-
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-# ------------------------------------------------------------------------------------------ profile
-@dataclass(frozen=True)
-class MltProfile:
-    """An MLT video profile: frame size in pixels, exact rate, and its name if MLT ships it.
-
-    ``name`` is the stock MLT profile name (``atsc_1080p_2997``, ``vertical_hd_30``) or, for a
-    size/rate MLT does not ship, ``custom_<w>x<h>_<fps>`` with a description such as
-    ``"Vertical 1080x1920 29.97 fps"`` (Kdenlive 22.12 then matches the ``<profile>`` element, keeps
-    it as a custom profile without asking, and shows the description in its title bar; checked for
-    16:9, 9:16, 1:1 and 4K at 23.976, 24, 25, 29.97, 30, 50, 59.94 and 60 fps).
-    """
-
-    name: str
-    description: str
-    width: int
-    height: int
-    fps: Fraction
-    stock: bool
-
-    @property
-    def display_aspect(self) -> tuple[int, int]:
-        g = math.gcd(self.width, self.height)
-        return self.width // g, self.height // g
-
-    @property
-    def frame_rate(self) -> tuple[int, int]:
-        """``(frame_rate_num, frame_rate_den)`` as written: exact for MLT's own profiles, an NTSC
-        rate of a custom one as its label over 100 (see :func:`mvtimeline.timecode.profile_rate`)."""
-        return (self.fps.numerator, self.fps.denominator) if self.stock else profile_rate(self.fps)
-
-    @property
-    def colorspace(self) -> int:
-        return 709 if min(self.width, self.height) >= 720 else 601
-
-
-def profile_for(width: int, height: int, fps: Fraction) -> MltProfile:
-    """The MLT profile for a frame size and rate.
-
-    Parameters
-    ----------
-    width, height : int > 0
-        Frame size in pixels (square pixels, progressive).
-    fps : Fraction > 0
-        Exact frame rate, e.g. ``Fraction(30000, 1001)``.
-
-    Returns
-    -------
-    MltProfile
-        The stock profile when one matches, else a custom one.
-
-    Examples
-    --------
-    >>> profile_for(1920, 1080, Fraction(30000, 1001)).name
-    'atsc_1080p_2997'
-    >>> profile_for(320, 180, Fraction(25)).name
-    'custom_320x180_25'
-    >>> p = profile_for(1080, 1920, Fraction(30000, 1001)); (p.name, p.description, p.display_aspect)
-    ('custom_1080x1920_2997', 'Vertical 1080x1920 29.97 fps', (9, 16))
-    """
-    if width <= 0 or height <= 0:
-        raise InputError(f"frame size {width}x{height} is not a size; width and height must be > 0")
-    fps = Fraction(fps)
-    for name, w, h, rate, desc in STOCK_PROFILES:
-        if (w, h, rate) == (width, height, fps):
-            return MltProfile(name, desc, width, height, fps, True)
-    label = fps_label(fps)
-    slug = label.replace(".", "")
-    shape = "Vertical " if height > width else "Square " if height == width else ""
-    return MltProfile(
-        f"custom_{width}x{height}_{slug}", f"{shape}{width}x{height} {label} fps", width, height, fps, False
-    )
 
 
 def guide_category(kind: str, section: str | None = None) -> int:
@@ -294,8 +170,14 @@ def _url_path(url: str) -> Path:
     return Path(url)
 
 
-def _text(value: Any) -> str:
-    """A string XML 1.0 can hold: control characters and lone surrogates removed."""
+def xml_safe(value: Any) -> str:
+    """A string XML 1.0 can hold: control characters and lone surrogates removed.
+
+    Examples
+    --------
+    >>> xml_safe("a\x07b")
+    'ab'
+    """
     return _XML_BAD.sub("", str(value))
 
 
@@ -540,9 +422,9 @@ def _guides(timeline: otio.schema.Timeline, rate: float, n_frames: int) -> list[
         md = _mvt(marker)
         kind = md.get("kind", "line")
         kind = kind if kind in _KIND_RANK else "line"
-        text = _text((marker.comment or marker.name or "").strip())
+        text = xml_safe((marker.comment or marker.name or "").strip())
         if kind == "section":
-            line = _text(str(md.get("line") or "").strip())
+            line = xml_safe(str(md.get("line") or "").strip())
             if line and line not in text:
                 text = f"{text} / {line}" if text else line
             section = md.get("section_kind") or md.get("section") or text.split(":")[0]
@@ -578,211 +460,5 @@ def _cues(subtitles: list[dict[str, Any]], fps: Fraction, n_frames: int) -> list
         end = min(max(end, start + 1), n_frames)
         if cues and cues[-1][1] > start:
             cues[-1][1] = start  # no overlaps: the previous line ends where this one starts
-        cues.append([start, end, _text(text)])
+        cues.append([start, end, xml_safe(text)])
     return [(s, e, t) for s, e, t in cues]
-
-
-
-# ------------------------------------------------------------------------------------------- XML
-def prop(parent: etree._Element, name: str, value: Any) -> etree._Element:
-    el = etree.SubElement(parent, "property", name=name)
-    el.text = _text(value)
-    return el
-
-
-def media_path(path: Path, base_dir: Path | None) -> str:
-    """Path relative to the project folder when the file is inside it, else absolute."""
-    if base_dir is None:
-        return str(path)
-    try:
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(base_dir)).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def zoom_for(n_frames: int) -> int:
-    """The timeline zoom step at which the whole song takes at most ~900 px (so it opens in view)."""
-    for step, frames_per_60px in enumerate(_ZOOM_SCALE):
-        if n_frames <= frames_per_60px * 15:
-            return step
-    return len(_ZOOM_SCALE) - 1
-
-
-def new_root() -> etree._Element:
-    return etree.Element("mlt", LC_NUMERIC="C", producer="main_bin", version=MLT_VERSION)
-
-
-def profile_element(root: etree._Element, prof: MltProfile) -> None:
-    dar = prof.display_aspect
-    etree.SubElement(
-        root,
-        "profile",
-        description=prof.description,
-        width=str(prof.width),
-        height=str(prof.height),
-        progressive="1",
-        sample_aspect_num="1",
-        sample_aspect_den="1",
-        display_aspect_num=str(dar[0]),
-        display_aspect_den=str(dar[1]),
-        frame_rate_num=str(prof.frame_rate[0]),
-        frame_rate_den=str(prof.frame_rate[1]),
-        colorspace=str(prof.colorspace),
-    )
-
-
-def bin_producers(root: etree._Element, layout: Layout, base_dir: Path | None) -> dict[int, str]:
-    """One ``<producer>`` per bin clip; returns kdenlive id → producer id."""
-    pid: dict[int, str] = {}
-    for k, b in enumerate(layout.bins):
-        pid[b.kid] = f"producer{k}"
-        p = etree.SubElement(root, "producer", id=pid[b.kid], **{"in": "0", "out": str(b.n_frames - 1)})
-        prop(p, "length", b.n_frames)
-        prop(p, "eof", "pause")
-        prop(p, "resource", media_path(b.path, base_dir))
-        prop(p, "mlt_service", "avformat-novalidate")
-        prop(p, "seekable", 1)
-        if b.is_song:
-            prop(p, "video_index", -1)
-        prop(p, "kdenlive:clipname", b.name)
-        if b.description:
-            prop(p, "kdenlive:description", b.description)
-        prop(p, "kdenlive:folderid", b.folder)
-        prop(p, "kdenlive:id", b.kid)
-    return pid
-
-
-def guide_categories_json() -> str:
-    return json.dumps(
-        [{"color": colour, "comment": name, "index": i} for i, (_, name, colour) in enumerate(GUIDE_CATEGORIES)],
-        indent=1,
-    )
-
-
-def guides_json(layout: Layout) -> str:
-    return json.dumps(layout.guides, ensure_ascii=False, indent=1)
-
-
-def folder_properties(main_bin: etree._Element, layout: Layout, extra: tuple[Folder, ...] = ()) -> None:
-    """Bin folders (``kdenlive:folder.<parent>.<id>``), all expanded so every take is in view."""
-    folders = [*layout.folders, *extra]
-    for folder in folders:
-        prop(main_bin, f"kdenlive:folder.-1.{folder.kid}", folder.name)
-    prop(main_bin, "kdenlive:expandedFolders", ";".join(str(f.kid) for f in layout.folders))
-
-
-def black_producer(root: etree._Element, last: int, *, producer_id: str = "black_track") -> None:
-    """Kdenlive replaces it with its own; for melt it is the background."""
-    black = etree.SubElement(root, "producer", id=producer_id, **{"in": "0", "out": str(last)})
-    prop(black, "length", 2147483647)
-    prop(black, "eof", "continue")
-    prop(black, "resource", "black")
-    prop(black, "aspect_ratio", 1)
-    prop(black, "mlt_service", "color")
-    prop(black, "kdenlive:playlistid", "black_track")  # without it Kdenlive 24.12 reports an unreferenced clip
-    prop(black, "mlt_image_format", "rgba")
-    prop(black, "set.test_audio", 0)
-
-
-def tracks(root: etree._Element, layout: Layout, pid: dict[int, str]) -> tuple[str, str]:
-    """A1 and V1, each a tractor of two playlists; returns their tractor ids."""
-    last = layout.n_frames - 1
-
-    def entry(parent: etree._Element, placed: Placed) -> None:
-        e = etree.SubElement(
-            parent,
-            "entry",
-            producer=pid[placed.bin.kid],
-            **{"in": str(placed.in_frame), "out": str(placed.in_frame + placed.end_frame - placed.start_frame - 1)},
-        )
-        prop(e, "kdenlive:id", placed.bin.kid)
-
-    def playlist(pl_id: str, placed: list[Placed], audio: bool) -> etree._Element:
-        pl = etree.SubElement(root, "playlist", id=pl_id)
-        if audio:
-            prop(pl, "kdenlive:audio_track", 1)
-        at = 0
-        for c in sorted(placed, key=lambda c: c.start_frame):
-            if c.start_frame > at:
-                etree.SubElement(pl, "blank", length=str(c.start_frame - at))
-            entry(pl, c)
-            at = c.end_frame
-        return pl
-
-    def track_tractor(tr_id: str, pl_ids: tuple[str, str], name: str, audio: bool) -> etree._Element:
-        tr = etree.SubElement(root, "tractor", id=tr_id, **{"in": "0", "out": str(last)})
-        if audio:
-            prop(tr, "kdenlive:audio_track", 1)
-        prop(tr, "kdenlive:track_name", name)
-        prop(tr, "kdenlive:trackheight", 69)
-        prop(tr, "kdenlive:timeline_active", 1)
-        prop(tr, "kdenlive:collapsed", 0)
-        prop(tr, "kdenlive:thumbs_format", "")
-        prop(tr, "kdenlive:audio_rec", "")
-        for pl_id in pl_ids:
-            etree.SubElement(tr, "track", hide="video" if audio else "audio", producer=pl_id)
-        return tr
-
-    # A1: the song.
-    playlist("playlist0", [layout.song], True)
-    playlist("playlist1", [], True)
-    track_tractor("tractor0", ("playlist0", "playlist1"), "A1", True)
-
-    # V1: clips alternating between the two playlists, one luma mix per dissolve.
-    playlist("playlist2", [c for c in layout.clips if c.playlist == 0], False)
-    playlist("playlist3", [c for c in layout.clips if c.playlist == 1], False)
-    v1 = track_tractor("tractor1", ("playlist2", "playlist3"), "V1", False)
-    for k, mix in enumerate(layout.mixes):
-        t = etree.SubElement(v1, "transition", id=f"mix{k}", **{"in": str(mix.in_frame), "out": str(mix.out_frame)})
-        prop(t, "a_track", 0)
-        prop(t, "b_track", 1)
-        prop(t, "factory", "loader")
-        prop(t, "resource", "")
-        prop(t, "mlt_service", "luma")
-        prop(t, "kdenlive_id", "luma")
-        prop(t, "kdenlive:mixcut", mix.mixcut)
-        prop(t, "reverse", int(mix.reverse))
-        prop(t, "softness", 0)
-        prop(t, "alpha_over", 1)
-        prop(t, "invert", 0)
-    return "tractor0", "tractor1"
-
-
-def timeline_services(
-    tractor: etree._Element, layout: Layout, black_id: str, tracks: tuple[str, str], subtitles_file: Path | None
-) -> None:
-    """A timeline tractor's tracks (black, A1, V1), internal compositing, and the subtitle filter."""
-    for tr_id in (black_id, *tracks):
-        etree.SubElement(tractor, "track", producer=tr_id)
-    t = etree.SubElement(tractor, "transition", id="transition0")
-    for key, value in (
-        ("a_track", 0),
-        ("b_track", 1),
-        ("mlt_service", "mix"),
-        ("kdenlive_id", "mix"),
-        ("internal_added", INTERNAL_ADDED),
-        ("always_active", 1),
-        ("accepts_blanks", 1),
-        ("sum", 1),
-    ):
-        prop(t, key, value)
-    t = etree.SubElement(tractor, "transition", id="transition1")
-    for key, value in (
-        ("a_track", 0),
-        ("b_track", 2),
-        ("version", "0.1"),
-        ("mlt_service", "frei0r.cairoblend"),
-        ("always_active", 1),
-        ("internal_added", INTERNAL_ADDED),
-    ):
-        prop(t, key, value)
-    if subtitles_file is not None and layout.cues:
-        f = etree.SubElement(tractor, "filter", id="filter0")
-        prop(f, "mlt_service", "avfilter.subtitles")
-        prop(f, "internal_added", INTERNAL_ADDED)
-        prop(f, "av.filename", os.path.abspath(subtitles_file))
-        prop(f, "disable", 0)
-
-
-def to_xml(root: etree._Element) -> str:
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="utf-8").decode("utf-8")

@@ -6,14 +6,15 @@ reads them:
 
 - **1.04** (default): what Kdenlive 21.12 - 22.12 save; 23.04 and later upgrade it on open
   without a question. Written here.
-- **1.1**: the sequence layout of Kdenlive 23.04 and later (:mod:`.kdenlive11`); 22.12 refuses
+- **1.1**: the sequence layout of Kdenlive 23.04 and later (:mod:`.xml11`); 22.12 refuses
   it by design.
 
 Every position is an integer frame at the exact project rate. The shared layout (bin folders
 with every take, V1 clips overlapping for same-track ``luma`` mixes, A1 the song, guides in
-categories, subtitle cues) comes from :mod:`.mlt`. The lyrics go next to the project in the two
-files Kdenlive reads (:func:`subtitles_paths`): ``NAME.kdenlive.srt`` (Kdenlive 22.12 - 24.08)
-and ``NAME.kdenlive.ass`` (24.12 and later read only this one); the ``avfilter.subtitles``
+categories, subtitle cues) comes from :mod:`.layout`, the XML pieces both versions share from
+:mod:`.elements`, the ``<profile>`` from :mod:`.profile`. The lyrics go next to the project in
+the two files Kdenlive reads (:func:`subtitles_paths`): ``NAME.kdenlive.srt`` (Kdenlive 22.12 -
+24.08) and ``NAME.kdenlive.ass`` (24.12 and later read only this one); the ``avfilter.subtitles``
 filter on the timeline turns the subtitle track on and lets melt draw them.
 
 Public: write_to_string, write_to_file, subtitles_path, subtitles_paths, DOCUMENT_VERSION,
@@ -33,7 +34,10 @@ from lxml import etree
 
 from mvtimeline.errors import InputError
 from mvtimeline.fileio import atomic_write
-from .layout import (Layout, bin_producers, black_producer, folder_properties, guide_categories_json, guides_json, layout_of, new_root, profile_element, prop, timeline_services, to_xml, tracks, zoom_for)
+from .elements import (bin_producers, black_producer, folder_properties, guide_categories_json, guides_json,
+                       new_root, prop, timeline_services, to_xml, tracks, zoom_for)
+from .layout import Layout, layout_of
+from .profile import profile_element
 
 __all__ = [
     "write_to_string",

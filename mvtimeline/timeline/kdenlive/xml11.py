@@ -31,7 +31,10 @@ from typing import Any
 
 from lxml import etree
 
-from .layout import (bin_producers, black_producer, Folder, folder_properties, guide_categories_json, guides_json, Layout, profile_element, prop, new_root, timeline_services, tracks, to_xml, zoom_for)
+from .elements import (bin_producers, black_producer, folder_properties, guide_categories_json, guides_json,
+                       new_root, prop, timeline_services, to_xml, tracks, zoom_for)
+from .layout import Folder, Layout
+from .profile import profile_element
 
 __all__ = ["build_document", "sequence_uuid", "DOCUMENT_VERSION", "KDENLIVE_VERSION"]
 
