@@ -110,7 +110,7 @@ def dev_songs(dev: Path, full: bool, excerpts: bool) -> list[dict]:
 # --- measuring (runs with whichever mvtimeline is importable) ------------------------------------
 
 def _even(lyrics, duration_s: float):
-    from mvtimeline.lyrics.align import place
+    from mvtimeline.lyrics import place
 
     step = duration_s / len(lyrics.lines)
     lines = tuple(dataclasses.replace(ln, start_s=k * step, end_s=(k + 1) * step, source="interim", confidence=0.0,

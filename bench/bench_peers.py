@@ -1,6 +1,6 @@
 """Benchmark: one timeline written by a peer writer and by mvtimeline, compared side by side.
 
-The timeline (built with the test helper ``tests/conftest_kdenlive.py``, tiny real media): six
+The timeline (built with the test helper ``tests/support/timelines.py``, tiny real media): six
 clips with 12-frame dissolves and two takes each, a song on A1, section and lyric-line markers, and
 subtitles in the metadata. Each writer's ``.kdenlive`` is then
 
@@ -38,8 +38,8 @@ from lxml import etree
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
-from conftest_kdenlive import build_timeline  # noqa: E402
-from kdenlive_open import missing_tools, open_in_kdenlive  # noqa: E402
+from support.kdenlive_open import missing_tools, open_in_kdenlive  # noqa: E402
+from support.timelines import build_timeline  # noqa: E402
 
 from mvtimeline.timeline.kdenlive.xml import subtitles_path, write_to_file
 from mvtimeline.timeline.kdenlive.layout import guide_category

@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             try:
                 ex = RayExecutor(("procedural", {}))
-                generate.run(reqs[:1], backend=backend, cache_dir=d / f"warm{n}", executor=ex)  # workers up
+                ex.run(reqs[:1], backend=backend, cache_dir=d / f"warm{n}")  # workers up
                 t0 = time.perf_counter()
-                generate.run(reqs, backend=backend, cache_dir=d / f"ray{n}", executor=ex)
+                ex.run(reqs, backend=backend, cache_dir=d / f"ray{n}")
                 times[n] = time.perf_counter() - t0
             finally:
                 ray.shutdown()

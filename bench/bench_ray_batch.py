@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)
     from mvtimeline.audio.demo import synthesize
     from mvtimeline.generate.executors.ray import shared_cluster
-    from mvtimeline.warmup import warm_up
+    from mvtimeline.doctor import warm_up
 
     w, h = parse_size(args.size)
     warm_up()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -28,15 +27,16 @@ import queue
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Config
+from .config import Config, validate
 from .errors import InputError, MvtimelineError
-from .fileio import ensure_dir, write_json
+from .fileio import ensure_dir, file_sha256, write_json
+from .progress import Progress, ProgressFn, ignore, relabel
 
 __all__ = ["BatchItem", "Outcome", "discover", "run_batch", "run_source", "MANIFEST_KEYS"]
 
@@ -164,11 +164,7 @@ def _config_for(item: BatchItem, base: Config, preset: str | None) -> tuple[Conf
 def _sha(path: Path | None) -> str | None:
     if path is None or not Path(path).is_file():
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def _stamp(item: BatchItem, cfg: Config, preset: str | None, burn: bool) -> dict[str, Any]:
@@ -200,9 +196,7 @@ def _work(item: BatchItem, out_dir: Path, base: Config, preset: str | None, burn
     t0 = time.perf_counter()
     folder = out_dir / item.name
 
-    def progress(stage: str, done: float, total: float) -> None:
-        if events is not None:
-            events.put((item.name, stage, float(done), float(total)))
+    progress = relabel(events.put, song=item.name) if events is not None else ignore
 
     try:
         cfg, preset = _config_for(item, base, preset)
@@ -253,7 +247,7 @@ def run_batch(
     burn_subtitles: bool = False,
     jobs: int = 1,
     force: bool = False,
-    progress: Callable[[str, str, float, float], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[Outcome]:
     """Make and render every song; returns one Outcome per item, in order.
 
@@ -271,21 +265,21 @@ def run_batch(
         bound the work (see :func:`_run_on_cluster`).
     force : bool
         Redo songs that are up to date.
-    progress : callable(song, stage, done, total), optional
-        Per-song stage progress; ``song`` is ``""`` for the overall count (stage ``"songs"``).
+    progress : ProgressFn, optional
+        Every song's events with their ``song`` set (a finished song: ``Progress("song", 1, 1,
+        item=STATUS, song=NAME)``), and the overall count of songs as ``Progress("song", done, total)``.
 
     Raises
     ------
     InputError
         ``jobs`` < 1 or an unwritable ``out_dir`` (before any song starts).
     """
-    if jobs < 1:
-        raise InputError(f"--jobs {jobs} must be at least 1")
+    validate("jobs", jobs)
     out_dir = ensure_dir(Path(out_dir))
     jobs = min(jobs, os.cpu_count() or 1, len(items))
-    report = progress or (lambda *a: None)
+    report = progress or ignore
     outcomes: dict[str, Outcome] = {}
-    report("", "songs", 0, len(items))
+    report(Progress("song", 0, len(items)))
     if config.executor == "ray":
         return _run_on_cluster(items, out_dir, config, preset, burn_subtitles, force, report)
     if jobs <= 1:
@@ -293,11 +287,11 @@ def run_batch(
         for item in items:
             outcome = _work(item, out_dir, config, preset, burn_subtitles, force, direct)
             outcomes[item.name] = outcome
-            report(item.name, outcome.status, 1, 1)
-            report("", "songs", len(outcomes), len(items))
+            report(Progress("song", 1, 1, item=outcome.status, song=item.name))
+            report(Progress("song", len(outcomes), len(items)))
         return [outcomes[i.name] for i in items]
 
-    from .warmup import warm_up
+    from .doctor import warm_up
 
     warm_up()  # the workers must not all compile (and cache) numba's code at once
     ctx = multiprocessing.get_context("spawn")
@@ -317,8 +311,8 @@ def run_batch(
                     except Exception as exc:  # a worker that died (killed, out of memory)
                         outcome = Outcome(item.name, "failed", error=f"worker died: {exc}")
                     outcomes[item.name] = outcome
-                    report(item.name, outcome.status, 1, 1)
-                    report("", "songs", len(outcomes), len(items))
+                    report(Progress("song", 1, 1, item=outcome.status, song=item.name))
+                    report(Progress("song", len(outcomes), len(items)))
         finally:
             stop.set()
             pump.join(timeout=2)
@@ -326,22 +320,22 @@ def run_batch(
 
 
 def _run_on_cluster(items: Sequence[BatchItem], out_dir: Path, config: Config, preset: str | None, burn: bool,
-                    force: bool, report: Callable[[str, str, float, float], None]) -> list[Outcome]:
+                    force: bool, report: ProgressFn) -> list[Outcome]:
     """Every song at once on a Ray cluster: each song's analysis and alignment, then its render, are
     CPU tasks; the clips of all the songs go to executors they share (one actor per GPU serves
     whichever song has a clip waiting, so a GPU does not idle while another song analyses). This
     process only drives: one thread per song plans, writes the cache and the project files."""
-    from .generate.executors.ray import Cluster
-    from .warmup import warm_up
+    from .generate.executors.cluster import Cluster
+    from .doctor import warm_up
 
     warm_up()  # numba's on-disk cache made once, before this machine's Ray workers load it
     cluster = Cluster(config.ray_address)
     cluster.connect()
     lock = threading.Lock()
 
-    def locked(*event: Any) -> None:
+    def locked(event: Progress) -> None:
         with lock:
-            report(*event)
+            report(event)
 
     events = _Direct(locked)
     done: queue.Queue = queue.Queue()
@@ -359,8 +353,8 @@ def _run_on_cluster(items: Sequence[BatchItem], out_dir: Path, config: Config, p
             except queue.Empty:
                 continue
             outcomes[item.name] = outcome
-            locked(item.name, outcome.status, 1, 1)
-            locked("", "songs", len(outcomes), len(items))
+            locked(Progress("song", 1, 1, item=outcome.status, song=item.name))
+            locked(Progress("song", len(outcomes), len(items)))
     except KeyboardInterrupt:
         cluster.cancel()
         raise
@@ -372,17 +366,17 @@ def _run_on_cluster(items: Sequence[BatchItem], out_dir: Path, config: Config, p
 class _Direct:
     """A queue stand-in for the in-process run: ``put`` reports at once."""
 
-    def __init__(self, report: Callable) -> None:
+    def __init__(self, report: ProgressFn) -> None:
         self.report = report
 
-    def put(self, event: tuple) -> None:
-        self.report(*event)
+    def put(self, event: Progress) -> None:
+        self.report(event)
 
 
-def _pump(events: Any, report: Callable, stop: threading.Event) -> None:
+def _pump(events: Any, report: ProgressFn, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            report(*events.get(timeout=0.2))
+            report(events.get(timeout=0.2))
         except queue.Empty:
             continue
         except (EOFError, OSError):

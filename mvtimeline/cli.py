@@ -18,7 +18,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, PACE_NAMES, Config, load_toml, parse_size
+from .config import (ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, PACE_NAMES, Config, check_separate,
+                     load_toml, parse_size, separate_settings)
 from .errors import InputError, MvtimelineError
 from .timecode import fps_choices, parse_fps
 
@@ -212,7 +213,9 @@ def _plural(count: int, noun: str, plural: str | None = None) -> str:
 
 # ---------------------------------------------------------------------------------------- helpers
 class Reporter:
-    """Turns the pipeline's ``progress(stage, done, total)`` calls into rich progress bars on stderr."""
+    """Turns :class:`~mvtimeline.progress.Progress` events into rich progress bars on stderr: a bar
+    per stage, a row per clip while it is made (several at once with several servers), a row per
+    Ray worker with the clips it made, and in a batch a row per song and the clips of all songs."""
 
     def __init__(self, console, enabled: bool = True):
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -231,25 +234,41 @@ class Reporter:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def song(self, name: str, stage: str, done: float, total: float) -> None:
-        """Batch progress: one row per song (``name`` "" is the overall count of songs), the clips
-        made of all songs, and (Ray) a row per worker with its clips of all songs."""
-        if stage.startswith("generate: @"):
-            worker = stage[len("generate: @"):]
-            self.worker_clips[(name, worker)] = int(done)
-            self._clip(f"@{worker}", sum(v for (_, w), v in self.worker_clips.items() if w == worker), 0)
-            return
-        if stage == "generate" and done == 0:
-            self.clips_total += int(total)
-            self._count_clips()
-        elif stage.startswith("generate: ") and done >= total:
-            self.clips_done += 1
-            self._count_clips()
-        key = f"song:{name}"
-        label = f"{name}: {stage}" if name else "songs"
+    def __call__(self, event) -> None:
+        if event.song or event.stage == "song":
+            self._song(event)
+        elif event.stage == "clip":
+            self._clip(event)
+        elif event.stage == "generate":
+            done = int(event.done)
+            self._bar("generate", f"generate: {done} clips" if 0 < done < event.total else "generate",
+                      event.done, event.total)
+        else:
+            self._bar(event.stage, event.stage, event.done, event.total)
+
+    def _bar(self, key: str, label: str, done: float, total: float) -> None:
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(label[:28], total=max(total, 1e-9))
         self.progress.update(self.tasks[key], description=label[:28], completed=done, total=max(total, 1e-9))
+
+    def _song(self, event) -> None:
+        """Batch progress: one row per song (and ``songs``, the overall count), the clips made of
+        all songs, and (Ray) a row per worker with its clips of all songs."""
+        name, stage = event.song, event.stage
+        if stage == "generate" and event.done == 0:
+            self.clips_total += int(event.total)
+            self._count_clips()
+        elif stage == "clip" and event.done >= event.total:
+            self.clips_done += 1
+            self._count_clips()
+            self._worker(event)
+        if stage == "song":
+            label = f"{name}: {event.item}" if name else "songs"
+        elif stage == "clip":
+            label = f"{name}: generate: {event.item}"
+        else:
+            label = f"{name}: {stage}"
+        self._bar(f"song:{name}", label, event.done, event.total)
 
     def _count_clips(self) -> None:
         if "clips" not in self.tasks:
@@ -257,32 +276,28 @@ class Reporter:
         self.progress.update(self.tasks["clips"], description=f"clips: {self.clips_done}/{self.clips_total}"[:28],
                              completed=self.clips_done, total=max(self.clips_total, 1))
 
-    def __call__(self, stage: str, done: float, total: float) -> None:
-        if stage.startswith("generate: "):  # one bar per clip while it is made (several at once with
-            self._clip(stage[len("generate: "):], done, total)  # several servers), then counted
+    def _worker(self, event) -> None:
+        """A finished clip of a named worker: that worker's row counts its clips of all songs."""
+        if not event.worker:
             return
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage[:28], total=max(total, 1e-9))
-        self.progress.update(self.tasks[stage], description=stage[:28], completed=done, total=max(total, 1e-9))
+        mine = (event.song, event.worker)
+        self.worker_clips[mine] = self.worker_clips.get(mine, 0) + 1
+        made = sum(v for (_, w), v in self.worker_clips.items() if w == event.worker)
+        key = f"worker:{event.worker}"
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task("", total=None)
+        self.progress.update(self.tasks[key], description=f"  {event.worker}: {made} clips"[:28])
 
-    def _clip(self, label: str, done: float, total: float) -> None:
-        if label.startswith("@"):  # a worker of the cluster: how many clips it made
-            key = f"worker:{label}"
-            if key not in self.tasks:
-                self.tasks[key] = self.progress.add_task("", total=None)
-            self.progress.update(self.tasks[key], description=f"  {label[1:]}: {int(done)} clips"[:28])
-            return
-        key = f"clip:{label}"
+    def _clip(self, event) -> None:
+        key = f"clip:{event.item}"
         if key not in self.tasks:
             if "generate" not in self.tasks:
                 self.tasks["generate"] = self.progress.add_task("generate", total=None)
-            self.tasks[key] = self.progress.add_task(f"  {label}"[:28], total=max(total, 1e-9))
-        self.progress.update(self.tasks[key], completed=done, total=max(total, 1e-9))
-        if done >= total:
+            self.tasks[key] = self.progress.add_task(f"  {event.item}"[:28], total=max(event.total, 1e-9))
+        self.progress.update(self.tasks[key], completed=event.done, total=max(event.total, 1e-9))
+        if event.done >= event.total:
             self.progress.remove_task(self.tasks.pop(key))
-            self.clips_done += 1
-            self.progress.update(self.tasks["generate"], description=f"generate: {self.clips_done} clips"[:28],
-                                 completed=self.clips_done)
+            self._worker(event)
 
 
 _STDERR = None
@@ -503,17 +518,6 @@ def _cast(table: dict, options: tuple[str, ...]) -> dict:
     return out
 
 
-def _separate(separate, separate_model, separate_repo, allow_download, whisper_model=None) -> dict:
-    if not (separate or separate_model or separate_repo):
-        if allow_download and not whisper_model:
-            raise InputError("--allow-download is for --separate and --whisper-model NAME")
-        return {}
-    out = {"model": separate_model or "htdemucs", "allow_download": bool(allow_download)}
-    if separate_repo:
-        out["repo"] = str(separate_repo)
-    return out
-
-
 def _print_flags(con, aligned) -> None:
     from .lyrics import flagged
 
@@ -602,7 +606,7 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               max_segment_s=max_segment, clip_s=clip_length, pace=pace, images=images, takes=takes,
                               beat_guides=beat_guides, kdenlive_format=kdenlive_format, video=video, pingpong=pingpong,
                               crop_bottom_pct=crop_bottom_pct, preset=preset, cut_rule=cut_rule, vocals=vocals,
-                              separate=_separate(separate, separate_model, separate_repo, allow_download,
+                              separate=separate_settings(separate, separate_model, separate_repo, allow_download,
                                                  whisper_model),
                               aligner=aligner, whisper_model=whisper_model, language=language,
                               whisper_download=allow_download if whisper_model else None,
@@ -666,9 +670,8 @@ def align(ctx, song, lyrics, lyrics_format, out, plot, max_segment, cut_rule, vo
     """Time LYRICS on SONG and write the times in any lyrics format (edit them and feed them back)."""
     from .pipeline import align_lyrics
 
-    sep = _separate(separate, separate_model, separate_repo, allow_download, whisper_model)
-    if sep and vocals is not None:
-        raise InputError("--separate makes the vocal stem; it does not go with --vocals (your own stem)")
+    sep = separate_settings(separate, separate_model, separate_repo, allow_download, whisper_model)
+    check_separate(sep, vocals)
     cfg = Config.from_options(aligner=aligner, whisper_model=whisper_model, language=language,
                               whisper_download=allow_download if whisper_model else None)
     aligned = align_lyrics(song, lyrics, out, lyrics_format=lyrics_format, vocals=vocals, separate=sep or None,
@@ -796,7 +799,7 @@ def shots(ctx, folder, out_dir, fmt):
 def import_cmd(ctx, folder, clips, segment, offset_s, pick, whole):
     """Bring clips made anywhere into a work FOLDER: synced to the song by their sound, blank ends
     trimmed, each a new take of its segment (CLIPS: files, or folders such as a shot pack)."""
-    from .generate.importer import import_clips
+    from .pipeline import import_clips
     from .workfolder import writer_lock
 
     with writer_lock(folder, "import"):
@@ -940,14 +943,11 @@ def render(ctx, project, out, preset, burn_subtitles):
 
     A render always starts from the beginning: Ctrl-C stops it and leaves no partial file.
     """
-    from .pipeline import find_project
-    from .render import render as do_render
+    from .pipeline import render_project
 
-    project = find_project(project)
     try:
         with _progress(ctx) as rep:
-            result = do_render(project, out, preset=preset, subtitles=burn_subtitles,
-                               progress=lambda f: rep("render", f, 1.0))
+            result = render_project(project, out, preset=preset, subtitles=burn_subtitles, progress=rep)
     except KeyboardInterrupt:  # not cli.main's "run again to resume": a render cannot resume
         click.echo("mvtimeline: render interrupted; no partial file is left; run the same command again to "
                    "render from the start", err=True)
@@ -987,7 +987,7 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
 
     with shared_cluster(cfg) as cfg, _progress(ctx) as rep:
         outcomes = run_source(source, out_dir, config=cfg, preset=preset, burn_subtitles=burn_subtitles, jobs=jobs,
-                              force=force, progress=rep.song)
+                              force=force, progress=rep)
     failed = [o for o in outcomes if o.status == "failed"]
     if as_json:
         click.echo(_json.dumps([o.__dict__ for o in outcomes], indent=1))
@@ -1008,7 +1008,7 @@ def batch(ctx, source, out_dir, jobs, preset, style, fps, size, burn_subtitles, 
 @click.pass_context
 def demo(ctx, out_dir, do_render, size, fps):
     """Synthesize a demo song (beat, chords, an espeak-ng voice) and run the whole job on it."""
-    from .audio.demo import run_demo
+    from .pipeline import run_demo
 
     with _progress(ctx) as rep:
         song, result = run_demo(out_dir, Config.from_options(size=size, fps=fps), render=do_render, progress=rep)

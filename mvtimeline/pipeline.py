@@ -6,7 +6,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 :func:`generate`, :func:`export`, :func:`pick`) are what the single-stage commands call.
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
-generate_step, export_step, render_step, timing_step, timing_on_worker, render_on_worker, chosen_clips, all_takes, pick, analyze_song,
+generate_step, export_step, render_step, render_project, timing_step, timing_in_folder, chosen_clips, all_takes, pick, import_clips, analyze_song,
 align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Config
+from .config import Config, check_files, check_segments, validate
 from .errors import ClipsMissing, InputError
-from .fileio import atomic_write, backup_path, ensure_dir
+from .fileio import atomic_write, backup_path, ensure_dir, file_sha256
+from .progress import Progress, ProgressFn, ignore
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 from .plan.cast import cast_of
-from .workfolder import ALIGNED_FILE, PROJECT_FILE, VOCALS_STEM, WorkFolder, check_out_folder, sha256_of, writer_lock
+from .workfolder import ALIGNED_FILE, PROJECT_FILE, VOCALS_STEM, WorkFolder, check_out_folder, writer_lock
 
 if TYPE_CHECKING:
     from .generate.backends.base import Backend
 
 __all__ = [
     "run",
+    "run_demo",
     "check_inputs",
     "load_project",
     "new_project",
@@ -42,12 +44,13 @@ __all__ = [
     "generate_step",
     "export_step",
     "render_step",
+    "render_project",
     "timing_step",
-    "timing_on_worker",
-    "render_on_worker",
+    "timing_in_folder",
     "chosen_clips",
     "all_takes",
     "pick",
+    "import_clips",
     "analyze_song",
     "align_lyrics",
     "replan",
@@ -64,17 +67,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: progress(stage, done, total): stage is "analyze", "align", "plan", "generate: <clip>", "export", "render"
-Progress = Callable[[str, float, float], None]
-
 #: What ``run`` and ``export`` write by default.
 EXPORT_FORMATS = ("kdenlive", "otio", "srt", "ass")
 #: Where a work folder keeps the vocal stem Demucs made for it (``separate``).
 STEM_FILE = VOCALS_STEM
-
-
-def _noop(stage: str, done: float, total: float) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -187,12 +183,56 @@ def find_project(path: Path) -> Path:
     return found_all[0]
 
 
+def render_project(path: Path, out: Path | None = None, *, preset: str | None = None, subtitles: bool = False,
+                   progress: ProgressFn = ignore) -> Any:
+    """Render the project :func:`find_project` finds at ``path`` (a work folder or a project file)
+    with melt (:func:`mvtimeline.render.render`).
+
+    Parameters
+    ----------
+    path : Path
+        A work folder, a folder with one ``.kdenlive`` file, or a ``.kdenlive``/``.mlt`` file.
+    out : Path, optional
+        The video; default: the project with the preset's suffix (``.mp4``).
+    preset : str, optional
+        Render preset name or file.
+    subtitles : bool
+        Burn the lyrics in.
+    progress : ProgressFn
+        Receives ``Progress("render", fraction, 1.0)``.
+
+    Returns
+    -------
+    RenderResult
+        The video written, its frames, and how long it took.
+
+    Raises
+    ------
+    InputError
+        No project at ``path``, an unknown preset, a project melt cannot render.
+    RenderFailed
+        melt failed.
+    """
+    from .render import render
+
+    return render(find_project(path), out, preset=preset, subtitles=subtitles, progress=progress)
+
+
 def stale_render(project: WorkFolder) -> Path | None:
     """The work folder's render (``NAME.mp4``) when it is older than its ``NAME.kdenlive``, else None."""
     video, kden = project.path(".mp4"), project.path(".kdenlive")
     if video.is_file() and kden.is_file() and video.stat().st_mtime < kden.stat().st_mtime:
         return video
     return None
+
+
+def _check_formats(formats: Sequence[str]) -> None:
+    """Refuse a project format :mod:`mvtimeline.timeline.export` does not write (the known ones listed)."""
+    from .timeline.export import FORMATS
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
 
 
 def _folder(project: WorkFolder | Path) -> WorkFolder:
@@ -209,13 +249,11 @@ def _backend(config: Config, *, stems_dir: Path | None = None) -> Backend:
 
 
 def _executor(config: Config) -> Any:
-    """The Ray executor the settings ask for (None: make clips in this process)."""
-    if config.executor != "ray":
-        return None
-    from .generate.executors.ray import RayExecutor
+    """The executor the settings ask for (:data:`mvtimeline.generate.EXECUTORS`); close it when done."""
+    from .generate import open_executor
 
-    return RayExecutor((config.backend, config.backend_settings()), address=config.ray_address,
-                       shared_dir=config.shared_cache, keyframe_gpus=config.keyframe_gpus)
+    return open_executor(config.executor, (config.backend, config.backend_settings()), address=config.ray_address,
+                         shared_dir=config.shared_cache, keyframe_gpus=config.keyframe_gpus)
 
 
 def project_backend(project: WorkFolder) -> Backend:
@@ -299,19 +337,13 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
         from .render import check_fonts
 
         check_fonts()
+    check_files(config)
     for img in config.images:
-        if not Path(img).is_file():
-            raise InputError(f"{img}: no such image file")
         check_image(img, where="--image", decode=True)
     for name, spec in config.cast.items():
-        img = spec.get("image")
-        if img:
-            if not Path(img).is_file():
-                raise InputError(f"--cast {name}: {img}: no such image file")
-            check_image(img, where=f"--cast {name}", decode=True)
+        if spec.get("image"):
+            check_image(spec["image"], where=f"--cast {name}", decode=True)
     if config.video is not None:
-        if not Path(config.video).is_file():
-            raise InputError(f"{config.video}: no such video file")
         probe_first_frame(Path(config.video))
     audio.check(Path(song))
     if config.vocals is not None:
@@ -325,31 +357,30 @@ def check_inputs(song: Path, lyrics: Path | None, config: Config, *, lyrics_form
     if read is not None and read.lines:  # the Whisper model found and checked (joined once from its packages)
         lyr.choose_aligner(config.aligner, whisper_model=config.whisper_model,
                            allow_download=config.whisper_download, language=config.language, warn=False)
-    if getattr(backend, "needs_image", False) and not config.images and not any(
+    if backend.needs_image and not config.images and not any(
             spec.get("image") for spec in config.cast.values()):
         raise InputError(f"the {config.backend} workflow starts from an image: pass --image, --cast with the singers' "
                          "pictures, or --keyframe-workflow (e.g. sdxl-keyframe)")
-    check_servers = getattr(backend, "check_servers", None)
-    if check_servers is not None and config.executor != "ray":  # Ray's workers reach the servers, maybe not we
-        check_servers()  # ComfyUI: each server answers, before the song is analysed
+    if config.executor != "ray":  # Ray's workers reach the servers, maybe not we
+        backend.check_servers()  # ComfyUI: each server answers, before the song is analysed
     return Inputs(lyrics=read, backend=backend)
 
 
 # -------------------------------------------------------------------------------------------- steps
 def _analysis_digest(song: Path, vocals: Path | None) -> str:
     """What ``analysis.json`` is made from: the song's SHA-256 (+ the vocal stem's)."""
-    return sha256_of(song) + (f"+{sha256_of(vocals)}" if vocals is not None else "")
+    return file_sha256(song) + (f"+{file_sha256(vocals)}" if vocals is not None else "")
 
 
-def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis:
+def analyze_step(project: WorkFolder, *, progress: ProgressFn = ignore) -> Analysis:
     """Analyse the song, reusing ``analysis.json`` when the song has not changed.
 
     Parameters
     ----------
     project : WorkFolder
         The work folder.
-    progress : callable(stage, done, total)
-        Called with ``"analyze"`` and the steps done.
+    progress : ProgressFn
+        Receives ``Progress("analyze", i, n, item=step)`` (:data:`mvtimeline.audio.analyze.STEPS`).
 
     Returns
     -------
@@ -368,15 +399,11 @@ def analyze_step(project: WorkFolder, *, progress: Progress = _noop) -> Analysis
     cached = project.cached_analysis(digest)
     if cached is not None:
         return cached
-    steps = ["decode", "beats", "loudness", "voice", "sections"]
-    analysis = audio.analyze(project.song, vocals=vocals,
-                             progress=lambda s: progress("analyze", steps.index(s), len(steps)))
-    saved = project.save_analysis(analysis, digest)
-    progress("analyze", len(steps), len(steps))
-    return saved
+    analysis = audio.analyze(project.song, vocals=vocals, progress=progress)
+    return project.save_analysis(analysis, digest)
 
 
-def separate_step(project: WorkFolder, *, progress: Progress = _noop) -> WorkFolder:
+def separate_step(project: WorkFolder, *, progress: ProgressFn = ignore) -> WorkFolder:
     """Make the song's vocal stem with Demucs when the settings ask for it (``separate``) and no
     stem is given: ``stems/vocals.wav`` in the work folder, kept for re-runs; the folder's settings
     then name it as ``vocals``.
@@ -384,7 +411,7 @@ def separate_step(project: WorkFolder, *, progress: Progress = _noop) -> WorkFol
     Parameters
     ----------
     project : WorkFolder
-    progress : callable(stage, done, total)
+    progress : ProgressFn
 
     Returns
     -------
@@ -403,10 +430,10 @@ def separate_step(project: WorkFolder, *, progress: Progress = _noop) -> WorkFol
 
     stem = project.folder / STEM_FILE
     if not stem.exists():
-        progress("separate", 0, 1)
+        progress(Progress("separate", 0, 1))
         separate_vocals(project.song, stem, model=cfg.separate.get("model", "htdemucs"),
                         repo=cfg.separate.get("repo"), allow_download=bool(cfg.separate.get("allow_download")))
-        progress("separate", 1, 1)
+        progress(Progress("separate", 1, 1))
     project = project.with_config(cfg.replace(vocals=stem))
     project.save()
     return project
@@ -429,7 +456,7 @@ def _align_options(config: Config) -> dict[str, Any]:
 
 
 def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None = None,
-               progress: Progress = _noop) -> Lyrics:
+               progress: ProgressFn = ignore) -> Lyrics:
     """Give every lyric line and word a time; saved as ``aligned.json``.
 
     Parameters
@@ -440,7 +467,7 @@ def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None
         The song's analysis.
     lyrics : Lyrics, optional
         The lyrics as already read (:func:`check_inputs`).
-    progress : callable(stage, done, total)
+    progress : ProgressFn
 
     Returns
     -------
@@ -456,19 +483,19 @@ def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None
     """
     from . import lyrics as lyr
 
-    progress("align", 0, 1)
+    progress(Progress("align", 0, 1))
     if project.lyrics is None:
         aligned = Lyrics(path="", format="none", lines=())
     else:
         read = lyrics if lyrics is not None else lyr.read(project.lyrics, format=project.lyrics_format)
-        aligned = lyr.align(read, project.song, analysis, **_align_options(project.config))
+        aligned = lyr.align(read, project.song, analysis, **_align_options(project.config), progress=progress)
     project.save_aligned(aligned)
-    progress("align", 1, 1)
+    progress(Progress("align", 1, 1))
     return aligned
 
 
 def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, replan: bool = False,
-              backend: Backend | None = None, progress: Progress = _noop) -> Plan:
+              backend: Backend | None = None, progress: ProgressFn = ignore) -> Plan:
     """Make ``plan.json``, keeping the user's edits of the one there.
 
     Parameters
@@ -482,7 +509,7 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     backend : Backend, optional
         Its ``max_seconds`` bounds the segments and its ``clip_seconds`` (the longest clip its model
         makes in one go) sets how long sung ones run; default: built from the project's settings.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
 
     Returns
     -------
@@ -496,7 +523,7 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     from . import plan as planner
 
     previous = project.existing_plan()
-    progress("plan", 0, 1)
+    progress(Progress("plan", 0, 1))
     be = backend or _backend(project.config)
     max_s, clip_s = be.max_seconds, be.clip_seconds
     if project.config.max_segment_s:
@@ -509,13 +536,13 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
                       setting=project.config.setting, pace=project.config.pace)
     planner.validate(p, max_s=max_s)
     project.save_plan(p)
-    progress("plan", 1, 1)
+    progress(Progress("plan", 1, 1))
     return p
 
 
 def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
                   segments: Sequence[int] | None = None, backend: Backend | None = None,
-                  progress: Progress = _noop, executor: Any = None) -> Generated:
+                  progress: ProgressFn = ignore, executor: Any = None) -> Generated:
     """Make (or reuse from the cache) the clips of ``takes`` (default: each segment's chosen take).
 
     Parameters
@@ -529,11 +556,12 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         Only these segments (a chaining backend also makes the clips before them).
     backend : Backend, optional
         Default: built from the project's settings.
-    progress : callable(stage, done, total)
-        ``"generate: segment 03 take 1"`` with frames done.
-    executor : RayExecutor, optional
-        Where to make the clips (a batch's shared one; left open); default: what the settings
-        ask for (made and closed here).
+    progress : ProgressFn
+        Receives ``Progress("generate", clips_done, clips_total)`` and every clip's own events
+        (``Progress("clip", done, total, item="segment 03 take 1", ...)``).
+    executor : Executor, optional
+        Where to make the clips (:mod:`mvtimeline.generate.executors`; a batch's shared one, left
+        open); default: what the settings ask for (made and closed here).
 
     Returns
     -------
@@ -550,23 +578,25 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
 
     gave_up: ClipsMissing | None = None
     backend = backend or _backend(project.config, stems_dir=project.stems_dir)
-    if getattr(backend, "wants_audio", False) and getattr(backend, "stems_dir", "") is None:
-        backend.stems_dir = project.stems_dir  # type: ignore[attr-defined]  # built before the folder existed
+    if backend.wants_audio and backend.stems_dir is None:
+        backend.stems_dir = project.stems_dir  # built before the folder existed
     reqs = project.clip_requests(plan, analysis, backend, takes=takes)
-    chaining = bool(getattr(backend, "chain", False))
+    chaining = backend.chain
     if segments:
-        known = {s.index for s in plan.segments}
-        bad = [s for s in segments if s not in known]
-        if bad:
-            raise InputError(f"plan has no segment {bad[0]}; segments are 1..{len(plan.segments)}")
+        check_segments(segments, plan)
         # a chained clip needs the clips before it: make (or reuse) those too
         keep = set(segments) if not chaining else {s.index for s in plan.segments if s.index <= max(segments)}
         reqs = [r for r in reqs if r.segment_index in keep]
     total = len(reqs)
-    progress("generate", 0, total)
+    progress(Progress("generate", 0, total))
+    finished = 0
 
-    def cb(label: str, done: int, n: int) -> None:
-        progress(f"generate: {label}", done, n)
+    def cb(event: Progress) -> None:  # a clip's events passed on; each finished one counted for the run
+        nonlocal finished
+        progress(event)
+        if event.stage == "clip" and event.done >= event.total:
+            finished += 1
+            progress(Progress("generate", min(finished, total), total))
 
     if chaining:
         pairs = generate.chain(reqs, backend, project.clips_dir, make=True, progress=cb)
@@ -575,14 +605,14 @@ def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes:
         own = executor is None
         executor = _executor(project.config) if own else executor
         try:
-            results = generate.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb, executor=executor)
+            results = executor.run(reqs, backend=backend, cache_dir=project.clips_dir, progress=cb)
         except ClipsMissing as exc:  # the others are made: stand-ins for the missing ones, then say so
             gave_up = exc
             results = _with_placeholders(project, reqs, exc)
         finally:
-            if own and executor is not None:
+            if own:
                 executor.close()
-    progress("generate", total, total)
+    progress(Progress("generate", total, total))
     made = sum(1 for r in results if not r.cached)
     chosen = {s.index: s.take for s in plan.segments}
     out = {r.segment_index: (r, res) for r, res in zip(reqs, results) if r.take == chosen[r.segment_index]}
@@ -657,7 +687,7 @@ def all_takes(project: WorkFolder, clips: dict[int, tuple[ClipRequest, ClipResul
 
 def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[int, tuple[ClipRequest, ClipResult]],
                 *, formats: Sequence[str] = EXPORT_FORMATS, analysis: Analysis | None = None,
-                progress: Progress = _noop) -> Exported:
+                progress: ProgressFn = ignore) -> Exported:
     """Build the timeline and write it in each format.
 
     A file the user changed since mvtimeline wrote it is first moved to ``NAME.bak-<time>``.
@@ -673,7 +703,7 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
         Names from :data:`mvtimeline.timeline.export.FORMATS`.
     analysis : Analysis, optional
         Its downbeats become guides when the project asks for beat guides.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
 
     Returns
     -------
@@ -690,9 +720,7 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
     from .timeline.build import build
     from .timeline.kdenlive.xml import subtitles_paths
 
-    unknown = [f for f in formats if f not in export.FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(export.FORMATS)}")
+    _check_formats(formats)
     cfg = project.config
     downbeats = analysis.downbeat_times_s if (analysis is not None and cfg.beat_guides) else ()
     tl = build(plan, clips, aligned=aligned, fps=cfg.fps, width=cfg.width, height=cfg.height,
@@ -701,7 +729,7 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
     written: list[Path] = []
     backups: list[Path] = []
     for i, fmt in enumerate(formats):
-        progress("export", i, len(formats))
+        progress(Progress("export", i, len(formats)))
         target = project.path(export.FORMATS[fmt])
         guarded = [target] + (list(subtitles_paths(target)) if fmt == "kdenlive" else [])
         for p in guarded:
@@ -713,12 +741,12 @@ def export_step(project: WorkFolder, plan: Plan, aligned: Lyrics, clips: dict[in
             if p.exists():
                 project.remember(p)
         written.append(target)
-    progress("export", len(formats), len(formats))
+    progress(Progress("export", len(formats), len(formats)))
     return Exported(written=written, backups=backups)
 
 
 def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | None = None,
-                subtitles: bool = False, progress: Progress = _noop, cluster: Any = None) -> Path:
+                subtitles: bool = False, progress: ProgressFn = ignore, cluster: Any = None) -> Path:
     """Render the project's ``.kdenlive`` with melt to ``NAME.mp4`` (or ``out``), in a render preset.
 
     Parameters
@@ -730,7 +758,7 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
         Render preset name or file.
     subtitles : bool
         Burn the lyrics in.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
     cluster : Cluster, optional
         Render as a CPU task on this Ray cluster (the project and its media sent by value, the
         video's bytes back).
@@ -752,76 +780,35 @@ def render_step(project: WorkFolder, *, out: Path | None = None, preset: str | N
     rp = load_preset(preset) if preset else None
     target = out or project.path(rp.suffix if rp else ".mp4")
     if cluster is not None:
+        from .generate.executors.cluster import render_on_worker
         from .render import portable
 
-        progress("render", 0.0, 1.0)
+        progress(Progress("render", 0.0, 1.0))
         xml, files = portable(project.path(".kdenlive"))
         data = cluster.call(render_on_worker, project.path(".kdenlive").name, xml,
                             {name: path.read_bytes() for name, path in files.items()}, preset, subtitles,
                             target.suffix)
         atomic_write(target, data)
-        progress("render", 1.0, 1.0)
+        progress(Progress("render", 1.0, 1.0))
         return target
-    render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles,
-           progress=lambda f: progress("render", f, 1.0))
+    render(project.path(".kdenlive"), target, preset=rp, subtitles=subtitles, progress=progress)
     return target
 
 
-def render_on_worker(name: str, xml: bytes, files: dict[str, bytes], preset: str | None, subtitles: bool,
-                     suffix: str) -> bytes:
-    """A render where this runs (a Ray worker): the project from :func:`mvtimeline.render.portable`
-    written into a temp folder, rendered there.
+def timing_in_folder(folder: Path, files: dict[str, Path | None], lyrics_format: str | None,
+                     separate: dict[str, Any], analysis: Analysis | None, align: dict[str, Any] | None = None
+                     ) -> tuple[Analysis, Lyrics, bytes | None]:
+    """The song's separation (when asked), analysis (unless given) and alignment in a scratch
+    ``folder``: what :func:`timing_step` runs on a Ray worker
+    (``Cluster.call_with_files``: :func:`mvtimeline.generate.executors.cluster.run_with_files`
+    writes the files sent by value there first).
 
     Parameters
     ----------
-    name : str
-        The project's file name (``NAME.kdenlive``: its subtitle sidecars are found by it).
-    xml : bytes
-        The portable project.
+    folder : Path
+        A temp folder for the work folder.
     files : dict
-        Relative name → bytes of every file it names (media, subtitles).
-    preset : str, optional
-        Render preset name.
-    subtitles : bool
-        Burn the lyrics in.
-    suffix : str
-        The video's suffix (``.mp4``).
-
-    Returns
-    -------
-    bytes
-        The video.
-
-    Raises
-    ------
-    InputError, RenderFailed, ToolMissing
-        As :func:`mvtimeline.render.render`.
-    """
-    import tempfile
-
-    from .render import load_preset, render
-
-    with tempfile.TemporaryDirectory(prefix="mvt-render-") as tmp:
-        folder = Path(tmp)
-        for rel, data in files.items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_bytes(data)
-        (folder / name).write_bytes(xml)
-        out = folder / f"render{suffix}"
-        render(folder / name, out, preset=load_preset(preset) if preset else None, subtitles=subtitles)
-        return out.read_bytes()
-
-
-def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, lyrics_format: str | None,
-                     vocals: tuple[str, bytes] | None, separate: dict[str, Any], analysis: Analysis | None,
-                     align: dict[str, Any] | None = None) -> tuple[Analysis, Lyrics, bytes | None]:
-    """The song's separation (when asked), analysis (unless given) and alignment where this runs (a
-    Ray worker), from files sent by value.
-
-    Parameters
-    ----------
-    song, lyrics, vocals : (str, bytes)
-        File name and content (lyrics and vocals may be None).
+        ``song``, ``lyrics``, ``vocals`` → their files here (lyrics and vocals may be None).
     lyrics_format : str, optional
         Forced lyrics format.
     separate : dict
@@ -843,34 +830,21 @@ def timing_on_worker(song: tuple[str, bytes], lyrics: tuple[str, bytes] | None, 
     MvtimelineError
         As :func:`analyze_step`, :func:`align_step`, :func:`separate_step`.
     """
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="mvt-timing-") as tmp:
-        folder = Path(tmp)
-
-        def put(named: tuple[str, bytes] | None) -> Path | None:
-            if named is None:
-                return None
-            (folder / "in").mkdir(exist_ok=True)
-            path = folder / "in" / Path(named[0]).name
-            path.write_bytes(named[1])
-            return path
-
-        song_path, lyrics_path, vocals_path = put(song), put(lyrics), put(vocals)
-        cfg = Config(vocals=vocals_path, separate=dict(separate), **(align or {}))
-        project = WorkFolder.create(song_path, lyrics_path, folder / "work", cfg, lyrics_format=lyrics_format)
-        project = separate_step(project)
-        if analysis is not None:
-            analysis = dataclasses.replace(analysis, audio_path=str(project.song),
-                                           vocals_path=str(project.config.vocals or ""))
-        else:
-            analysis = analyze_step(project)
-        aligned = align_step(project, analysis)
-        stem = project.folder / STEM_FILE
-        return analysis, aligned, stem.read_bytes() if (separate and vocals is None and stem.is_file()) else None
+    song_path, lyrics_path, vocals_path = files["song"], files.get("lyrics"), files.get("vocals")
+    cfg = Config(vocals=vocals_path, separate=dict(separate), **(align or {}))
+    project = WorkFolder.create(song_path, lyrics_path, folder / "work", cfg, lyrics_format=lyrics_format)
+    project = separate_step(project)
+    if analysis is not None:
+        analysis = dataclasses.replace(analysis, audio_path=str(project.song),
+                                       vocals_path=str(project.config.vocals or ""))
+    else:
+        analysis = analyze_step(project)
+    aligned = align_step(project, analysis)
+    stem = project.folder / STEM_FILE
+    return analysis, aligned, stem.read_bytes() if (separate and vocals_path is None and stem.is_file()) else None
 
 
-def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = None, progress: Progress = _noop
+def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = None, progress: ProgressFn = ignore
                 ) -> tuple[WorkFolder, Analysis, Lyrics]:
     """:func:`separate_step`, :func:`analyze_step` and :func:`align_step` as one CPU task on a Ray
     cluster (the song, lyrics and stem sent by value); saved here as those steps save them.
@@ -879,10 +853,10 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
     ----------
     project : WorkFolder
     cluster : Cluster
-        :class:`mvtimeline.generate.executors.ray.Cluster`.
+        :class:`mvtimeline.generate.executors.cluster.Cluster`.
     lyrics : Lyrics, optional
         The lyrics as read (:func:`check_inputs`): the timed lyrics name its file.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
 
     Returns
     -------
@@ -901,9 +875,10 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
     def named(path: Path | None) -> tuple[str, bytes] | None:
         return None if path is None else (Path(path).name, Path(path).read_bytes())
 
-    progress("analyze", 0, 1)
-    analysis, aligned, made = cluster.call(
-        timing_on_worker, named(project.song), named(project.lyrics), project.lyrics_format, named(vocals),
+    progress(Progress("analyze", 0, 1))
+    analysis, aligned, made = cluster.call_with_files(
+        timing_in_folder,
+        {"song": named(project.song), "lyrics": named(project.lyrics), "vocals": named(vocals)}, project.lyrics_format,
         dict(cfg.separate) if (cfg.separate and vocals is None) else {}, cached,
         {"aligner": cfg.aligner, "whisper_model": cfg.whisper_model, "language": cfg.language,
          "whisper_download": cfg.whisper_download})
@@ -919,18 +894,18 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
     else:
         analysis = cached
     project.save()
-    progress("analyze", 1, 1)
+    progress(Progress("analyze", 1, 1))
     if lyrics is not None or project.lyrics is not None:
         aligned = dataclasses.replace(aligned, path=lyrics.path if lyrics is not None else str(project.lyrics))
     project.save_aligned(aligned)
-    progress("align", 1, 1)
+    progress(Progress("align", 1, 1))
     return project, analysis, aligned
 
 
 # --------------------------------------------------------------------------------------------- run
 def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
         render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
-        formats: Sequence[str] = EXPORT_FORMATS, progress: Progress = _noop, cluster: Any = None,
+        formats: Sequence[str] = EXPORT_FORMATS, progress: ProgressFn = ignore, cluster: Any = None,
         force: bool = False) -> RunResult:
     """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
 
@@ -954,9 +929,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
         Burn the lyrics into the render.
     formats : sequence of str
         Project formats to write.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
     cluster : Cluster, optional
-        A batch's Ray cluster (:class:`mvtimeline.generate.executors.ray.Cluster`): analysis, alignment
+        A batch's Ray cluster (:class:`mvtimeline.generate.executors.cluster.Cluster`): analysis, alignment
         and the render run there as CPU tasks, the clips on its shared executor.
     force : bool
         Go on although the alignment report says the lyrics do not fit the song, and write into a
@@ -1213,7 +1188,7 @@ def replan(folder: WorkFolder | Path, *, style: str | None = None, replan: bool 
 
 @_holding("generate")
 def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None, takes: int | None = None,
-             progress: Progress = _noop, executor: str | None = None, ray_address: str | None = None,
+             progress: ProgressFn = ignore, executor: str | None = None, ray_address: str | None = None,
              shared_cache: Path | None = None, keyframe_gpus: int | None = None) -> tuple[Generated, Exported | None]:
     """Make (or reuse) the clips of a work folder's plan: takes 1..``takes`` of each segment (or of
     ``segments``); the project files, when there are some, are written again with the new takes.
@@ -1226,7 +1201,7 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
         Only these segments.
     takes : int >= 1, optional
         Make takes 1..``takes``; default: each segment's chosen take.
-    progress : callable(stage, done, total)
+    progress : ProgressFn
     executor, ray_address : str, optional
         Where to make the clips this time (``"local"``, ``"ray"``; default: the folder's setting).
     shared_cache : Path, optional
@@ -1246,8 +1221,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     RunError
         The backend failed.
     """
-    if takes is not None and takes < 1:
-        raise InputError(f"--takes {takes} must be at least 1")
+    if takes is not None:
+        validate("takes", takes)
     project = _folder(folder)
     if executor is not None or ray_address is not None or shared_cache is not None or keyframe_gpus is not None:
         project = dataclasses.replace(project, config=Config.from_options(
@@ -1288,16 +1263,68 @@ def export(folder: WorkFolder | Path, *, formats: Sequence[str] = EXPORT_FORMATS
     InputError
         Not a work folder, an unknown format (checked first), a chosen take missing.
     """
-    from .timeline.export import FORMATS
-
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    _check_formats(formats)
     project = _folder(folder)
     analysis = project.load_analysis()
     plan = project.load_plan()
     clips = chosen_clips(project, plan, analysis)
     return export_step(project, plan, project.load_aligned(), clips, formats=formats, analysis=analysis)
+
+
+def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None, offset_s: float | None = None,
+                 pick: bool = False, whole: bool = False, min_confidence: float | None = None) -> list[Any]:
+    """Import ``clips`` (files, or folders searched for videos) into the work folder ``folder``:
+    each synced, trimmed and conformed into a new take of its segment
+    (:func:`mvtimeline.generate.importer.import_takes`), then put in the project's bin (its
+    ``.kdenlive`` and ``.otio`` written again), or with ``pick`` on its timeline.
+
+    Parameters
+    ----------
+    folder : Path
+        A work folder (``mvtimeline run`` made its plan and analysis).
+    clips : list of Path
+        Video files, or folders (a shot pack: each ``NN-…`` folder's videos).
+    segment : int, optional
+        The segment every clip is of (needed for a silent clip).
+    offset_s : float, optional
+        ``song_time = clip_time + offset_s``: skip the sync (a clip it cannot sync).
+    pick : bool
+        Also put each imported take on the timeline.
+    whole : bool
+        Each clip covers the whole song: synced once, cut into a take per segment.
+    min_confidence : float, optional
+        Refuse a sync whose margin over the runner-up is smaller (default
+        :data:`mvtimeline.generate.importer.MIN_CONFIDENCE`).
+
+    Returns
+    -------
+    list of Imported
+        One row per clip (per segment with ``whole``), refused ones with ``result`` saying why.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, and as :func:`mvtimeline.generate.importer.import_takes`.
+    """
+    from .generate.importer import MIN_CONFIDENCE, import_takes
+
+    project = load_project(Path(folder))
+    rows = import_takes(project, clips, backend=project_backend(project), segment=segment, offset_s=offset_s,
+                        whole=whole, min_confidence=MIN_CONFIDENCE if min_confidence is None else min_confidence)
+    made = [r for r in rows if r.ok]
+    if made:
+        if pick:
+            _pick_all(project, made)
+        elif project.path(".kdenlive").exists():
+            export(project, formats=("kdenlive", "otio"))  # the new takes into the bin
+    return rows
+
+
+def _pick_all(project: WorkFolder, rows: list[Any]) -> None:
+    """Each imported take (``Imported`` rows) put on the timeline (:func:`pick`), its row saying so."""
+    for r in rows:
+        pick(project, r.segment, r.take)
+        r.result += ", picked"
 
 
 @_holding("pick")
@@ -1334,8 +1361,7 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
 
     project = _folder(project)
     plan = project.load_plan()
-    if segment not in {s.index for s in plan.segments}:
-        raise InputError(f"plan has no segment {segment}; segments are 1..{len(plan.segments)}")
+    check_segments([segment], plan)
     if take < 1:
         raise InputError(f"take {take} must be 1 or more")
     analysis = project.load_analysis()
@@ -1363,3 +1389,36 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     project.save_plan(new_plan)
     exported = export_step(project, new_plan, aligned, clips, formats=("otio",), analysis=analysis)
     return Exported(written=[kdenlive, *exported.written], backups=[backup, *exported.backups])
+
+
+def run_demo(out_dir: Path, config: Config, *, render: bool = True, progress: ProgressFn | None = None
+             ) -> tuple[Any, RunResult]:
+    """Synthesize the demo song into ``out_dir/source`` and run the whole job on it into
+    ``out_dir/project``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the song (``source/``) and the work folder (``project/``) go.
+    config : Config
+        The run's settings.
+    render : bool
+        Render the project with melt at the end.
+    progress : ProgressFn, optional
+        Receives the run's progress events.
+
+    Returns
+    -------
+    (DemoSong, RunResult)
+
+    Raises
+    ------
+    ToolMissing
+        espeak-ng is not installed.
+    """
+    from .audio.demo import synthesize
+
+    song = synthesize(Path(out_dir) / "source")
+    kwargs = {"progress": progress} if progress is not None else {}
+    result = run(song.audio_path, song.lyrics_path, Path(out_dir) / "project", config, render=render, **kwargs)
+    return song, result

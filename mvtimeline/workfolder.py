@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -32,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Config
+from .config import Config, check_files
 from .errors import InputError, RunError
-from .fileio import atomic_path, atomic_write, backup_path, ensure_dir, read_json, relative_path, write_json
+from .fileio import (atomic_path, atomic_write, backup_path, ensure_dir, file_sha256, read_json, relative_path,
+                     write_json)
 from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 
 if TYPE_CHECKING:
@@ -58,15 +58,6 @@ _HELD: set[str] = set()  # the folders this process holds (writer_lock is re-ent
 #: What a run may write as ``NAME<suffix>``: the project formats, Kdenlive's subtitle files, the render.
 _OUTPUT_SUFFIXES = (".kdenlive", ".kdenlive.srt", ".kdenlive.ass", ".otio", ".xml", ".fcpxml", ".edl", ".srt", ".ass",
                     ".mp4", ".mov", ".mkv", ".webm")
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_out_folder(out_dir: Path, song: Path, *, force: bool = False, inputs: Sequence[Path] = ()) -> None:
@@ -274,7 +265,7 @@ class WorkFolder:
         from . import generate
 
         reqs = generate.clip_requests(plan, analysis, self.config, takes=takes)
-        if getattr(backend, "wants_audio", False):
+        if backend.wants_audio:
             voice = self.vocals
             reqs = generate.with_audio(reqs, plan, voice or self.song, vocals=voice is not None)
         return reqs
@@ -329,16 +320,12 @@ class WorkFolder:
             raise InputError(f"{song}: is a folder, not a song file")
         if lyrics is not None and not Path(lyrics).exists():
             raise InputError(f"{lyrics}: no such lyrics file")
-        for img in config.images:
-            if not Path(img).is_file():
-                raise InputError(f"{img}: no such image file")
-        if config.video is not None and not Path(config.video).is_file():
-            raise InputError(f"{config.video}: no such video file")
+        check_files(config, cast=False)
         out_dir = ensure_dir(Path(out_dir))
         name = song.stem
         local_song = out_dir / f"{name}{song.suffix.lower()}"
         if not local_song.exists() or not local_song.samefile(song):
-            if not local_song.exists() or sha256_of(local_song) != sha256_of(song):
+            if not local_song.exists() or file_sha256(local_song) != file_sha256(song):
                 with atomic_path(local_song) as tmp:
                     try:
                         shutil.copyfile(song, tmp)
@@ -606,7 +593,7 @@ class WorkFolder:
 
         out = {}
         reqs = self.clip_requests(plan, analysis, backend)
-        if getattr(backend, "chain", False):
+        if backend.chain:
             reqs = [r for r, _ in generate.chain(reqs, backend, self.clips_dir, make=False)]
         for req in reqs:
             key = req.key(backend.name, backend.version, backend.model_id)
@@ -672,7 +659,7 @@ class WorkFolder:
         -------
         bool
         """
-        return self._state().get(Path(path).name) != sha256_of(path)
+        return self._state().get(Path(path).name) != file_sha256(path)
 
     def remember(self, path: Path) -> None:
         """Note what mvtimeline just wrote to ``path``, to tell the user's later edits.
@@ -683,7 +670,7 @@ class WorkFolder:
             An output just written.
         """
         state = self._state()
-        state[Path(path).name] = sha256_of(path)
+        state[Path(path).name] = file_sha256(path)
         atomic_write(self.folder / _STATE_FILE, json.dumps(state, indent=1))
 
     def protect(self, path: Path) -> Path | None:

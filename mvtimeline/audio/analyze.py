@@ -1,6 +1,6 @@
 """Analyse a song with librosa: tempo, beats, downbeats, loudness, onsets, sections, where the voice sings.
 
-Public: analyze, vocal_activity, voice_threshold, downbeats.
+Public: analyze, vocal_activity, voice_threshold, downbeats, STEPS.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..progress import Progress, ProgressFn, ignore
 from ..types import Analysis, Section
 from .load import load
 
-__all__ = ["analyze", "vocal_activity", "voice_threshold", "downbeats"]
+__all__ = ["analyze", "vocal_activity", "voice_threshold", "downbeats", "STEPS"]
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,11 @@ HOP = 512  # curves are sampled every HOP / SR ≈ 23 ms
 BEAT_HOP = 256
 
 
-def analyze(path: Path, *, vocals: Path | None = None, progress=None) -> Analysis:
+#: The steps of :func:`analyze`, in order (the ``item`` of its progress events).
+STEPS = ("decode", "beats", "loudness", "voice", "sections")
+
+
+def analyze(path: Path, *, vocals: Path | None = None, progress: ProgressFn | None = None) -> Analysis:
     """Analyse the song at ``path``.
 
     Parameters
@@ -32,8 +37,9 @@ def analyze(path: Path, *, vocals: Path | None = None, progress=None) -> Analysi
     vocals : Path, optional
         A vocal stem of this song (same duration and rate, :func:`~mvtimeline.audio.check_stem`):
         the voice curve comes from it instead of the song's voice foreground.
-    progress : callable(str) or None
-        Called with the name of each step as it starts.
+    progress : ProgressFn, optional
+        Called with ``Progress("analyze", i, n, item=step)`` as each step of :data:`STEPS` starts,
+        and ``Progress("analyze", n, n)`` when the analysis is done.
 
     Returns
     -------
@@ -48,7 +54,11 @@ def analyze(path: Path, *, vocals: Path | None = None, progress=None) -> Analysi
     """
     import librosa
 
-    step = progress or (lambda name: None)
+    report = progress or ignore
+
+    def step(name: str) -> None:
+        report(Progress("analyze", STEPS.index(name), len(STEPS), item=name))
+
     step("decode")
     y, sr = load(path, sr=SR)
     duration_s = y.size / sr
@@ -91,6 +101,7 @@ def analyze(path: Path, *, vocals: Path | None = None, progress=None) -> Analysi
     sections = _sections(y, sr, beat_times, duration_s)
 
     onset_n = onset / onset.max() if onset.max() > 0 else onset
+    report(Progress("analyze", len(STEPS), len(STEPS)))
     return Analysis(
         audio_path=str(Path(path).resolve()),
         duration_s=float(duration_s),
@@ -116,11 +127,22 @@ def _fit(curve: np.ndarray, n: int) -> np.ndarray:
     return np.interp(np.linspace(0, 1, n), x_old, curve)
 
 
-def downbeats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, per_bar: int = 4) -> tuple[np.ndarray, int]:
+def downbeats(y: np.ndarray, sr: int, beat_times_s: np.ndarray, *, per_bar: int = 4) -> tuple[np.ndarray, int]:
     """Estimate downbeats: the beat phase (mod ``per_bar``) with the most low-frequency onset energy.
 
     A kick drum on the one is the commonest cue; the bass onset strength (below ~150 Hz) at each beat
     is summed per phase and the strongest phase wins.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        The song, mono.
+    sr : int > 0
+        Its sample rate, in Hz.
+    beat_times_s : np.ndarray
+        The beats, in seconds.
+    per_bar : int >= 1
+        Beats per bar.
 
     Returns
     -------
@@ -129,17 +151,17 @@ def downbeats(y: np.ndarray, sr: int, beat_times: np.ndarray, *, per_bar: int = 
     """
     import librosa
 
-    if beat_times.size < per_bar:
-        return beat_times[:1], per_bar
+    if beat_times_s.size < per_bar:
+        return beat_times_s[:1], per_bar
     S = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=2048)
     low = librosa.onset.onset_strength(S=librosa.amplitude_to_db(S[freqs < 150]), sr=sr, hop_length=HOP)
-    frames = librosa.time_to_frames(beat_times, sr=sr, hop_length=HOP)
+    frames = librosa.time_to_frames(beat_times_s, sr=sr, hop_length=HOP)
     frames = np.clip(frames, 0, len(low) - 1)
     strength = np.array([low[max(0, f - 2): f + 3].max() for f in frames])
     scores = [strength[p::per_bar].mean() for p in range(per_bar)]
     phase = int(np.argmax(scores))
-    return beat_times[phase::per_bar], per_bar
+    return beat_times_s[phase::per_bar], per_bar
 
 
 def vocal_activity(y: np.ndarray, sr: int, *, isolated: bool = False) -> np.ndarray:

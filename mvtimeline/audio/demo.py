@@ -3,7 +3,7 @@
 Used by ``make demo`` and by the tests and benchmarks, which need songs whose beat grid and sung
 line times are known exactly.
 
-Public: DemoSong, synthesize, run_demo, DEMO_LYRICS.
+Public: DemoSong, synthesize, DEMO_LYRICS (the whole demo job is :func:`mvtimeline.pipeline.run_demo`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,17 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError, ToolMissing
 from ..fileio import atomic_write, ensure_dir
 
-if TYPE_CHECKING:
-    from ..config import Config
 
-__all__ = ["DemoSong", "synthesize", "run_demo", "DEMO_LYRICS"]
+__all__ = ["DemoSong", "synthesize", "DEMO_LYRICS"]
 
 
-DEMO_LYRICS = Path(__file__).parent / "data" / "demo_lyrics.txt"
+DEMO_LYRICS = Path(__file__).parents[1] / "data" / "demo_lyrics.txt"
 SR = 44100
 # A minor, F, C, G: MIDI notes of each chord (root in the bass octave)
 _PROGRESSION = [(57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62)]
@@ -328,24 +325,3 @@ def synthesize(
              vocals_path=str(vocals_path))
     atomic_write(song.truth_path, json.dumps(d, indent=1))
     return song
-
-
-def run_demo(out_dir: Path, config: Config, *, render: bool = True, progress: Any = None) -> tuple[DemoSong, Any]:
-    """Synthesize the demo song into ``out_dir/source`` and run the whole job on it into
-    ``out_dir/project``.
-
-    Returns
-    -------
-    (DemoSong, RunResult)
-
-    Raises
-    ------
-    ToolMissing
-        espeak-ng is not installed.
-    """
-    from ..pipeline import run
-
-    song = synthesize(Path(out_dir) / "source")
-    kwargs = {"progress": progress} if progress is not None else {}
-    result = run(song.audio_path, song.lyrics_path, Path(out_dir) / "project", config, render=render, **kwargs)
-    return song, result

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError, RunError, ToolMissing
 from ..fileio import atomic_write
+from ..progress import Progress, ProgressFn
 from .load import load, probe
 
 __all__ = ["separate_vocals", "load_demucs", "DEFAULT_DEMUCS_MODEL"]
@@ -108,7 +109,7 @@ def load_demucs(model: str = DEFAULT_DEMUCS_MODEL, *, repo: Path | None = None, 
 
 
 def separate_vocals(song: Path, out: Path, *, model: str = DEFAULT_DEMUCS_MODEL, repo: Path | None = None,
-                    allow_download: bool = False, device: str = "cpu", progress=None) -> Path:
+                    allow_download: bool = False, device: str = "cpu", progress: ProgressFn | None = None) -> Path:
     """Write the vocal stem of ``song`` to ``out`` (WAV, 16-bit, mono, the song's rate and length).
 
     Parameters
@@ -121,8 +122,8 @@ def separate_vocals(song: Path, out: Path, *, model: str = DEFAULT_DEMUCS_MODEL,
         Which Demucs model (:func:`load_demucs`).
     device : str
         ``"cpu"`` or a torch device such as ``"cuda"``.
-    progress : callable(str) or None
-        Called with ``"separate"`` when the separation starts.
+    progress : ProgressFn, optional
+        Called with ``Progress("separate", 0, 1)`` when the separation starts.
 
     Returns
     -------
@@ -149,7 +150,7 @@ def separate_vocals(song: Path, out: Path, *, model: str = DEFAULT_DEMUCS_MODEL,
     ref = wav.mean(0)
     mean, std = ref.mean(), ref.std() + 1e-8
     if progress:
-        progress("separate")
+        progress(Progress("separate", 0, 1))
     log.info("separating the vocals of %s with Demucs %s on %s", song, model, device)
     try:
         with torch.no_grad():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, RunError
+from ..progress import Progress, ProgressFn
 
 __all__ = ["encode_video", "EncodeSettings"]
 
@@ -85,7 +86,7 @@ def encode_video(
     n_frames: int,
     settings: EncodeSettings | None = None,
     scale: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Encode RGB frames into an H.264 yuv420p MP4 with exactly ``n_frames`` frames.
 
@@ -110,8 +111,8 @@ def encode_video(
         libswscale, together with the RGB → YUV conversion). Smooth procedural content can be
         drawn on a coarse grid this way at little cost. Without it a frame of another size is an
         error.
-    progress : callable(done, total), optional
-        Called after each frame is handed to the encoder, with frames done and ``n_frames``.
+    progress : ProgressFn, optional
+        Receives ``Progress("clip", done, n_frames)`` after each frame is handed to the encoder.
 
     Returns
     -------
@@ -186,7 +187,7 @@ def encode_video(
                 container.mux(packet)
             done += 1
             if progress is not None:
-                progress(done, n_frames)
+                progress(Progress("clip", done, n_frames))
         if done < n_frames:
             raise RunError(f"{out}: the frame source ended after {done} of {n_frames} frames")
         for packet in stream.encode(None):

@@ -22,12 +22,13 @@ For every clip:
    with the share it covers and what fills the rest (``covers 70 % (the last 2.4 s frozen)``):
    the frames it lacks come from the segment's chosen take (its nearest good frame is held, frozen,
    when there is none), never black.
-5. **placement**: the new take is in the project bin; ``pick`` also puts it on the timeline.
+5. **placement** (:func:`mvtimeline.pipeline.import_clips`): the new take is in the project bin;
+   ``pick`` also puts it on the timeline.
 
 ``whole``: one long video of the whole song is synced once and cut at the plan's cut points into a
 take per segment.
 
-Public: import_clips, Imported, MIN_CONFIDENCE, MIN_MATCH, WINDOW_S.
+Public: import_takes, Imported, MIN_CONFIDENCE, MIN_MATCH, WINDOW_S.
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError, MvtimelineError
 from ..types import ClipRequest
 
-__all__ = ["import_clips", "Imported", "MIN_CONFIDENCE", "MIN_MATCH", "WINDOW_S"]
+if TYPE_CHECKING:
+    from ..workfolder import WorkFolder
+    from .backends.base import Backend
+
+__all__ = ["import_takes", "Imported", "MIN_CONFIDENCE", "MIN_MATCH", "WINDOW_S"]
 
 log = logging.getLogger(__name__)
 
@@ -232,14 +237,16 @@ def _short_note(short: list[int], filled: dict[int, Any], seg_frames: range, fps
     return f"short: covers {100 * coverage:.0f} % ({' and '.join(parts)})"
 
 
-def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None, offset_s: float | None = None,
-                 pick: bool = False, whole: bool = False, min_confidence: float = MIN_CONFIDENCE
+def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, segment: int | None = None,
+                 offset_s: float | None = None, whole: bool = False, min_confidence: float = MIN_CONFIDENCE
                  ) -> list[Imported]:
-    """Import ``clips`` (files, or folders searched for videos) into the work folder ``folder``.
+    """Import ``clips`` (files, or folders searched for videos) into a work folder's clip cache, each
+    as a new take of its segment (putting them in the project, or on its timeline, is
+    :func:`mvtimeline.pipeline.import_clips`'s).
 
     Parameters
     ----------
-    folder : Path
+    project : WorkFolder
         A work folder (``mvtimeline run`` made its plan and analysis).
     clips : list of Path
         Video files, or folders (a shot pack: each ``NN-…`` folder's videos).
@@ -247,8 +254,8 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
         The segment every clip is of (needed for a silent clip).
     offset_s : float, optional
         ``song_time = clip_time + offset_s``: skip the sync (a clip it cannot sync).
-    pick : bool
-        Also put each imported take on the timeline.
+    backend : Backend
+        The backend the folder's settings name: the new takes are filed under its cache keys.
     whole : bool
         Each clip covers the whole song: synced once, cut into a take per segment.
     min_confidence : float
@@ -262,19 +269,16 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
     Raises
     ------
     InputError
-        Not a work folder, no clip given, a clip that does not exist or is not a readable video,
+        No clip given, a clip that does not exist or is not a readable video,
         an unknown segment, a silent clip without ``segment``, a clip whose sound fits nowhere in
         the song (below :data:`MIN_MATCH`: a clip of another song; nothing is imported then).
     """
-    from .. import pipeline
     from ..audio import load
     from ..audio.sync import SR, find_offset, song_envelopes
-    from . import find_clip
-    from .cache import write_record
+    from .cache import find_clip, write_record
     from ..media import blank_ends
-    from ..workfolder import sha256_of
+    from ..fileio import file_sha256
 
-    project = pipeline.load_project(Path(folder))
     plan = project.load_plan()
     analysis = project.load_analysis()
     known = {s.index for s in plan.segments}
@@ -297,7 +301,6 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
         raise InputError("no clip to import")
     # check every file before any work: a truncated file is an error, not a half import
     checked = {f: blank_ends(f) for f in files}
-    backend = pipeline.project_backend(project)
     reqs = {r.segment_index: r for r in project.clip_requests(plan, analysis, backend)}
     song_env = song_envelopes(load(project.song, sr=SR)[0])
 
@@ -415,7 +418,7 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
             r.flags += notes
             r.coverage = details["coverage"]
             write_record(project.clips_dir, req, key, take, backend={"name": "import", "version": "1", "model_id": ""},
-                         meta={"mode": "import", "source": str(f.resolve()), "source_sha256": sha256_of(f),
+                         meta={"mode": "import", "source": str(f.resolve()), "source_sha256": file_sha256(f),
                                "offset_s": off, "head_trim_s": head_s, "tail_trim_s": tail_s, "confidence": conf,
                                "match": row.match, "whole": whole, "flags": r.flags, "frames": req.n_frames,
                                "adjusted": [], **details},
@@ -424,13 +427,4 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
             r.take = take
             r.result = "short" if any(n.startswith("short") for n in notes) else "imported"
             out.append(r)
-    rows = out
-    made = [r for r in rows if r.ok]
-    if made:
-        if pick:
-            for r in made:
-                pipeline.pick(project, r.segment, r.take)  # type: ignore[arg-type]
-                r.result += ", picked"
-        elif project.path(".kdenlive").exists():
-            pipeline.export(project, formats=("kdenlive", "otio"))  # the new takes into the bin
-    return rows
+    return out

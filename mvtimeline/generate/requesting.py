@@ -6,20 +6,22 @@
 - :func:`chain` — the requests of a chaining backend in segment order per take, each with the
   previous clip's last frame as its image; made one by one, or only looked up in the cache.
 
-Public: clip_requests, chain.
+Public: clip_requests, chain, with_audio.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..timecode import segment_frames
 from ..types import Analysis, ClipRequest, ClipResult, Plan, take_seed
-from .cache import clip_paths, find_clip, image_sha256, run
+from ..progress import ProgressFn
+from .cache import clip_paths, find_clip, image_sha256
+from .executors.local import run
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -121,7 +123,7 @@ def with_audio(requests: Sequence[ClipRequest], plan: Plan, audio: Path, *, voca
 
 
 def chain(requests: Sequence[ClipRequest], backend: Backend, cache_dir: Path, *, make: bool,
-          progress: Callable[[str, int, int], None] | None = None) -> list[tuple[ClipRequest, ClipResult | None]]:
+          progress: ProgressFn | None = None) -> list[tuple[ClipRequest, ClipResult | None]]:
     """The requests of a chaining backend, each with the previous clip's last frame as its image.
 
     Requests are taken in segment order per take. With ``make`` each clip is generated (or reused)
@@ -140,8 +142,9 @@ def chain(requests: Sequence[ClipRequest], backend: Backend, cache_dir: Path, *,
         The clip cache.
     make : bool
         Generate missing clips (else look them up only).
-    progress : callable(label, done, total), optional
-        Passed to :func:`mvtimeline.generate.run`.
+    progress : ProgressFn, optional
+        Passed to :func:`mvtimeline.generate.run` (``Progress("clip", ...)`` events, each clip's
+        label as ``item``).
 
     Returns
     -------

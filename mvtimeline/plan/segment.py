@@ -449,15 +449,15 @@ class _Context:
         i, j = min(n, max(0, int(a / SUNG_GRID_S))), min(n, max(0, int(b / SUNG_GRID_S)))
         return float(self.sung_cum[j] - self.sung_cum[i]) * SUNG_GRID_S
 
-    def pauses_at(self, t: float) -> bool:
-        """Whether the voice pauses at ``t``: the curve within ``DIP_AT_S`` is under the song's voice
+    def pauses_at(self, t_s: float) -> bool:
+        """Whether the voice pauses at ``t_s``: the curve within ``DIP_AT_S`` is under the song's voice
         threshold or under ``NO_DIP_SHARE`` of its level within ``DIP_AROUND_S``."""
         va = self.analysis.vocal_activity
         if not va:
             return True
         hop = self.analysis.hop_s
-        i0, i1 = max(0, int((t - DIP_AT_S) / hop)), min(len(va), int(math.ceil((t + DIP_AT_S) / hop)) + 1)
-        j0, j1 = max(0, int((t - DIP_AROUND_S) / hop)), min(len(va), int(math.ceil((t + DIP_AROUND_S) / hop)) + 1)
+        i0, i1 = max(0, int((t_s - DIP_AT_S) / hop)), min(len(va), int(math.ceil((t_s + DIP_AT_S) / hop)) + 1)
+        j0, j1 = max(0, int((t_s - DIP_AROUND_S) / hop)), min(len(va), int(math.ceil((t_s + DIP_AROUND_S) / hop)) + 1)
         if i1 <= i0 or j1 <= j0:
             return True
         at, around = min(va[i0:i1]), max(va[j0:j1])

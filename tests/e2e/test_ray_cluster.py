@@ -24,13 +24,11 @@ pytestmark = [pytest.mark.xdist_group("ray"),
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(short_song, tmp_path_factory):
     from PIL import Image
 
-    from mvtimeline.audio.demo import synthesize
-
     d = tmp_path_factory.mktemp("raycli")
-    song = synthesize(d / "song", stanzas=1, intro_bars=1, outro_bars=1)
+    song = short_song
     rng = np.random.default_rng(3)
     Image.fromarray((rng.random((90, 160, 3)) * 255).astype(np.uint8)).save(d / "k.png")
     return song, d / "k.png"
@@ -81,11 +79,9 @@ def test_batch_with_ray_matches_the_local_batch(project, tmp_path):
 
 # last: `ray stop --force` at its end stops every Ray on this machine
 def _free_port() -> int:
-    import socket
+    from support.net import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def _hidden(folder: Path) -> list[str]:

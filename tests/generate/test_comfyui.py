@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,10 +17,13 @@ import pytest
 import soundfile as sf
 
 from support.comfy_standin import StandIn, png_bytes, renumbered
+from support.net import free_port
+from support.probe import has_audio
 from mvtimeline import pipeline
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
-from mvtimeline.generate.backends.comfyui.workflow import FrameGrid, load_workflow
+from mvtimeline.generate.backends.comfyui.workflow import load_workflow
+from mvtimeline.generate.grid import FrameGrid
 from mvtimeline.media import probe_video
 from mvtimeline.types import Plan
 
@@ -32,10 +34,8 @@ BUNDLED = Path(__file__).resolve().parents[2] / "mvtimeline" / "templates" / "co
 
 
 @pytest.fixture(scope="module")
-def song(tmp_path_factory):
-    from mvtimeline.audio.demo import synthesize
-
-    return synthesize(tmp_path_factory.mktemp("comfy-song"), stanzas=1, intro_bars=1, outro_bars=1)
+def song(short_song):
+    return short_song
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +58,6 @@ def _config(image: Path, servers: list[str], workflow: str = "still-audio", fps:
 
 def _clip_records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((folder / "clips").glob("*/take-1.json"))]
-
-
-def _has_audio(path: Path) -> bool:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                          "-of", "csv=p=0", str(path)], capture_output=True, text=True)
-    return bool(out.stdout.strip())
 
 
 # ------------------------------------------------------------------------------------------ workflows
@@ -149,7 +143,7 @@ def test_still_audio_run_is_frame_exact_and_the_song_is_the_only_audio(song, ima
         clip = folder / "clips" / r["key"] / "take-1.mp4"
         info = probe_video(clip)
         assert info["frames"] == req["n_frames"] and (info["width"], info["height"]) == (160, 96)
-        assert not _has_audio(clip)  # the server's clip carried the stem: dropped
+        assert not has_audio(clip)  # the server's clip carried the stem: dropped
     _stem_lengths_match(folder, records, Fraction(16))
     # every segment of the plan sits on the timeline at its frame, the song alone on the audio track
     import opentimelineio as otio
@@ -260,9 +254,9 @@ def test_a_failed_clip_is_dead_lettered_and_a_rerun_makes_only_it(song, image, s
     from mvtimeline.timeline.kdenlive.read import read_summary
 
     summary = read_summary(tmp_path / "work" / "demo.kdenlive")
-    video = [c for c in summary["clips"] if not c["resource"].endswith(".wav")]
+    video = [c for c in summary.clips if not c.resource.endswith(".wav")]
     assert len(video) == n  # no hole: the placeholder stands in for segment 02
-    assert any(r["key"] in c["resource"] for c in video for r in placeholders)
+    assert any(r["key"] in c.resource for c in video for r in placeholders)
     server.fail_prompts = set()
     before = len(server.prompts_run)
     assert main(args) == 0
@@ -271,8 +265,8 @@ def test_a_failed_clip_is_dead_lettered_and_a_rerun_makes_only_it(song, image, s
 
 
 def test_an_interrupted_run_resumes_with_only_the_missing_clips(song, image, server, tmp_path):
-    def stop_at_third(stage: str, done: float, total: float) -> None:
-        if stage.startswith("generate: segment 03") and done >= total:
+    def stop_at_third(event) -> None:
+        if event.stage == "clip" and event.item.startswith("segment 03") and event.done >= event.total:
             raise KeyboardInterrupt
 
     cfg = _config(image, [server.url])
@@ -310,22 +304,20 @@ def wide_terminal(monkeypatch):
 
 
 def test_a_dead_server_is_one_line_before_the_song_is_analysed(song, image, tmp_path):
-    url = f"http://127.0.0.1:{_free_port()}"
-    t0 = time.perf_counter()
+    url = f"http://127.0.0.1:{free_port()}"
     proc = subprocess.run([sys.executable, "-m", "mvtimeline.cli", *_run_args(song, image, tmp_path / "w", url)],
                           capture_output=True, text=True, timeout=600)  # its own process: its real stderr
     err = _lines(proc.stderr)
     assert proc.returncode == 1 and len(err) == 1, proc.stderr
     assert err[0] == f"mvtimeline: error: ComfyUI {url}: connection refused; start it or give another --comfyui"
-    assert not (tmp_path / "w" / "analysis.json").exists()
-    assert time.perf_counter() - t0 < 30  # nothing heavy ran (generous: a loaded CI machine)
+    assert not (tmp_path / "w" / "analysis.json").exists()  # refused before the song was analysed
 
 
 def test_a_dead_server_among_live_ones_is_one_warning_and_left_out(song, image, server, tmp_path, capsys,
                                                                    wide_terminal):
     from mvtimeline.cli import main
 
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     assert main(_run_args(song, image, tmp_path / "w", dead, server.url, quiet=False)) == 0  # -q: no warnings
     err = _lines(capsys.readouterr().err)
     logged = [ln for ln in err if ln.startswith(("WARNING", "ERROR"))]  # the rest: the progress bars' last state
@@ -355,7 +347,7 @@ def test_a_server_that_dies_mid_run_stops_the_run_in_one_line_and_a_rerun_makes_
     assert len(made) == 2 and len(records) == n  # the rest: placeholders
     from mvtimeline.timeline.kdenlive.read import read_summary
 
-    video = [c for c in read_summary(tmp_path / "w" / "demo.kdenlive")["clips"] if not c["resource"].endswith(".wav")]
+    video = [c for c in read_summary(tmp_path / "w" / "demo.kdenlive").clips if not c.resource.endswith(".wav")]
     assert len(video) == n  # the project is written, every segment on it
     server.restart()  # back, on the same port
     before = len(server.prompts_run)
@@ -369,13 +361,11 @@ def test_bad_workflow_is_refused_before_the_analysis(song, image, tmp_path, caps
     from mvtimeline.cli import main
 
     (tmp_path / "w.json").write_text(json.dumps({"nodes": [], "links": []}))
-    t0 = time.perf_counter()
     rc = main(["run", str(song.audio_path), "--lyrics", str(song.lyrics_path), "-o", str(tmp_path / "w"),
                "--backend", "comfyui", "--comfyui", "http://127.0.0.1:9", "--workflow", str(tmp_path / "w.json")])
     assert rc == 2
     assert "Export (API)" in capsys.readouterr().err
-    assert not (tmp_path / "w" / "analysis.json").exists()
-    assert time.perf_counter() - t0 < 30  # nothing heavy ran (generous: a loaded CI machine)
+    assert not (tmp_path / "w" / "analysis.json").exists()  # refused before the song was analysed
     rc = main(["run", str(song.audio_path), "--lyrics", str(song.lyrics_path), "-o", str(tmp_path / "w2"),
                "--workflow", "still"])
     assert rc == 2 and "add --backend comfyui" in capsys.readouterr().err
@@ -420,18 +410,12 @@ def test_cancel_interrupts_only_our_running_prompt(song, image, server, tmp_path
 
 
 # ------------------------------------------------------------------------------------- real ComfyUI
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not os.environ.get("MVT_COMFYUI_DIR"), reason="set MVT_COMFYUI_DIR to a ComfyUI checkout")
 def test_real_comfyui_runs_the_weights_free_workflow(song, image, tmp_path):
     """Starts ``main.py --cpu`` of the checkout in MVT_COMFYUI_DIR (its own .venv if it has one)."""
     root = Path(os.environ["MVT_COMFYUI_DIR"])
     python = root / ".venv" / "bin" / "python"
-    port = _free_port()
+    port = free_port()
     (tmp_path / "in").mkdir()
     (tmp_path / "out").mkdir()
     proc = subprocess.Popen([str(python if python.exists() else sys.executable), "main.py", "--cpu", "--listen",
@@ -458,7 +442,7 @@ def test_real_comfyui_runs_the_weights_free_workflow(song, image, tmp_path):
         assert len(records) == len(Plan.load(res.project.folder / "plan.json").segments)
         for r in records:
             clip = res.project.folder / "clips" / r["key"] / "take-1.mp4"
-            assert probe_video(clip)["frames"] == r["request"]["n_frames"] and not _has_audio(clip)
+            assert probe_video(clip)["frames"] == r["request"]["n_frames"] and not has_audio(clip)
         if workflow == "still-audio":
             _stem_lengths_match(res.project.folder, records, Fraction(16))
         print(f"real ComfyUI: workflow {workflow}, {len(records)} clips, frames exact, stems on the grid")

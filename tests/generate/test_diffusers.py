@@ -176,10 +176,11 @@ def test_pipeline_is_loaded_once_and_only_when_a_clip_is_made(tiny, still, tmp_p
 
 def test_progress_counts_denoising_steps(tiny, still, tmp_path) -> None:
     backend = get_backend("diffusers", video_model=str(tiny("wan")), steps=2, guidance=1.0, max_frames=5)
-    seen: list[tuple[int, int]] = []
-    run([request(image=still, n_frames=12)], backend=backend, cache_dir=tmp_path,
-        progress=lambda label, done, total: seen.append((done, total)))
-    assert seen == [(i, 4) for i in range(1, 5)]  # 12 frames at 24 fps = 8 at 16 fps: 2 generations x 2 steps
+    seen = []
+    run([request(image=still, n_frames=12)], backend=backend, cache_dir=tmp_path, progress=seen.append)
+    # 12 frames at 24 fps = 8 at 16 fps: 2 generations x 2 steps; then the clip in the cache, once
+    assert [(e.stage, e.done, e.total) for e in seen] == [("clip", i, 4) for i in range(1, 4)] + [("clip", 12, 12)]
+    assert len({e.item for e in seen}) == 1 and seen[0].item.startswith("segment ")
 
 
 # --------------------------------------------------------------------------------- kill and resume
@@ -193,8 +194,8 @@ def test_a_killed_run_resumes_with_only_the_missing_clips(tiny, still, tmp_path)
         from test_diffusers import request
         from mvtimeline.generate import get_backend, run
 
-        def progress(label, done, total):
-            if label.startswith("segment 02"):
+        def progress(event):
+            if event.item.startswith("segment 02"):
                 Path({str(marker)!r}).write_text("x")
                 time.sleep(120)  # a long generation: the test kills us here
 

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import re
 import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from support.probe import ffprobe
 
 from mvtimeline.errors import InputError, RunError
 from mvtimeline.generate import (
@@ -27,7 +27,9 @@ from mvtimeline.generate import (
     probe_video,
     run,
 )
+from mvtimeline.generate.backends.base import BackendBase
 from mvtimeline.generate.encode import encode_video
+from mvtimeline.progress import Progress
 from mvtimeline.generate.backends.procedural import (MOVES, PULSE_ZOOM, ProceduralBackend, camera_move, camera_path, section_hue)
 from mvtimeline.types import ClipRequest
 
@@ -127,14 +129,8 @@ def test_clip_has_exact_frame_count_size_and_rate(
     assert info["duration_s"] == pytest.approx(float(37 / fps), abs=1e-6)
     assert meta["frames"] == 37 and meta["mode"] == ("image" if with_image else "abstract")
     if shutil.which("ffprobe"):
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-             "stream=nb_read_frames,r_frame_rate,avg_frame_rate,width,height,pix_fmt:format=nb_streams",
-             "-of", "json", str(out)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        data = json.loads(probe.stdout)
-        stream = data["streams"][0]
+        data = ffprobe(out)
+        stream = data["video"]
         rate = f"{fps.numerator}/{fps.denominator}"
         assert int(stream["nb_read_frames"]) == 37
         assert stream["r_frame_rate"] == rate and stream["avg_frame_rate"] == rate
@@ -272,7 +268,7 @@ def test_image_is_cover_fitted_without_borders(clip_of, gradient_image: Path) ->
 
 
 # ----------------------------------------------------------------------------------------- cache
-class CountingBackend:
+class CountingBackend(BackendBase):
     """The procedural backend, counting the clips it makes."""
 
     def __init__(self) -> None:
@@ -388,14 +384,14 @@ def test_image_hash_is_filled_in_and_follows_the_content(tmp_path: Path, gradien
 
 
 def test_progress_reports_frames_and_cached_clips(tmp_path: Path, backend: ProceduralBackend) -> None:
-    seen: list[tuple[str, int, int]] = []
+    seen: list[Progress] = []
     req = make_request(segment_index=3, n_frames=6)
-    run([req], backend=backend, cache_dir=tmp_path, progress=lambda *a: seen.append(a))
-    assert [d for _, d, _ in seen] == [1, 2, 3, 4, 5, 6]
-    assert {(label, total) for label, _, total in seen} == {("segment 03 take 1", 6)}
+    run([req], backend=backend, cache_dir=tmp_path, progress=seen.append)
+    assert [e.done for e in seen] == [1, 2, 3, 4, 5, 6]
+    assert {(e.stage, e.item, e.total, e.worker) for e in seen} == {("clip", "segment 03 take 1", 6, "")}
     seen.clear()
-    run([req], backend=backend, cache_dir=tmp_path, progress=lambda *a: seen.append(a))
-    assert seen == [("segment 03 take 1", 6, 6)]
+    run([req], backend=backend, cache_dir=tmp_path, progress=seen.append)
+    assert seen == [Progress("clip", 6, 6, item="segment 03 take 1")]
 
 
 def test_non_default_encoder_settings_change_the_key() -> None:

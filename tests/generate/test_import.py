@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from mvtimeline import pipeline
-from mvtimeline.generate.importer import import_clips
+from mvtimeline.pipeline import import_clips
 from mvtimeline.config import Config
 from mvtimeline.errors import InputError
 from mvtimeline.media import probe_video
@@ -247,7 +247,7 @@ def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
     plan = Plan.load(folder / "plan.json")
     assert all(s.take == (2 if s.index in made else 1) for s in plan.segments)
     summary = read_summary(folder / "demo.kdenlive")
-    video = [c for c in summary["clips"] if "take-2" in (c["resource"] or "")]
+    video = [c for c in summary.clips if "take-2" in (c.resource or "")]
     assert len(video) == len(made)
 
 

@@ -85,12 +85,8 @@ def expected_index(t_s: float, *, pingpong: bool) -> int:
 
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def song(tmp_path_factory):
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.audio.demo import synthesize
-
-    return synthesize(tmp_path_factory.mktemp("loop-song"), stanzas=1, intro_bars=1, outro_bars=1)
+def song(short_song):
+    return short_song
 
 
 @pytest.fixture(scope="module")

@@ -41,13 +41,11 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(short_song, tmp_path_factory):
     from PIL import Image
 
-    from mvtimeline.audio.demo import synthesize
-
     d = tmp_path_factory.mktemp("ray")
-    song = synthesize(d / "song", stanzas=1, intro_bars=1, outro_bars=1)
+    song = short_song
     rng = np.random.default_rng(3)
     Image.fromarray((rng.random((90, 160, 3)) * 255).astype(np.uint8)).save(d / "k.png")
     cfg = Config(fps=Fraction(12), width=64, height=48, images=(d / "k.png",), max_segment_s=4.0)
@@ -67,12 +65,12 @@ def test_procedural_clips_on_ray_equal_the_local_ones_byte_for_byte(cluster, pro
     reqs = _requests(project, backend)
     local = generate.run(reqs, backend=backend, cache_dir=tmp_path / "local")
     ex = RayExecutor(("procedural", {}))
-    remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray", executor=ex)
+    remote = ex.run(reqs, backend=backend, cache_dir=tmp_path / "ray")
     assert len(local) == len(remote) >= 4
     for a, b in zip(local, remote):
         assert a.key == b.key and same_pictures(a.path, b.path)
         assert b.meta["worker"] and not b.cached
-    again = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray", executor=ex)
+    again = ex.run(reqs, backend=backend, cache_dir=tmp_path / "ray")
     assert all(r.cached for r in again)  # same keys, same cache: nothing made twice
 
 
@@ -83,7 +81,7 @@ def test_two_gpu_actors_load_their_model_once_and_share_the_clips(cluster, proje
     reqs = _requests(project, backend)[:4]
     ex = RayExecutor(("diffusers", settings))
     try:
-        remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray", executor=ex)
+        remote = ex.run(reqs, backend=backend, cache_dir=tmp_path / "ray")
         stats = ex.worker_stats()
     finally:
         ex.close()
@@ -109,7 +107,7 @@ def test_keyframe_and_video_models_can_live_on_their_own_gpu_actors(cluster, pro
     reqs = generate.clip_requests(plan, a, Config(fps=Fraction(12), width=64, height=48))[:3]  # no image: keyframes
     ex = RayExecutor(("diffusers", settings), keyframe_gpus=1)
     try:
-        remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray", executor=ex)
+        remote = ex.run(reqs, backend=backend, cache_dir=tmp_path / "ray")
         stats = ex.worker_stats()
     finally:
         ex.close()
@@ -129,20 +127,22 @@ def test_a_killed_actor_is_restarted_and_its_clip_still_made(cluster, project, t
     folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
     settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
     backend = generate.get_backend("diffusers", **settings)
-    reqs = _requests(project, backend)  # all of them: the run lasts well past the kill
+    reqs = _requests(project, backend)  # all of them: clips are left for the killed actor's successor
+    assert len(reqs) >= 4
     ex = RayExecutor(("diffusers", settings), retries=2)
     ex.start_actors()
     pids = [s["pid"] for s in ex.worker_stats()]
     killed = threading.Event()
 
-    def kill_soon():
-        time.sleep(1.0)  # the first clips are being made
-        os.kill(pids[0], signal.SIGKILL)
-        killed.set()
+    def kill_at_its_first_clip(event):
+        """The moment the first actor hands its first clip back (it is given the next one right after,
+        on this thread): no clock decides when it dies."""
+        if not killed.is_set() and event.worker.endswith(f":{pids[0]}"):
+            os.kill(pids[0], signal.SIGKILL)
+            killed.set()
 
-    threading.Thread(target=kill_soon, daemon=True).start()
     try:
-        results = generate.run(reqs, backend=backend, cache_dir=tmp_path / "c", executor=ex)
+        results = ex.run(reqs, backend=backend, cache_dir=tmp_path / "c", progress=kill_at_its_first_clip)
         after = ex.worker_stats()
     finally:
         ex.close()
@@ -152,7 +152,7 @@ def test_a_killed_actor_is_restarted_and_its_clip_still_made(cluster, project, t
 
 
 def test_a_clip_that_always_fails_is_given_up_and_the_rest_are_made(cluster, project, tmp_path, monkeypatch):
-    from mvtimeline.generate import cache
+    from mvtimeline.generate.executors import ray as ray_executor
 
     backend = generate.get_backend("procedural")
     reqs = _requests(project, backend)
@@ -164,9 +164,9 @@ def test_a_clip_that_always_fails_is_given_up_and_the_rest_are_made(cluster, pro
     ex = RayExecutor(("procedural", {}), retries=1)
     # the driver's checks would refuse the broken picture before anything is sent: skip them, so
     # the clip fails where it is made (as a worker's broken disk or a model crash would)
-    monkeypatch.setattr(cache, "prepare", lambda requests, backend: list(requests))
+    monkeypatch.setattr(ray_executor, "prepare", lambda requests, backend: list(requests))
     with pytest.raises(ClipsMissing) as err:
-        generate.run([reqs[0], bad, *reqs[2:]], backend=backend, cache_dir=tmp_path / "c", executor=ex)
+        ex.run([reqs[0], bad, *reqs[2:]], backend=backend, cache_dir=tmp_path / "c")
     assert [r.segment_index for r, _ in err.value.failed] == [bad.segment_index]
     assert len(err.value.made) == len(reqs) - 1
     assert "segment(s) 02" in str(err.value) or f"{bad.segment_index:02d}" in str(err.value)
@@ -179,8 +179,7 @@ def test_with_a_shared_cache_workers_write_the_clips_and_the_driver_moves_them_i
     reqs = _requests(project, backend)[:3]
     shared = tmp_path / "shared"
     shared.mkdir()
-    remote = generate.run(reqs, backend=backend, cache_dir=tmp_path / "ray",
-                          executor=RayExecutor(("procedural", {}), shared_dir=shared))
+    remote = RayExecutor(("procedural", {}), shared_dir=shared).run(reqs, backend=backend, cache_dir=tmp_path / "ray")
     local = generate.run(reqs, backend=backend, cache_dir=tmp_path / "local")
     assert (shared / "incoming").is_dir() and not list((shared / "incoming").iterdir())  # written there, moved in
     for a, b in zip(local, remote):
@@ -272,7 +271,7 @@ def test_ctrl_c_interrupts_our_comfyui_prompts_and_kills_our_actors_not_the_clus
 
         threading.Thread(target=ctrl_c_when_running, daemon=True).start()
         with pytest.raises(KeyboardInterrupt):
-            generate.run(reqs, backend=backend, cache_dir=tmp_path / "c", executor=ex)
+            ex.run(reqs, backend=backend, cache_dir=tmp_path / "c")
         deadline = time.monotonic() + 10
         while not srv.interrupted and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -304,7 +303,7 @@ def test_a_batch_on_the_cluster_analyses_makes_clips_and_renders_off_the_driver(
     process: the batch still finishes, so they ran as Ray tasks in Ray's workers."""
     import av
 
-    from mvtimeline import audio, batch, lyrics, render, warmup
+    from mvtimeline import audio, batch, doctor, lyrics, render
     from mvtimeline.generate.backends.procedural import ProceduralBackend
     from mvtimeline.render import project_frames
 
@@ -315,7 +314,7 @@ def test_a_batch_on_the_cluster_analyses_makes_clips_and_renders_off_the_driver(
 
     for mod, name in ((audio, "analyze"), (lyrics, "align"), (render, "render"), (ProceduralBackend, "generate")):
         monkeypatch.setattr(mod, name, boom)
-    monkeypatch.setattr(warmup, "warm_up", lambda: None)
+    monkeypatch.setattr(doctor, "warm_up", lambda: None)
     cfg = Config(fps=Fraction(12), width=64, height=48, executor="ray")
     outcomes = batch.run_source(songs, tmp_path / "out", config=cfg, preset="preview")
     assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]

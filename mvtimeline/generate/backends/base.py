@@ -1,25 +1,37 @@
-"""The backend protocol and the checks every request goes through (the registry: :mod:`.registry`).
+"""The backend protocol, its defaults, and the checks every request goes through (the registry: :mod:`.registry`).
 
 A backend turns one :class:`~mvtimeline.types.ClipRequest` into one MP4 file. It has a ``name``
 and a ``version`` (both part of the cache key, with ``model_id``), says how long a clip it can
 make (``max_seconds``; ``clip_seconds`` in one generation), checks requests before any work (``check``) and makes a clip
-(``generate``), reporting frames through a ``progress(done, total)`` callback.
+(``generate``), reporting frames or steps as ``Progress("clip", done, total)`` events.
 
-Public: Backend, check_request.
+Every optional capability is declared in :class:`Backend` with its default in
+:class:`BackendBase` (which every backend inherits), so the executors and the pipeline read it
+plainly, never probe for it:
+
+- ``chain``: each clip starts from the previous clip's last frame (made one after another);
+- ``parallel``: how many clips it makes at once (threads; ComfyUI: one per live server);
+- ``wants_audio`` and ``stems_dir``: driven by each segment's audio, whose slices it keeps there;
+- ``needs_image``: it cannot start without a still (``--image``, ``--cast``, a keyframe model);
+- ``cancel()``: stop the clips in flight (Ctrl-C); ``check_servers()``: the servers it drives answer;
+- ``loads``, ``keyframe_loaded``: how often its model was loaded, whether its keyframe model is
+  (a Ray worker's statistics); ``keyframe_size()``: the size of a clip's keyframe (None: none).
+
+Public: Backend, BackendBase, check_request.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from mvtimeline.errors import InputError
+from mvtimeline.progress import ProgressFn
 from mvtimeline.types import ClipRequest, GeneratedClip
 
-__all__ = ["Backend", "check_request"]
+__all__ = ["Backend", "BackendBase", "check_request"]
 
 MIN_SIZE = 16
 MAX_SIZE = 8192
@@ -45,6 +57,21 @@ class Backend(Protocol):
     model_id : str
         The model (hub id or folder name) for model backends, ``""`` for procedural; part of the
         cache key.
+    chain : bool
+        Each clip of a take starts from the previous clip's last frame (default False).
+    parallel : int >= 1
+        Clips it makes at once, each in a thread (default 1).
+    wants_audio : bool
+        Driven by each segment's audio (default False).
+    stems_dir : Path or None
+        Where an audio-driven backend keeps the audio slices it sends (None: a temp folder; the
+        pipeline sets the work folder's when it is None).
+    needs_image : bool
+        It cannot make a clip without a still (default False).
+    loads : int
+        Times its model was loaded in this process (0 without a model).
+    keyframe_loaded : bool
+        Its keyframe model is loaded (default False).
     """
 
     name: str
@@ -52,6 +79,21 @@ class Backend(Protocol):
     max_seconds: float
     clip_seconds: float
     model_id: str
+    chain: bool
+    parallel: int
+    wants_audio: bool
+    stems_dir: Path | None
+    loads: int
+
+    @property
+    def needs_image(self) -> bool:
+        """It cannot make a clip without a still."""
+        ...
+
+    @property
+    def keyframe_loaded(self) -> bool:
+        """Its keyframe model is loaded in this process."""
+        ...
 
     def check(self, request: ClipRequest) -> None:
         """Raise ``InputError`` for a request this backend cannot make; no heavy work."""
@@ -61,13 +103,62 @@ class Backend(Protocol):
         self,
         request: ClipRequest,
         out: Path,
-        progress: Callable[[int, int], None] | None = None,
+        progress: ProgressFn | None = None,
     ) -> GeneratedClip:
         """Write the clip of ``request`` to ``out`` (an .mp4) and say what was made.
 
-        ``progress(done, total)`` is called as frames are made.
+        ``progress`` receives ``Progress("clip", done, total)`` as frames (or steps) are made.
         """
         ...
+
+    def cancel(self) -> None:
+        """Stop the clips being made, where it can (ComfyUI: interrupt our prompts)."""
+        ...
+
+    def check_servers(self) -> list[str]:
+        """The servers it drives that answer (raises ``RunError`` when none does); ``[]`` when it
+        drives none."""
+        ...
+
+    def keyframe_size(self, request: ClipRequest) -> tuple[int, int] | None:
+        """The size of the clip's keyframe image, made by a keyframe model first (None: it uses none)."""
+        ...
+
+
+class BackendBase:
+    """The defaults of every optional capability of :class:`Backend`; backends inherit them and
+    override what they have."""
+
+    chain: bool = False
+    parallel: int = 1
+    wants_audio: bool = False
+    stems_dir: Path | None = None
+    loads: int = 0
+
+    @property
+    def needs_image(self) -> bool:
+        """It can start without a still."""
+        return False
+
+    @property
+    def keyframe_loaded(self) -> bool:
+        """No keyframe model."""
+        return False
+
+    def check(self, request: ClipRequest) -> None:
+        """The checks every request goes through (:func:`check_request`)."""
+        check_request(request)
+
+    def cancel(self) -> None:
+        """Nothing to stop."""
+
+    def check_servers(self) -> list[str]:
+        """No server to check."""
+        return []
+
+    def keyframe_size(self, request: ClipRequest) -> tuple[int, int] | None:
+        """No keyframe."""
+        return None
 
 
 def check_request(request: ClipRequest) -> None:

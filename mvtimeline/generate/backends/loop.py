@@ -26,16 +26,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mvtimeline.errors import InputError
+from mvtimeline.progress import ProgressFn
 from mvtimeline.types import ClipRequest, GeneratedClip
 from mvtimeline.media import (FrameFitter, StreamReader, check_image, decode_frames, default_workers, fit_image, index_video, open_image, ordered_map, probe_first_frame)
-from .base import check_request
+from .base import BackendBase, check_request
 from ..encode import EncodeSettings, encode_video
 
 __all__ = [
@@ -327,7 +328,7 @@ def _check_crop(crop: Any, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- backend
-class LoopBackend:
+class LoopBackend(BackendBase):
     """Clips from the user's own footage: a looped video, or a slow zoom over a still.
 
     Parameters
@@ -407,7 +408,7 @@ class LoopBackend:
         self,
         request: ClipRequest,
         out: Path,
-        progress: Callable[[int, int], None] | None = None,
+        progress: ProgressFn | None = None,
     ) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (an .mp4 path, written in place).
 
@@ -417,8 +418,8 @@ class LoopBackend:
             What to make; checked with :meth:`check` first.
         out : Path
             Where to write the MP4.
-        progress : callable(done, total), optional
-            Frames encoded so far and ``n_frames``.
+        progress : ProgressFn, optional
+            ``Progress("clip", done, total)``: frames encoded so far and ``n_frames``.
 
         Returns
         -------

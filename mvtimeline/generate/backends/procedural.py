@@ -23,7 +23,7 @@ from __future__ import annotations
 import colorsys
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from mvtimeline.errors import InputError
+from mvtimeline.progress import ProgressFn
 from mvtimeline.types import ClipRequest, GeneratedClip
 from mvtimeline.media import check_image, default_workers, fit_image, open_image, ordered_map
-from .base import check_request
+from .base import BackendBase, check_request
 from ..encode import EncodeSettings, encode_video
 
 __all__ = [
@@ -381,7 +382,7 @@ def abstract_frames(
 
 
 # ---------------------------------------------------------------------------------------- backend
-class ProceduralBackend:
+class ProceduralBackend(BackendBase):
     """Clips without a model: Ken Burns over a still, or abstract audio-reactive visuals.
 
     Parameters
@@ -440,7 +441,7 @@ class ProceduralBackend:
         self,
         request: ClipRequest,
         out: Path,
-        progress: Callable[[int, int], None] | None = None,
+        progress: ProgressFn | None = None,
     ) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (an .mp4 path, written in place).
 
@@ -450,8 +451,8 @@ class ProceduralBackend:
             What to make; checked with :meth:`check` first.
         out : Path
             Where to write the MP4.
-        progress : callable(done, total), optional
-            Frames encoded so far and ``n_frames``.
+        progress : ProgressFn, optional
+            ``Progress("clip", done, total)``: frames encoded so far and ``n_frames``.
 
         Returns
         -------

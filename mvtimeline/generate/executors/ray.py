@@ -1,7 +1,6 @@
-"""Where the clips of a run are made: here (``local``, the default) or on a Ray cluster (``ray``).
-
-The clip requests, their keys and the cache are the same either way; only the place the backend
-runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
+"""The Ray executor: the clips of a run made on a Ray cluster (``--executor ray``); the requests,
+their keys and the cache are the same as in this process (:mod:`.local`), only the place the
+backend runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
 
 - **scheduling is Ray's**: procedural and loop clips are plain tasks (``num_cpus=1``, spread over
   the machines); the
@@ -20,9 +19,15 @@ runs changes. With Ray (``pip install 'mvtimeline[ray]'``):
   passed over); a clip that still fails is given up (the run makes the others, then says which are
   missing);
 - **Ctrl-C** cancels our tasks and kills our actors, never the cluster; a Ray started for the run
-  (no address and no ``RAY_ADDRESS``) is shut down with it.
+  (no address and no ``RAY_ADDRESS``) is shut down with it;
+- **progress**: one ``Progress("clip", n_frames, n_frames, item=LABEL, worker=WORKER)`` as each
+  clip is in the cache (``WORKER`` is ``host:pid`` of the process that made it; a cached clip has
+  none); the frames of a clip being made are not reported.
 
-Public: RayExecutor, Cluster, make_on_worker, cluster_summary, shared_cluster, check_address, EXECUTORS.
+A batch's analysis, alignment and renders on the same cluster: :mod:`.cluster`.
+
+Public: RayExecutor, make_on_worker, cluster_summary, shared_cluster, check_address, connect, shutdown,
+require_ray, failure_message, ACTOR_BACKENDS.
 """
 
 from __future__ import annotations
@@ -43,21 +48,26 @@ from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import InputError, RunError
-from mvtimeline.types import ClipRequest
+from mvtimeline.fileio import ensure_dir
+from mvtimeline.progress import Progress, ProgressFn, ignore
+from mvtimeline.types import ClipRequest, ClipResult
+from ..backends.base import Backend
+from ..cache import clip_paths, clip_result, find_clip, store_clip
+from .local import clip_label, clips_missing, prepare
 
-__all__ = ["RayExecutor", "Cluster", "check_address", "make_on_worker", "cluster_summary", "shared_cluster", "EXECUTORS"]
+__all__ = ["RayExecutor", "check_address", "make_on_worker", "cluster_summary", "shared_cluster", "connect",
+           "shutdown", "require_ray", "failure_message", "ACTOR_BACKENDS"]
 
 log = logging.getLogger(__name__)
 
-#: Executors a run may use.
-EXECUTORS = ("local", "ray")
 #: Backends whose clips are made by actors that keep a model loaded.
 ACTOR_BACKENDS = ("diffusers", "comfyui")
 _FILE_FIELDS = ("image", "video", "audio")
 _BACKENDS: dict[str, Any] = {}  # on a worker: the backends built so far, by their settings
 
 
-def _require_ray() -> Any:
+def require_ray() -> Any:
+    """The ``ray`` module. Raises InputError (in one line) when it is not installed."""
     try:
         import ray
     except ImportError:
@@ -197,14 +207,11 @@ class _Actor:
     def cancel(self) -> None:
         """Stop the clip being made where the backend can (ComfyUI: interrupt our prompt on the
         server); runs beside ``make`` (the actor takes two calls at once)."""
-        cancel = getattr(self.backend, "cancel", None)
-        if cancel is not None:
-            cancel()
+        self.backend.cancel()
 
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "worker": _worker_name(), "served": self.served,
-                "loads": getattr(self.backend, "loads", 0),
-                "keyframe_loaded": getattr(self.backend, "_kf_pipe", None) is not None}
+                "loads": self.backend.loads, "keyframe_loaded": self.backend.keyframe_loaded}
 
 
 def check_address(address: str | None) -> None:
@@ -235,7 +242,7 @@ def _init(ray: Any, address: str | None, **options: Any) -> None:
         raise RunError(f"Ray cluster {address}: cannot connect ({exc})") from None
 
 
-def _connect(ray: Any, address: str | None, **options: Any) -> bool:
+def connect(ray: Any, address: str | None, **options: Any) -> bool:
     """Connect to ``address`` (else ``RAY_ADDRESS``, else a Ray started here with ``options``)
     unless this process already is; True when a Ray was started here (to be shut down with it)."""
     if ray.is_initialized():
@@ -252,15 +259,15 @@ def _connect(ray: Any, address: str | None, **options: Any) -> bool:
 def shared_cluster(config: Any) -> Iterator[Any]:
     """For a batch: a Ray started once for all songs (their worker processes connect to it) when the
     settings ask for Ray without an address; yields the settings with that address."""
-    if getattr(config, "executor", "local") != "ray" or config.ray_address or os.environ.get("RAY_ADDRESS"):
+    if config.executor != "ray" or config.ray_address or os.environ.get("RAY_ADDRESS"):
         yield config
         return
-    ray = _require_ray()
+    ray = require_ray()
     _init(ray, "local")  # our own Ray, not one this machine started with `ray start`
     try:
         yield config.replace(ray_address=ray.get_runtime_context().gcs_address)
     finally:
-        _shutdown(ray)
+        shutdown(ray)
 
 
 def cluster_summary(address: str | None) -> list[dict[str, Any]]:
@@ -273,7 +280,7 @@ def cluster_summary(address: str | None) -> list[dict[str, Any]]:
     RunError
         The cluster cannot be reached.
     """
-    ray = _require_ray()
+    ray = require_ray()
     started = not ray.is_initialized()
     try:
         if started:
@@ -322,7 +329,7 @@ class RayExecutor:
     def __init__(self, backend: tuple[str, dict[str, Any]], *, address: str | None = None, retries: int = 2,
                  init_options: dict[str, Any] | None = None, shared_dir: Path | str | None = None,
                  rest_s: float = 30.0, keyframe_gpus: int = 0) -> None:
-        self.ray = _require_ray()
+        self.ray = require_ray()
         self.backend_name, self.settings = backend[0], _settings_by_value(dict(backend[1]))
         self.keyframe_gpus = int(keyframe_gpus)
         self._roles: list[str] = []  # each actor's role: "clip" (makes clips) or "keyframe"
@@ -343,7 +350,7 @@ class RayExecutor:
 
     def connect(self) -> None:
         with self._cond:
-            if _connect(self.ray, self.address, **self.init_options):
+            if connect(self.ray, self.address, **self.init_options):
                 self.started = True
 
     def close(self) -> None:
@@ -358,7 +365,7 @@ class RayExecutor:
             except Exception:  # noqa: BLE001 - already gone
                 pass
         if self.started and self.ray.is_initialized():
-            _shutdown(self.ray)
+            shutdown(self.ray)
             self.started = False
 
     def cancel(self) -> None:
@@ -454,6 +461,78 @@ class RayExecutor:
             data = path
         return data, meta, worker, took
 
+    def run(self, requests: Sequence[ClipRequest], *, backend: Backend, cache_dir: Path,
+            progress: ProgressFn | None = None) -> list[ClipResult]:
+        """Make (or reuse) the clip of every request, in order, on the cluster; the clips come back
+        here and are written into the cache (atomically). Same results and errors as
+        :func:`mvtimeline.generate.executors.local.run`.
+
+        Parameters
+        ----------
+        requests : sequence of ClipRequest
+            All checked (and their image hashes filled in) before the first is sent.
+        backend : Backend
+            The backend built here: its name, version and model id make the keys (the workers
+            build their own from this executor's settings).
+        cache_dir : Path
+            The cache folder (created if needed).
+        progress : ProgressFn, optional
+            ``Progress("clip", n_frames, n_frames, item=LABEL, worker=WORKER)`` as each clip is in
+            the cache (no ``worker`` for a clip that was there already).
+
+        Returns
+        -------
+        list of ClipResult
+
+        Raises
+        ------
+        InputError
+            A bad request (before anything is made).
+        ClipsMissing
+            Some clips were given up (their worker failed them ``retries + 1`` times, or every
+            actor died); the others are in the cache.
+        """
+        cache_dir = ensure_dir(Path(cache_dir))
+        prepared = prepare(requests, backend=backend)
+        report = progress or ignore
+        who = {"name": backend.name, "version": backend.version, "model_id": backend.model_id}
+        t0 = time.perf_counter()
+        results: list[ClipResult | None] = [None] * len(prepared)
+        failed: list[tuple[ClipRequest, str]] = []
+        todo: list[int] = []
+        for i, req in enumerate(prepared):
+            t1 = time.perf_counter()
+            key = req.key(backend.name, backend.version, backend.model_id)
+            record = find_clip(cache_dir, key, req.take)
+            if record is None:
+                todo.append(i)
+                continue
+            mp4, _ = clip_paths(cache_dir, key, req.take)
+            log.info("%s: cached %s", clip_label(req), mp4)
+            report(Progress("clip", req.n_frames, req.n_frames, item=clip_label(req)))
+            results[i] = clip_result(req, key, mp4, record, cached=True, t0=t1)
+        where = {id(prepared[i]): i for i in todo}
+
+        def on_made(req: ClipRequest, data: bytes | Path, meta: dict[str, Any], worker: str, took: float) -> None:
+            key = req.key(backend.name, backend.version, backend.model_id)
+            mp4, record = store_clip(cache_dir, req, key, data, backend=who, meta={**meta, "worker": worker},
+                                     generate_s=took)
+            results[where[id(req)]] = clip_result(req, key, mp4, record, cached=False, t0=t0)
+            log.info("%s: made on %s in %.1f s", clip_label(req), worker, took)
+            report(Progress("clip", req.n_frames, req.n_frames, item=clip_label(req), worker=worker))
+
+        def on_failed(req: ClipRequest, message: str) -> None:
+            if not message.startswith(clip_label(req)):
+                message = f"{clip_label(req)}: {message}"
+            log.info("%s", message)  # the run's error sums the failures up in one line
+            failed.append((req, message))
+
+        if todo:
+            self.make([prepared[i] for i in todo], on_made=on_made, on_failed=on_failed)
+        if failed:
+            raise clips_missing(failed, results, len(prepared))
+        return [r for r in results if r is not None]
+
     def make(self, requests: Sequence[ClipRequest], *,
              on_made: Callable[[ClipRequest, bytes | Path, dict[str, Any], str, float], None],
              on_failed: Callable[[ClipRequest, str], None]) -> None:
@@ -502,7 +581,7 @@ class RayExecutor:
                 try:
                     self._settle(ref, req, on_made, on_failed)
                 except ray.exceptions.RayError as exc:
-                    on_failed(req, _message(exc))
+                    on_failed(req, failure_message(exc))
 
     def _take(self, tried: set[int], role: str) -> int | None:
         """An idle actor of ``role`` for a clip (under the lock): one not tried for it, not resting
@@ -595,7 +674,7 @@ class RayExecutor:
                         self._settle(ref, req, on_made, on_failed)
                 except ray.exceptions.RayError as exc:  # the job failed there: another actor tries it
                     gone = isinstance(exc, ray.exceptions.RayActorError)  # for good: its restarts are used up
-                    errors[i] = msg = _message(exc)
+                    errors[i] = msg = failure_message(exc)
                     if not gone:
                         label = f"segment {req.segment_index:02d} take {req.take}"
                         log.info("%s%s", msg if msg.startswith(label) else f"{label}: {msg}",
@@ -616,111 +695,7 @@ class RayExecutor:
                     self._cond.notify_all()
 
 
-def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
-    """A CPU task's body: ``fn(*args)``; our own errors come back as (class name, message)."""
-    from mvtimeline.errors import MvtimelineError
-
-    try:
-        return "ok", fn(*args)
-    except MvtimelineError as exc:
-        return "error", (type(exc).__name__, str(exc))
-
-
-class Cluster:
-    """A batch on a Ray cluster: songs' analysis, alignment and renders as CPU tasks (:meth:`call`),
-    their clips on executors shared by all the songs (:meth:`executor`, one per backend setting),
-    so a GPU actor serves whichever song has a clip ready.
-
-    Parameters
-    ----------
-    address : str, optional
-        As :class:`RayExecutor`; None: ``RAY_ADDRESS``, else a local Ray started here.
-    retries : int >= 0
-        Retries of a task whose worker died.
-    """
-
-    def __init__(self, address: str | None = None, *, retries: int = 2) -> None:
-        self.ray = _require_ray()
-        self.address = address
-        self.retries = retries
-        self.started = False
-        self._lock = threading.Lock()
-        self._executors: dict[str, RayExecutor] = {}
-        self._tasks: set[Any] = set()
-
-    def connect(self) -> None:
-        with self._lock:
-            if _connect(self.ray, self.address):
-                self.started = True
-
-    def call(self, fn: Callable[..., Any], *args: Any, num_cpus: float = 1) -> Any:
-        """``fn(*args)`` as a Ray task (``num_cpus``), retried where its worker died; waits for it.
-
-        Raises
-        ------
-        MvtimelineError
-            What ``fn`` raised, as the same kind of error (or RunError).
-        RunError
-            The task failed for good (its worker died after the retries, a bug in it).
-        """
-        from mvtimeline import errors
-
-        self.connect()
-        ray = self.ray
-        ref = ray.remote(_call).options(num_cpus=num_cpus, max_retries=self.retries).remote(fn, args)
-        with self._lock:
-            self._tasks.add(ref)
-        try:
-            kind, value = ray.get(ref)
-        except ray.exceptions.RayError as exc:
-            raise RunError(f"{fn.__name__} on the cluster: {_message(exc)}") from None
-        finally:
-            with self._lock:
-                self._tasks.discard(ref)
-        if kind == "error":
-            name, message = value
-            cls = getattr(errors, name, None)
-            try:
-                err = cls(message) if isinstance(cls, type) and issubclass(cls, errors.MvtimelineError) else None
-            except TypeError:
-                err = None
-            raise err or RunError(message)
-        return value
-
-    def executor(self, backend: tuple[str, dict[str, Any]], *, shared_dir: Path | str | None = None,
-                 keyframe_gpus: int = 0) -> RayExecutor:
-        """The executor of this backend setting, made once and shared by every song that uses it."""
-        self.connect()
-        key = json.dumps([backend[0], backend[1], str(shared_dir or ""), keyframe_gpus], sort_keys=True, default=str)
-        with self._lock:
-            if key not in self._executors:
-                self._executors[key] = RayExecutor(backend, retries=self.retries, shared_dir=shared_dir,
-                                                   keyframe_gpus=keyframe_gpus)
-            return self._executors[key]
-
-    def cancel(self) -> None:
-        """Ctrl-C: cancel our tasks and clips, kill our actors; the cluster stays."""
-        with self._lock:
-            tasks, self._tasks = list(self._tasks), set()
-            executors = list(self._executors.values())
-        for ref in tasks:
-            with contextlib.suppress(Exception):
-                self.ray.cancel(ref, force=True)
-        for ex in executors:
-            ex.cancel()
-
-    def close(self) -> None:
-        """Kill our actors; shut a Ray down that was started here."""
-        with self._lock:
-            executors, self._executors = list(self._executors.values()), {}
-        for ex in executors:
-            ex.close()
-        if self.started and self.ray.is_initialized():
-            _shutdown(self.ray)
-            self.started = False
-
-
-def _shutdown(ray: Any) -> None:
+def shutdown(ray: Any) -> None:
     """``ray.shutdown()``, with what Ray prints meanwhile (its raylet's farewell) sent to stderr:
     stdout is the user's (``batch --json``)."""
     import sys
@@ -729,7 +704,7 @@ def _shutdown(ray: Any) -> None:
         ray.shutdown()
 
 
-def _message(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
     """One line for a clip's failure: our own error's message as it is, else Ray's error, named."""
     from mvtimeline.errors import MvtimelineError
 

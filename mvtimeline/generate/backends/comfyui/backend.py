@@ -46,7 +46,7 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,10 @@ import numpy as np
 from mvtimeline.errors import ClipFailed, InputError
 from mvtimeline.fileio import atomic_write
 from mvtimeline.media import FrameFitter, decode_frames, fit_image, index_video, open_image
+from mvtimeline.progress import Progress, ProgressFn
 from mvtimeline.types import ClipRequest, GeneratedClip
-from ..base import check_request
+from ..base import BackendBase, check_request
+from ...grid import fit_size, native_indices
 from .client import ComfyClient, NodeFailed, OutputFile, ServerDown
 from .workflow import Workflow, load_workflow
 from mvtimeline.generate.encode import EncodeSettings, encode_video
@@ -83,7 +85,7 @@ class ServersGone(ClipFailed):
     until one is back.
 
     ``cause`` is one line naming the servers and why ("ComfyUI http://gpu1:8188: connection
-    refused"); ``backend_down`` (True) tells :func:`mvtimeline.generate.cache.run` to start no
+    refused"); ``backend_down`` (True) tells :func:`mvtimeline.generate.executors.local.run` to start no
     more clips.
     """
 
@@ -189,7 +191,7 @@ class ServerPool:
         return _servers_cause(self.dead)
 
 
-class ComfyUIBackend:
+class ComfyUIBackend(BackendBase):
     """Clips from a ComfyUI workflow run on one or more servers.
 
     Parameters
@@ -271,8 +273,7 @@ class ComfyUIBackend:
         return b.grid.at_least(max(need, b.min_frames))
 
     def generation_size(self, request: ClipRequest) -> tuple[int, int]:
-        m = self.workflow.binding.multiple
-        return max(m, request.width // m * m), max(m, request.height // m * m)
+        return fit_size(request.width, request.height, multiple=self.workflow.binding.multiple, max_area=None)
 
     @property
     def needs_image(self) -> bool:
@@ -411,7 +412,7 @@ class ComfyUIBackend:
         return live
 
     def generate(self, request: ClipRequest, out: Path,
-                 progress: Callable[[int, int], None] | None = None) -> GeneratedClip:
+                 progress: ProgressFn | None = None) -> GeneratedClip:
         """Make ``request``'s clip on a free server (see the module's step 4 for the retries).
 
         Raises
@@ -457,7 +458,7 @@ class ComfyUIBackend:
             return made
 
     def _generate_on(self, url: str, request: ClipRequest, out: Path,
-                     progress: Callable[[int, int], None] | None, label: str) -> GeneratedClip:
+                     progress: ProgressFn | None, label: str) -> GeneratedClip:
         b = self.workflow.binding
         n_native = self.native_frames(request)
         gw, gh = self.generation_size(request)
@@ -495,10 +496,10 @@ class ComfyUIBackend:
                         with self._lock:
                             self._running[label] = (url, pid)
 
-                    def steps(value: int, total: int) -> None:
+                    def steps(event: Progress) -> None:  # sampler steps → the clip's frames
                         if progress is not None:
-                            progress(min(request.n_frames - 1, request.n_frames * value // max(total, 1)),
-                                     request.n_frames)
+                            done = min(request.n_frames - 1, request.n_frames * int(event.done) // max(int(event.total), 1))
+                            progress(Progress("clip", done, request.n_frames))
 
                     try:
                         files = await c.run(graph, outputs=self.workflow.binding.outputs, progress=steps,
@@ -519,7 +520,7 @@ class ComfyUIBackend:
             enc = encode_video(frames, out, width=request.width, height=request.height, fps=request.fps,
                                n_frames=request.n_frames, settings=self.encode, progress=None)
         if progress is not None:
-            progress(request.n_frames, request.n_frames)
+            progress(Progress("clip", request.n_frames, request.n_frames))
         for note in notes:  # each kind of note once on the screen; every clip's in its meta and at -v
             kind = note.split(":")[0] if note.startswith("frames:") else note
             with self._lock:
@@ -559,8 +560,6 @@ class ComfyUIBackend:
 
     def _frames(self, paths: list[Path], request: ClipRequest) -> tuple[Iterator[np.ndarray], list[str], int]:
         """The project's frames from the downloaded output: nearest generated frame in time."""
-        from ..diffusers.common import native_indices
-
         b = self.workflow.binding
         notes: list[str] = []
         if len(paths) == 1 and Path(paths[0]).suffix.lower() not in (".png", ".jpg", ".jpeg"):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import RunError
+from mvtimeline.progress import Progress, ProgressFn
 
 __all__ = ["ComfyClient", "ComfyError", "ServerDown", "NodeFailed", "OutputFile"]
 
@@ -227,7 +228,7 @@ class ComfyClient:
 
     # -- running a prompt ---------------------------------------------------------------------------
     async def run(self, graph: dict[str, Any], *, outputs: tuple[str, ...] = (),
-                  progress: Callable[[int, int], None] | None = None,
+                  progress: ProgressFn | None = None,
                   started: Callable[[str], None] | None = None) -> list[OutputFile]:
         """Queue ``graph``, follow it to the end, and list the files of its output nodes.
 
@@ -237,8 +238,9 @@ class ComfyClient:
             API-format graph.
         outputs : tuple of str
             Node ids whose files are wanted (empty: every node's).
-        progress : callable(value, max), optional
-            Called on each ``progress`` event of our prompt (sampler steps).
+        progress : ProgressFn, optional
+            Receives ``Progress("clip", value, max)`` on each ``progress`` event of our prompt
+            (sampler steps).
         started : callable(prompt_id), optional
             Called once the prompt is queued (so the caller can interrupt it).
 
@@ -287,7 +289,7 @@ class ComfyClient:
         return files
 
     async def _follow(self, ws: Any, prompt_id: str, graph: dict[str, Any],
-                      progress: Callable[[int, int], None] | None) -> None:
+                      progress: ProgressFn | None) -> None:
         import aiohttp
 
         while True:
@@ -309,7 +311,7 @@ class ComfyClient:
             if not isinstance(data, dict) or data.get("prompt_id") != prompt_id:
                 continue
             if kind == "progress" and progress is not None:
-                progress(int(data.get("value", 0)), int(data.get("max", 0) or 1))
+                progress(Progress("clip", int(data.get("value", 0)), int(data.get("max", 0) or 1)))
             elif kind == "execution_error":
                 node_id = str(data.get("node_id", "?"))
                 node_type = data.get("node_type") or (graph.get(node_id) or {}).get("class_type", "?")

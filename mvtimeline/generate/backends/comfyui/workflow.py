@@ -18,7 +18,9 @@ facts and a ``[bind]`` table of ``role = "SELECTOR.input"`` or a list of them) o
 is a node title or a ``class_type``; it must match exactly one node. Nodes are never found by id:
 editing a workflow on the canvas renumbers them.
 
-Public: Workflow, Binding, FrameGrid, load_workflow, bundled_workflows, ROLES, OUTPUT_CLASSES.
+The frame grid of the model's facts: :class:`mvtimeline.generate.grid.FrameGrid`.
+
+Public: Workflow, Binding, load_workflow, bundled_workflows, ROLES, OUTPUT_CLASSES.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -36,8 +37,9 @@ from typing import Any
 
 from mvtimeline.templates.bundled import bundled_names, find_file
 from mvtimeline.errors import InputError
+from ...grid import FrameGrid
 
-__all__ = ["Workflow", "Binding", "FrameGrid", "load_workflow", "bundled_workflows", "ROLES", "OUTPUT_CLASSES"]
+__all__ = ["Workflow", "Binding", "load_workflow", "bundled_workflows", "ROLES", "OUTPUT_CLASSES"]
 
 #: Roles a binding can name, and the node input each takes by default (a title ``mvt:ROLE``).
 ROLES = {
@@ -57,51 +59,6 @@ OUTPUT_CLASSES = ("SaveVideo", "SaveImage", "SaveAnimatedWEBP", "SaveAnimatedPNG
                   "SaveWEBM")
 _MODEL_KEYS = {"fps", "frames", "max_frames", "min_frames", "multiple", "audio_rate", "kind", "description"}
 _TITLE_TOKEN = re.compile(r"mvt:([a-z]+)(?:\.([A-Za-z0-9_]+))?")
-_GRID = re.compile(r"^\s*(?:(\d+)\s*\+\s*(\d*)\s*k|(\d*)\s*k\s*(?:\+\s*(\d+))?)\s*$")
-
-
-@dataclass(frozen=True)
-class FrameGrid:
-    """Frame counts a model accepts: ``step * k + offset`` for k >= 0 (``"4k+1"``, ``"5+17k"``)."""
-
-    step: int = 1
-    offset: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> FrameGrid:
-        """``"4k+1"``, ``"5+17k"``, ``"8k+1"``, ``"k"``.
-
-        Examples
-        --------
-        >>> FrameGrid.parse("4k+1"), FrameGrid.parse("5+17k")
-        (FrameGrid(step=4, offset=1), FrameGrid(step=17, offset=5))
-        """
-        m = _GRID.match(str(text))
-        if not m:
-            raise InputError(f"frame grid {text!r}: write it like 4k+1, 5+17k or k")
-        if m.group(1) is not None:
-            offset, step = int(m.group(1)), int(m.group(2) or 1)
-        else:
-            step, offset = int(m.group(3) or 1), int(m.group(4) or 0)
-        if step < 1:
-            raise InputError(f"frame grid {text!r}: the step must be at least 1")
-        return cls(step, offset)
-
-    def at_least(self, n: int) -> int:
-        """The smallest count on the grid that is >= ``n`` (and >= 1).
-
-        Examples
-        --------
-        >>> FrameGrid(4, 1).at_least(50), FrameGrid(17, 5).at_least(124)
-        (53, 124)
-        """
-        k = max(0, math.ceil((max(n, 1) - self.offset) / self.step))
-        return self.step * k + self.offset if self.step * k + self.offset >= 1 else self.step + self.offset
-
-    def __str__(self) -> str:
-        return f"{self.step}k+{self.offset}" if self.offset else f"{self.step}k"
-
-
 @dataclass(frozen=True)
 class Binding:
     """Where each role's value goes (``role → ((node_id, input), ...)``) and the model's facts."""

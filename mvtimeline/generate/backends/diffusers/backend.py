@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from mvtimeline.errors import InputError, RunError
+from mvtimeline.progress import Progress, ProgressFn
 from mvtimeline.types import ClipRequest, GeneratedClip
-from ..base import check_request
+from ..base import BackendBase, check_request
 from mvtimeline.media import fit_image, open_image
-from .common import (DiffusersSettings, ModelRef, VideoSpec, fit_size, native_indices, require_torch, resolve_dtype, resolve_device, resolve_model, split_generations, to_uint8)
+from .common import (DiffusersSettings, ModelRef, VideoSpec, require_torch, resolve_dtype, resolve_device, resolve_model, to_uint8)
+from ...grid import fit_size, native_indices, split_generations
 from mvtimeline.generate.encode import EncodeSettings, encode_video
 
 __all__ = ["DiffusersBackend", "BACKEND_VERSION"]
@@ -51,7 +53,7 @@ def _sha12(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-class DiffusersBackend:
+class DiffusersBackend(BackendBase):
     """Clips from a diffusers image-to-video model (Wan, LTX-Video, SVD), keyframes from a T2I model.
 
     Parameters
@@ -94,12 +96,12 @@ class DiffusersBackend:
         self.keyframe: ModelRef | None = resolve_model(s.keyframe_model, role="keyframe") if s.keyframe_model else None
         self.chain = s.chain
         self.max_seconds = float(s.max_seconds)
-        self._family = importlib.import_module(f"{__package__}.diffusers_{self.video.family}")
+        self._family = importlib.import_module(f"{__package__}.{self.video.family}")
         clip = float(self._family.CLIP_SECONDS)
         if s.max_frames is not None:
             clip = min(clip, (s.max_frames - 1) / self._family.NATIVE_FPS_GUESS)
         self.clip_seconds = max(0.5, min(self.max_seconds, clip))
-        self._kf_family = importlib.import_module(f"{__package__}.diffusers_t2i") if self.keyframe else None
+        self._kf_family = importlib.import_module(f"{__package__}.t2i") if self.keyframe else None
         self._device: str | None = None
         self._dtype: Any = None
         self._video_pipe: Any = None
@@ -161,6 +163,11 @@ class DiffusersBackend:
             self._kf_pipe = self._kf_family.load(self.keyframe, self.settings, device=self._device,
                                                  dtype=self._dtype, notes=self._load_notes)
         return self._kf_pipe
+
+    @property
+    def keyframe_loaded(self) -> bool:
+        """The keyframe model is loaded in this process."""
+        return self._kf_pipe is not None
 
     @property
     def spec(self) -> VideoSpec:
@@ -238,10 +245,10 @@ class DiffusersBackend:
             strength=s.character_strength, callback=callback, cache=self._kf_cache)
 
     def generate(self, request: ClipRequest, out: Path,
-                 progress: Callable[[int, int], None] | None = None, *, keyframe: Any = None) -> GeneratedClip:
+                 progress: ProgressFn | None = None, *, keyframe: Any = None) -> GeneratedClip:
         """Make the clip of ``request`` into ``out`` (exactly ``request.n_frames`` frames at ``request.fps``).
 
-        ``progress(done, total)`` counts denoising steps (keyframe + every generation), then frames
+        ``progress`` receives ``Progress("clip", done, total)`` counting denoising steps (keyframe + every generation), then frames
         encoded are not reported separately. ``keyframe``: the keyframe already made elsewhere
         (:meth:`keyframe_image`, the same pixels this would make), so the keyframe model is not
         loaded here.
@@ -281,7 +288,7 @@ class DiffusersBackend:
         def step_cb(_pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
             done[0] += 1
             if progress is not None:
-                progress(done[0], max(total, done[0]))
+                progress(Progress("clip", done[0], max(total, done[0])))
             return {}
 
         stages: dict[str, float] = {}

@@ -8,12 +8,12 @@ need them, so ``import mvtimeline`` and the procedural backend work without the 
 - :func:`resolve_model` — a local folder or a cached hub id → :class:`ModelRef` (folder, pipeline class,
   family, fingerprint). Never downloads.
 - :func:`load_pipeline` — ``Class.from_pretrained(folder, dtype=...)`` + device/offload/VAE settings.
-- :func:`round_frames`, :func:`split_generations`, :func:`native_indices`, :func:`fit_size` — the frame
-  and size rules we apply ourselves (never the pipeline's silent rounding).
+- :class:`VideoSpec` — what a family's model needs (its frame and size rules are applied with
+  :mod:`mvtimeline.generate.grid`, never the pipeline's silent rounding).
 - :func:`to_uint8` — pipeline output as uint8 frames (image fitting and decoding: :mod:`mvtimeline.media`).
 
 Public: DiffusersSettings, ModelRef, resolve_model, detect_family, resolve_device, resolve_dtype,
-load_pipeline, VideoSpec, round_frames, split_generations, native_indices, fit_size, to_uint8, require_torch,
+load_pipeline, VideoSpec, to_uint8, require_torch,
 VIDEO_CLASSES, T2I_CLASSES, INSTALL_HINT.
 """
 
@@ -42,10 +42,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "load_pipeline",
-    "round_frames",
-    "split_generations",
-    "native_indices",
-    "fit_size",
     "to_uint8",
     "require_torch",
     "VideoSpec",
@@ -418,7 +414,7 @@ def _note(notes: list[str], text: str) -> None:
     notes.append(text)
 
 
-# ------------------------------------------------------------------------------------- frame maths
+# ------------------------------------------------------------------------------------- model spec
 @dataclass(frozen=True)
 class VideoSpec:
     """What an image-to-video model needs, read from the loaded pipeline by its family module.
@@ -440,78 +436,6 @@ class VideoSpec:
     steps: int
     guidance: float
     requires_last: bool = False
-
-
-def round_frames(n: int, step: int) -> int:
-    """Smallest count ``step*k + 1`` that is >= ``n`` (``step`` <= 1: ``n`` itself).
-
-    Examples
-    --------
-    >>> round_frames(20, 4), round_frames(21, 4), round_frames(10, 8), round_frames(7, 1)
-    (21, 21, 17, 7)
-    """
-    n = max(1, int(n))
-    if step <= 1:
-        return n
-    return (n - 1 + step - 1) // step * step + 1
-
-
-def split_generations(needed: int, *, max_frames: int, step: int, fixed: bool = False) -> list[int]:
-    """Frame counts of the generations that make ``needed`` native frames, chained by last frame.
-
-    Each generation after the first starts from the previous one's last frame, whose copy (its first
-    frame) is dropped, so it adds ``count - 1`` frames. Counts follow the ``step*k + 1`` rule, are at
-    least ``step + 1`` and at most ``max_frames``; with ``fixed`` every count is ``max_frames``.
-
-    Examples
-    --------
-    >>> split_generations(30, max_frames=81, step=4)
-    [33]
-    >>> split_generations(100, max_frames=81, step=4)
-    [81, 21]
-    >>> split_generations(20, max_frames=14, step=1, fixed=True)
-    [14, 14]
-    """
-    if max_frames < 2:
-        raise InputError(f"max_frames {max_frames} must be >= 2")
-    counts: list[int] = []
-    have = 0
-    lowest = max(2, step + 1)
-    while have < needed:
-        need = needed - have + (1 if counts else 0)
-        c = max_frames if fixed else min(max_frames, max(round_frames(need, step), lowest))
-        have += c - (1 if counts else 0)
-        counts.append(c)
-    return counts
-
-
-def native_indices(n_frames: int, fps: Fraction, native_fps: Fraction) -> list[int]:
-    """For each output frame at ``fps``, the nearest native frame at ``native_fps`` (from the absolute time).
-
-    Examples
-    --------
-    >>> native_indices(5, Fraction(30), Fraction(15))
-    [0, 1, 1, 2, 2]
-    """
-    ratio = Fraction(native_fps) / Fraction(fps)
-    return [int(math.floor(i * ratio + Fraction(1, 2))) for i in range(n_frames)]
-
-
-def fit_size(width: int, height: int, *, multiple: int, max_area: int | None) -> tuple[int, int]:
-    """Generation size: the aspect of ``width`` x ``height``, at most ``max_area`` pixels, in multiples.
-
-    Examples
-    --------
-    >>> fit_size(1920, 1080, multiple=16, max_area=480 * 832)
-    (832, 464)
-    >>> fit_size(64, 48, multiple=32, max_area=None)
-    (64, 32)
-    """
-    w, h = float(width), float(height)
-    if max_area and w * h > max_area:
-        s = math.sqrt(max_area / (w * h))
-        w, h = w * s, h * s
-    return max(multiple, int(w) // multiple * multiple), max(multiple, int(h) // multiple * multiple)
 
 
 # ------------------------------------------------------------------------------------------ images
