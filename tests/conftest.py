@@ -1,12 +1,17 @@
-"""Shared fixtures: synthesized songs with known timings (espeak-ng voice over a beat and chords)."""
+"""Shared fixtures: synthesized songs with known timings (espeak-ng voice over a beat and chords),
+their analysis, and an LRC of the demo song. What they are built from lives in ``tests/support/``.
+
+Session fixtures are made once per test process (each xdist worker has its own); a test must not
+change what they give (copy the files to ``tmp_path`` first).
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.songs import BREAK, DEMO, SHORT, WORDS, synthesize_or_skip
 
 
 def pytest_configure(config):
@@ -19,7 +24,7 @@ def pytest_configure(config):
     with open(lock, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            from mvtimeline.warmup import warm_up
+            from mvtimeline.doctor import warm_up
 
             warm_up()
         finally:
@@ -41,18 +46,49 @@ def rng():
 @pytest.fixture(scope="session")
 def demo_song(tmp_path_factory):
     """A 2-stanza synthesized song at 120 BPM: ``DemoSong`` with its truth (beats, line times)."""
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed (make deps)")
-    from mvtimeline.audio.demo import synthesize
+    return synthesize_or_skip(tmp_path_factory.mktemp("demo"), **DEMO)
 
-    return synthesize(tmp_path_factory.mktemp("demo"), stanzas=2, intro_bars=2, outro_bars=2)
+
+@pytest.fixture(scope="session")
+def short_song(tmp_path_factory):
+    """The shortest song with lyrics (1 stanza at 120 BPM, 22.5 s), named ``demo``: ``DemoSong``."""
+    return synthesize_or_skip(tmp_path_factory.mktemp("short"), **SHORT)
+
+
+@pytest.fixture(scope="session")
+def word_song(tmp_path_factory):
+    """The demo song sung word by word (``DemoSong`` whose lines have ``"words"`` with their times)."""
+    return synthesize_or_skip(tmp_path_factory.mktemp("words"), **WORDS)
+
+
+@pytest.fixture(scope="session")
+def break_song(tmp_path_factory):
+    """Four stanzas, the chorus sung twice, a 20 s instrumental break after the second (``DemoSong``)."""
+    return synthesize_or_skip(tmp_path_factory.mktemp("break"), **BREAK)
 
 
 @pytest.fixture(scope="session")
 def demo_analysis(demo_song):
+    """``audio.analyze`` of ``demo_song`` (an ``Analysis``; frozen, so shared as it is)."""
     from mvtimeline.audio import analyze
 
     return analyze(demo_song.audio_path)
+
+
+@pytest.fixture(scope="session")
+def word_analysis(word_song):
+    """``audio.analyze`` of ``word_song``."""
+    from mvtimeline.audio import analyze
+
+    return analyze(word_song.audio_path)
+
+
+@pytest.fixture(scope="session")
+def break_analysis(break_song):
+    """``audio.analyze`` of ``break_song``."""
+    from mvtimeline.audio import analyze
+
+    return analyze(break_song.audio_path)
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,45 @@ def test_the_work_folder_api_and_the_pipeline_have_numpy_docstrings():
     for cls in (types.Analysis, types.Lyrics, types.Plan):
         bad += _numpy_doc_problems(cls.save, f"{cls.__name__}.save") + _numpy_doc_problems(cls.load, f"{cls.__name__}.load")
     assert not bad, "\n".join(bad)
+
+
+def test_only_the_executors_import_ray():
+    """Ray is how clips (and a batch's songs) run on many machines: that lives in generate/executors/."""
+    bad = [f"{name}:{line}" for name, path in MODULES.items()
+           if not name.startswith("mvtimeline.generate.executors")
+           for target, _, line in imports_of(name, path) if target == "ray" or target.startswith("ray.")]
+    assert not bad, bad
+
+
+def _getattr_probes(tree: ast.AST) -> list[int]:
+    """Lines of ``getattr(backend, ...)`` / ``getattr(x.backend, ...)`` / ``hasattr(...)`` on a backend."""
+    out = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+                and node.args):
+            target = node.args[0]
+            name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+            if re.search(r"(^|_)backend$", name.lower()):
+                out.append(node.lineno)
+    return out
+
+
+def test_nothing_probes_a_backend_for_what_it_can_do():
+    """The Backend protocol declares every optional capability with a default: no one asks with getattr."""
+    bad = [f"{name}:{line}" for name, path in MODULES.items()
+           for line in _getattr_probes(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not bad, bad
+
+
+def test_the_root_holds_only_what_every_stage_shares():
+    """DESIGN's layout: the root has the CLI, the chaining (pipeline, batch), the work folder, settings,
+    doctor and the shared ground; everything else lives in a stage's folder."""
+    root = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
+    assert len(root) <= 12, root
+
+
+def test_every_module_says_what_it_is_for():
+    """Every module (and package) opens with a docstring."""
+    bad = [name for name, path in MODULES.items()
+           if not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not bad, bad

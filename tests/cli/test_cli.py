@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.cli import CliResult, run_cli_process
+from support.cli import run_cli as _run
 
 from mvtimeline.cli import cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def run_cli(args: list[str]) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess (stderr and exit code as a user sees them)."""
-    return subprocess.run([sys.executable, "-m", "mvtimeline.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+def run_cli(args: list) -> CliResult:
+    """The console entry point in this process (stderr and exit code as a user sees them)."""
+    return _run(*args)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+def assert_one_line_error(proc: CliResult, *needles: str) -> None:
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
@@ -42,10 +41,12 @@ def test_every_command_has_help_and_a_readme_entry():
 
 
 def test_missing_song_is_one_line_and_exit_2(tmp_path):
+    """The one real process of this folder: ``python -m mvtimeline`` as a user starts it."""
     out = tmp_path / "out"
-    proc = run_cli(["run", tmp_path / "nope.wav", "-o", out])
+    proc = run_cli_process("run", tmp_path / "nope.wav", "-o", out)
     assert_one_line_error(proc, "nope.wav", "no such")
     assert not out.exists()
+    assert run_cli(["run", tmp_path / "nope.wav", "-o", out]) == proc  # in this process: the same, to the byte
 
 
 def test_a_text_file_given_as_audio_is_rejected_before_any_output(tmp_path, demo_song):

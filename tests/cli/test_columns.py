@@ -76,6 +76,7 @@ def test_a_warning_is_printed_above_the_live_progress(monkeypatch):
     from rich.console import Console
 
     from mvtimeline import cli as cli_mod
+    from mvtimeline.progress import Progress
 
     buf = io.StringIO()
     con = Console(file=buf, width=80, force_terminal=True, color_system=None)
@@ -83,10 +84,10 @@ def test_a_warning_is_printed_above_the_live_progress(monkeypatch):
     cli_mod._setup_logging(False)
     try:
         with cli_mod.Reporter(con) as rep:
-            rep("analyze", 0.5, 1.0)
+            rep(Progress("analyze", 0.5, 1.0))
             logging.getLogger("mvtimeline.test").warning("a warning of some length that says what went wrong "
                                                          "and what to do about it, wrapped at eighty")
-            rep("analyze", 1.0, 1.0)
+            rep(Progress("analyze", 1.0, 1.0))
     finally:
         logging.getLogger().handlers = [h for h in logging.getLogger().handlers
                                         if not isinstance(h, cli_mod._ConsoleHandler)]
@@ -105,12 +106,13 @@ def test_the_progress_bars_fit(width):
     from rich.console import Console
 
     from mvtimeline import cli as cli_mod
+    from mvtimeline.progress import Progress
 
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=True, color_system=None)
     with cli_mod.Reporter(con) as rep:
-        rep("a stage with a rather long name indeed", 0.3, 1.0)
-        rep("generate: 12 Chorus take 2", 0.5, 1.0)
+        rep(Progress("a stage with a rather long name indeed", 0.3, 1.0))
+        rep(Progress("clip", 0.5, 1.0, item="12 Chorus take 2"))
     import re
 
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())

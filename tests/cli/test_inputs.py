@@ -3,21 +3,15 @@ folder (the analysis never started)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.cli import CliResult, run_cli
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvtimeline", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
-
-
-def assert_refused_before_work(proc: subprocess.CompletedProcess, out: Path, *needles: str) -> None:
+def assert_refused_before_work(proc: CliResult, out: Path, *needles: str) -> None:
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -72,7 +66,7 @@ def test_a_style_file_with_an_unknown_key_names_it(demo_song, tmp_path):
     assert_refused_before_work(proc, out, "unknown key 'colour'", "image", "motion")
 
 
-def test_a_run_builds_its_backend_once_and_reads_the_lyrics_once(demo_song, tmp_path, monkeypatch):
+def test_a_run_builds_its_backend_once_and_reads_the_lyrics_once(short_song, tmp_path, monkeypatch):
     from fractions import Fraction
 
     import mvtimeline.generate
@@ -93,7 +87,7 @@ def test_a_run_builds_its_backend_once_and_reads_the_lyrics_once(demo_song, tmp_
 
     monkeypatch.setattr(mvtimeline.generate, "get_backend", get_backend)
     monkeypatch.setattr(mvtimeline.lyrics, "read", read)
-    pipeline.run(demo_song.audio_path, demo_song.lyrics_path, tmp_path / "work",
+    pipeline.run(short_song.audio_path, short_song.lyrics_path, tmp_path / "work",
                  Config(fps=Fraction(25), width=160, height=90))
     assert calls == {"backend": 1, "read": 1}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import CliResult, run_cli, run_cli_process
 
 from mvtimeline.workfolder import writer_lock
 
@@ -26,10 +25,9 @@ Sing it to the hills until the night is done
 SMALL = ["--size", "160x96", "--fps", "12"]
 
 
-def mvt(*args) -> subprocess.CompletedProcess:
-    """The real command, as a user runs it (80 columns)."""
-    return subprocess.run([sys.executable, "-m", "mvtimeline", *map(str, args)], capture_output=True, text=True,
-                          timeout=900, env={**__import__("os").environ, "COLUMNS": "80"})
+def mvt(*args) -> CliResult:
+    """The command, as a user runs it (80 columns)."""
+    return run_cli(*args, env={"COLUMNS": "80"})
 
 
 def md5(path: Path) -> str:
@@ -118,8 +116,8 @@ def test_a_folder_of_the_users_own_files_is_refused(demo_song, tmp_path):
 
 def test_a_second_writer_on_the_same_folder_stops_with_the_reason(made):
     out, _ = made
-    with writer_lock(out, "run"):
-        proc = mvt("pick", out, 1, 2)
+    with writer_lock(out, "run"):  # held by this process: the command must be another one
+        proc = run_cli_process("pick", out, 1, 2, env={"COLUMNS": "80"})
     assert proc.returncode == 1, proc.stderr
     line = proc.stderr.strip()
     assert "in use by mvtimeline run (pid" in line and len(line.splitlines()) == 1

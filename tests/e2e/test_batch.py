@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
+from support.cli import CliResult, run_cli
+from support.songs import SHORT, synthesize_or_skip
 
 from mvtimeline.batch import discover
 from mvtimeline.errors import InputError
@@ -15,13 +15,9 @@ from mvtimeline.errors import InputError
 
 @pytest.fixture(scope="module")
 def song_folder(tmp_path_factory):
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed")
-    from mvtimeline.audio.demo import synthesize
-
     folder = tmp_path_factory.mktemp("songs")
     for name, tempo in (("alpha", 110.0), ("beta", 128.0), ("gamma", 96.0)):
-        s = synthesize(folder / "src", name=name, tempo_bpm=tempo, stanzas=1, intro_bars=1, outro_bars=1)
+        s = synthesize_or_skip(folder / "src", name=name, tempo_bpm=tempo, **SHORT)
         shutil.copy(s.audio_path, folder / f"{name}.wav")
         shutil.copy(s.lyrics_path, folder / f"{name}.txt")
     (folder / "beta.txt").unlink()
@@ -30,9 +26,8 @@ def song_folder(tmp_path_factory):
     return folder
 
 
-def _batch(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvtimeline.cli", "-q", "batch", *map(str, args)],
-                          capture_output=True, text=True, timeout=900)
+def _batch(*args) -> CliResult:
+    return run_cli("-q", "batch", *args)
 
 
 def test_batch_renders_the_good_songs_reports_the_broken_one_and_skips_finished_songs(song_folder, tmp_path):

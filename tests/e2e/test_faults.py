@@ -1,4 +1,8 @@
-"""Runs that survive faults: kill -9 and re-run, truncated clips, Ctrl-C, a full disk."""
+"""Runs that survive faults: kill -9 and re-run, truncated clips, Ctrl-C, a full disk.
+
+A run that is killed or interrupted is a real process (``CMD``); the runs around it go through
+``run_cli`` in this process.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 from mvtimeline.generate import probe_video
 
@@ -57,21 +62,21 @@ def test_kill_during_generate_then_rerun_redoes_nothing_finished(demo_song, tmp_
         record = json.loads(meta.read_text())
         info = probe_video(meta.with_suffix(".mp4"))
         assert info["frames"] == record["request"]["n_frames"]
-    again = subprocess.run([*CMD, *map(str, args)], capture_output=True, text=True, timeout=600)
+    again = run_cli("-q", *args)
     assert again.returncode == 0, again.stderr
     made, cached = _made(again.stdout)
     assert cached == len(finished) and made + cached == len(json.loads((out / "plan.json").read_text())["segments"])
 
 
-def test_a_truncated_clip_in_the_cache_is_detected_and_made_again(demo_song, tmp_path):
+def test_a_truncated_clip_in_the_cache_is_detected_and_made_again(short_song, tmp_path):
     out = tmp_path / "work"
-    args = ["run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "160x90",
+    args = ["run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", out, "--size", "160x90",
             "--fps", "25"]
-    subprocess.run([*CMD, *map(str, args)], check=True, capture_output=True, timeout=600)
+    run_cli("-q", *args, check=True)
     victim = _finished_clips(out)[1].with_suffix(".mp4")
     data = victim.read_bytes()
     victim.write_bytes(data[: len(data) // 2])
-    again = subprocess.run([*CMD, *map(str, args)], capture_output=True, text=True, timeout=600)
+    again = run_cli("-q", *args)
     assert again.returncode == 0, again.stderr
     made, _ = _made(again.stdout)
     assert made == 1
@@ -80,16 +85,15 @@ def test_a_truncated_clip_in_the_cache_is_detected_and_made_again(demo_song, tmp
 
 def test_kill_during_render_leaves_no_half_file_under_the_final_name(demo_song, tmp_path):
     out = tmp_path / "work"
-    subprocess.run([*CMD, "run", str(demo_song.audio_path), "--lyrics", str(demo_song.lyrics_path), "-o", str(out),
-                    "--size", "640x360", "--fps", "25"], check=True, capture_output=True, timeout=600)
+    run_cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "640x360",
+            "--fps", "25", check=True)
     final = out / "demo.mp4"
     proc = _start("render", out / "demo.kdenlive", "-o", final)
     _wait_for(lambda: any(p.stat().st_size > 0 for p in out.glob(".demo.*.part.mp4")), proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not final.exists()
-    again = subprocess.run([*CMD, "render", str(out / "demo.kdenlive"), "-o", str(final)], capture_output=True,
-                           text=True, timeout=600)
+    again = run_cli("-q", "render", out / "demo.kdenlive", "-o", final)
     assert again.returncode == 0, again.stderr
     assert probe_video(final)["frames"] > 0
 
@@ -121,8 +125,7 @@ def tiny_disk(tmp_path):
 def test_a_full_disk_is_one_clear_line_and_no_half_files(demo_song, tiny_disk):
     out = tiny_disk / "work"
     (tiny_disk / "filler").write_bytes(b"\0" * (2 * 1024 * 1024))  # the song (7.8 MB) no longer fits
-    proc = subprocess.run([*CMD, "run", str(demo_song.audio_path), "--lyrics", str(demo_song.lyrics_path),
-                           "-o", str(out), "--size", "160x90"], capture_output=True, text=True, timeout=600)
+    proc = run_cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "160x90")
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "No space left on device" in lines[0] and "Traceback" not in proc.stderr

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from support.probe import ffprobe
 
 from mvtimeline import pipeline
 from mvtimeline.config import Config
@@ -36,14 +36,14 @@ def test_run_writes_the_project_files_and_artifacts(job):
 
 def test_kdenlive_project_has_a_clip_per_segment_mixes_guides_and_subtitles(job, demo_song):
     summary = read_summary(job.project.path(".kdenlive"))
-    clips = [c for c in summary["clips"] if c["track"] == "V1"]
+    clips = [c for c in summary.clips if c.track == "V1"]
     assert len(clips) == len(job.plan.segments)
-    assert len(summary["mixes"]) == len(job.plan.segments) - 1
-    assert summary["n_frames"] == seconds_to_frame(demo_song.duration_s, FPS)
-    comments = [g["comment"] for g in summary["guides"]]
+    assert len(summary.mixes) == len(job.plan.segments) - 1
+    assert summary.n_frames == seconds_to_frame(demo_song.duration_s, FPS)
+    comments = [g.comment for g in summary.guides]
     assert any("Chorus" in c for c in comments) and any("Intro" in c for c in comments)
     assert any(demo_song.lines[1]["text"] in c for c in comments)
-    assert summary["subtitle_filter"] is not None
+    assert summary.subtitle_filter is not None
     srt = job.project.path(".kdenlive.srt").read_text(encoding="utf-8")
     assert all(line["text"] in srt for line in demo_song.lines)
 
@@ -83,14 +83,10 @@ def test_an_edited_project_is_never_overwritten(job, demo_song):
 
 def test_kdenlive_render_lasts_exactly_the_song(job, demo_song):
     out = pipeline.render_step(job.project)
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                            "stream=nb_read_frames,r_frame_rate", "-of", "default=nw=1", str(out)],
-                           capture_output=True, text=True, check=True).stdout
-    assert f"nb_read_frames={seconds_to_frame(demo_song.duration_s, FPS)}" in probe
-    assert "r_frame_rate=25/1" in probe
-    audio = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=duration",
-                            "-of", "csv=p=0", str(out)], capture_output=True, text=True, check=True).stdout
-    assert abs(float(audio) - demo_song.duration_s) < 0.05  # the song is all there, in sync from frame 0
+    probe = ffprobe(out)
+    assert int(probe["video"]["nb_read_frames"]) == seconds_to_frame(demo_song.duration_s, FPS)
+    assert probe["video"]["r_frame_rate"] == "25/1"
+    assert abs(float(probe["audio"]["duration"]) - demo_song.duration_s) < 0.05  # all there, in sync from frame 0
 
 
 @pytest.mark.kdenlive

@@ -106,13 +106,10 @@ def test_a_singer_set_in_plan_json_is_kept_and_drives_prompt_and_picture(duet, t
     assert next(s for s in again.segments if s.index == seg["index"]).singer == "Ben"
 
 
-def test_one_cast_singer_without_tags_sings_every_segment(tmp_path):
-    if not shutil.which("espeak-ng"):
-        pytest.skip("espeak-ng is not installed (make deps)")
+def test_one_cast_singer_without_tags_sings_every_segment(short_song, tmp_path):
     from mvtimeline.cli import main
-    from mvtimeline.audio.demo import synthesize
 
-    song = synthesize(tmp_path / "song", stanzas=1, intro_bars=1, outro_bars=1)
+    song = short_song
     img = _png(tmp_path / "me.png", (30, 200, 30))
     assert main(["-q", "run", str(song.audio_path), "--lyrics", str(song.lyrics_path), "-o", str(tmp_path / "w"),
                  "--cast", f"Mia={img}", "--setting", "a desert at dawn", "--fps", "12", "--size", "160x96"]) == 0
