@@ -1,5 +1,11 @@
 """The Ray executor on a real local Ray cluster started by the tests (two logical GPUs declared on
-this CPU machine so actor scheduling is real), and a two-node cluster on loopback."""
+this CPU machine so actor scheduling is real), and a two-node cluster on loopback.
+
+The cluster is a Ray of this module's own (``address="local"``): it never joins a Ray another test
+started (test_ray_cluster.py's head may be up at the same time on another test process). The
+lyrics are timed by the DSP aligner except in the batch that runs every step off the driver (no
+test here checks the timing; a Whisper model loaded in each process would be most of the time), and
+the tiny video pipeline is built once for the module (the tests only read it)."""
 
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -48,11 +54,17 @@ def project(short_song, tmp_path_factory):
     song = short_song
     rng = np.random.default_rng(3)
     Image.fromarray((rng.random((90, 160, 3)) * 255).astype(np.uint8)).save(d / "k.png")
-    cfg = Config(fps=Fraction(12), width=64, height=48, images=(d / "k.png",), max_segment_s=4.0)
+    cfg = Config(fps=Fraction(12), width=64, height=48, images=(d / "k.png",), max_segment_s=4.0, aligner="dsp")
     p = pipeline.new_project(song.audio_path, song.lyrics_path, d / "work", cfg)
     a = pipeline.analyze_step(p)
     plan = pipeline.plan_step(p, a, pipeline.align_step(p, a))
     return p, a, plan, song
+
+
+@pytest.fixture(scope="module")
+def wan(tmp_path_factory):
+    """The tiny Wan image-to-video pipeline's folder (read only)."""
+    return tiny_pipelines.BUILDERS["wan"](tmp_path_factory.mktemp("tiny") / "wan")
 
 
 def _requests(project, backend):
@@ -74,9 +86,8 @@ def test_procedural_clips_on_ray_equal_the_local_ones_byte_for_byte(cluster, pro
     assert all(r.cached for r in again)  # same keys, same cache: nothing made twice
 
 
-def test_two_gpu_actors_load_their_model_once_and_share_the_clips(cluster, project, tmp_path):
-    folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
-    settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
+def test_two_gpu_actors_load_their_model_once_and_share_the_clips(cluster, project, wan, tmp_path):
+    settings = {"video_model": str(wan), "steps": 1, "guidance": 1.0, "max_frames": 5}
     backend = generate.get_backend("diffusers", **settings)
     reqs = _requests(project, backend)[:4]
     ex = RayExecutor(("diffusers", settings))
@@ -92,12 +103,11 @@ def test_two_gpu_actors_load_their_model_once_and_share_the_clips(cluster, proje
         assert same_pictures(a.path, b.path), a.path  # same seeds, same bytes
 
 
-def test_keyframe_and_video_models_can_live_on_their_own_gpu_actors(cluster, project, tmp_path):
+def test_keyframe_and_video_models_can_live_on_their_own_gpu_actors(cluster, project, wan, tmp_path):
     """--keyframe-gpus 1 on two GPUs: one actor holds the keyframe model alone and makes every
     keyframe, the other the video model alone and makes every clip from them; the clips are the
     local executor's (which runs both models in one process)."""
     p, a, plan, _ = project
-    wan = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
     sd = tiny_pipelines.BUILDERS["sd"](tmp_path / "sd")
     character = tmp_path / "character.png"  # a setting naming a file: it travels by value too
     shutil.copy(p.config.images[0], character)
@@ -123,9 +133,8 @@ def test_keyframe_and_video_models_can_live_on_their_own_gpu_actors(cluster, pro
         assert x.key == y.key and y.meta["start_image"] == "keyframe" and same_pictures(x.path, y.path)
 
 
-def test_a_killed_actor_is_restarted_and_its_clip_still_made(cluster, project, tmp_path):
-    folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
-    settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
+def test_a_killed_actor_is_restarted_and_its_clip_still_made(cluster, project, wan, tmp_path):
+    settings = {"video_model": str(wan), "steps": 1, "guidance": 1.0, "max_frames": 5}
     backend = generate.get_backend("diffusers", **settings)
     reqs = _requests(project, backend)  # all of them: clips are left for the killed actor's successor
     assert len(reqs) >= 4
@@ -203,7 +212,7 @@ def test_shared_cache_is_checked_before_anything_runs(project, tmp_path, capsys)
 # ----------------------------------------------------------------------------------------- ComfyUI
 def _comfy_config(image, servers):
     return Config(fps=Fraction(24), width=160, height=96, images=(image,), backend="comfyui", executor="ray",
-                  comfyui={"servers": servers, "workflow": "still-audio"})
+                  comfyui={"servers": servers, "workflow": "still-audio"}, aligner="dsp")
 
 
 def _records(folder):
@@ -333,14 +342,13 @@ def json_of(path):
     return json.loads(Path(path).read_text())
 
 
-def test_a_batch_s_songs_share_the_gpu_actors(cluster, tmp_path):
+def test_a_batch_s_songs_share_the_gpu_actors(cluster, wan, tmp_path):
     from mvtimeline import batch
 
-    folder = tiny_pipelines.BUILDERS["wan"](tmp_path / "wan")
-    settings = {"video_model": str(folder), "steps": 1, "guidance": 1.0, "max_frames": 5}
+    settings = {"video_model": str(wan), "steps": 1, "guidance": 1.0, "max_frames": 5}
     songs = _song_folder(tmp_path, 2, stills=True)
     cfg = Config(fps=Fraction(12), width=64, height=48, executor="ray", backend="diffusers", diffusers=settings,
-                 max_segment_s=4.0)
+                 max_segment_s=6.0, aligner="dsp")
     outcomes = batch.run_source(songs, tmp_path / "out", config=cfg, preset="preview")
     assert [o.status for o in outcomes] == ["done", "done"], [o.error for o in outcomes]
     workers = [{r["meta"]["worker"] for r in _records(tmp_path / "out" / o.name)} for o in outcomes]
