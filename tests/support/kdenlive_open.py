@@ -209,7 +209,7 @@ def _open_once(
         while time.monotonic() < deadline and kdenlive.poll() is None:
             if any("Kdenlive" in n for n in names()):
                 break
-            time.sleep(1.0)
+            time.sleep(0.25)
         if kdenlive.poll() is None:
             time.sleep(settle_s)
         windows = names()

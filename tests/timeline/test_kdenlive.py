@@ -399,14 +399,44 @@ TRICKY_SUBS = [
 ]
 
 
-def open_clean(project_path: Path, out_dir: Path, shot_name: str):
-    """Open in real Kdenlive (skip when it is not installed); keep the screenshot if asked to."""
+OPEN_PROFILES = {"16x9-25": ((1920, 1080), Fraction(25)), "9x16-29.97": ((1080, 1920), Fraction(30000, 1001))}
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory):
+    """The projects the real-Kdenlive tests open, all opened at once (each Kdenlive on its own
+    virtual screen, so one loads while another waits): name → (project file, Future of the
+    OpenResult). Each profile of ``OPEN_PROFILES`` with takes, guides and tricky subtitles, and
+    ``"moved"``: such a project whose folder was moved away from where it was written."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from support.kdenlive_open import missing_tools, open_in_kdenlive
 
     missing = missing_tools()
     if missing:
         pytest.skip(f"needs apt-get install -y {' '.join(missing)}")
-    result = open_in_kdenlive(project_path, out_dir)
+    paths = {}
+    for name, (size, fps) in OPEN_PROFILES.items():
+        folder = tmp_path_factory.mktemp(f"open-{name}")
+        project = build_timeline(folder, fps=fps, size=size, takes=2, subtitles=TRICKY_SUBS, beats_s=(0.8, 2.4))
+        paths[name] = write_to_file(project.timeline, folder / "song.kdenlive")
+    base = tmp_path_factory.mktemp("open-moved")
+    made = base / "made"
+    project = build_timeline(made, takes=2, subtitles=TRICKY_SUBS)
+    write_to_file(project.timeline, made / "song.kdenlive")
+    moved = base / "elsewhere" / "moved"
+    shutil.copytree(made, moved)
+    made.rename(base / "gone")  # nothing is left where the project was written
+    paths["moved"] = moved / "song.kdenlive"
+    with ThreadPoolExecutor(len(paths), thread_name_prefix="kdenlive") as pool:
+        runs = {name: (path, pool.submit(open_in_kdenlive, path, path.parent.parent / f"kdenlive-open-{name}"))
+                for name, path in paths.items()}
+        yield runs
+
+
+def open_clean(run, shot_name: str):
+    """The result of a run of :func:`opened`, checked clean; keep the screenshot if asked to."""
+    result = run.result()
     shots = os.environ.get("MVTIMELINE_SHOTS")  # a folder where a person wants the screenshots
     if shots and result.screenshot is not None:
         Path(shots).mkdir(parents=True, exist_ok=True)
@@ -425,16 +455,12 @@ def loaded_clip_starts(log_path: Path) -> dict[str, list[int]]:
 
 
 @pytest.mark.kdenlive
-@pytest.mark.parametrize(
-    ("size", "fps"),
-    [((1920, 1080), Fraction(25)), ((1080, 1920), Fraction(30000, 1001))],
-    ids=["16x9-25", "9x16-29.97"],
-)
-def test_kdenlive_opens_the_project_with_takes_guides_and_subtitles_with_no_dialog(tmp_path, size, fps):
-    project = build_timeline(tmp_path, fps=fps, size=size, takes=2, subtitles=TRICKY_SUBS, beats_s=(0.8, 2.4))
-    path = write_to_file(project.timeline, tmp_path / "song.kdenlive")
+@pytest.mark.parametrize("name", list(OPEN_PROFILES))
+def test_kdenlive_opens_the_project_with_takes_guides_and_subtitles_with_no_dialog(opened, name):
+    size, fps = OPEN_PROFILES[name]
+    path, run = opened[name]
     summary = read_summary(path)
-    result = open_clean(path, tmp_path / "kdenlive-open", f"kdenlive-open-{size[0]}x{size[1]}-{fps_label(fps)}")
+    result = open_clean(run, f"kdenlive-open-{size[0]}x{size[1]}-{fps_label(fps)}")
     assert result.windows == (f"song / {profile_for(*size, fps).description} — Kdenlive",)
     starts = loaded_clip_starts(result.log)  # the three chosen takes and the song reached the timeline
     assert starts["AV"] == [c.start_frame for c in video_clips(summary)]
@@ -442,14 +468,10 @@ def test_kdenlive_opens_the_project_with_takes_guides_and_subtitles_with_no_dial
 
 
 @pytest.mark.kdenlive
-def test_kdenlive_opens_a_moved_project_folder_with_no_missing_clip(tmp_path):
-    made = tmp_path / "made"
-    project = build_timeline(made, takes=2, subtitles=TRICKY_SUBS)
-    write_to_file(project.timeline, made / "song.kdenlive")
-    moved = tmp_path / "elsewhere" / "moved"
-    shutil.copytree(made, moved)
-    made.rename(tmp_path / "gone")  # nothing is left where the project was written
-    result = open_clean(moved / "song.kdenlive", tmp_path / "kdenlive-open", "kdenlive-open-moved")
+def test_kdenlive_opens_a_moved_project_folder_with_no_missing_clip(opened):
+    path, run = opened["moved"]
+    assert not (path.parents[2] / "made").exists()
+    result = open_clean(run, "kdenlive-open-moved")
     log = result.log.read_text(encoding="utf-8", errors="replace")
     assert len(loaded_clip_starts(result.log)["AV"]) == 3
     assert "srt/vtt/sbv file import" in log  # the subtitles came from the sidecar beside the moved project

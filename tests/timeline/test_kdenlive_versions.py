@@ -8,6 +8,12 @@ imports into 26.08 with named clips, working dissolves, guides in their categori
 
 The chroots come from ``kdenlive_chroot.sh`` (see :mod:`kdenlive_chroot`); ``make test`` sets them
 up. Structural checks that need no Kdenlive run everywhere.
+
+The whole module is one xdist group with the other real-Kdenlive tests, so its demo projects (a
+minute to make) are made once, on one worker. The Kdenlive runs start together at the first test that
+needs one (:func:`kdenlive_runs`): one lane per Kdenlive (22.12 here, 24.12, 26.08), each running its
+opens, saves and import one after the other, so that one Kdenlive loads while another one waits;
+each test then checks its own run.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import dataclasses
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,6 +38,8 @@ from mvtimeline.timeline.kdenlive.xml import subtitles_paths
 from mvtimeline.timeline.kdenlive.read import read_summary
 from mvtimeline.timeline.kdenlive.layout import GUIDE_CATEGORIES, guide_category
 from mvtimeline.types import Analysis, Lyrics, Plan
+
+pytestmark = pytest.mark.xdist_group("kdenlive")
 
 #: Kdenlive's default guide categories (KdenliveSettings guidesCategories): index → colour.
 KDENLIVE_DEFAULT_COLOURS = ["#9b59b6", "#3daee9", "#1abc9c", "#1cdc9a", "#c9ce3b", "#fdbc4b", "#f39c1f", "#f47750",
@@ -57,29 +66,51 @@ def _project(song, folder: Path, profile: str, version: str) -> pipeline.RunResu
 
 
 @pytest.fixture(scope="module")
-def projects(full_demo, tmp_path_factory):
-    """The demo project per (profile, version): clips made at a tiny size of the profile's shape,
-    project files written at the real size (1920x1080 / 1080x1920), as Kdenlive users have them."""
+def made(full_demo, tmp_path_factory):
+    """The demo song made into a project per profile (clips at a tiny size of the profile's shape,
+    1.04): profile → (WorkFolder, plan, analysis, aligned lyrics, chosen clips)."""
     out = {}
     for profile in PROFILES:
         base = _project(full_demo, tmp_path_factory.mktemp(f"demo-{profile}"), profile, "1.04")
         plan = Plan.load(base.project.folder / "plan.json")
         analysis = Analysis.load(base.project.folder / "analysis.json")
         aligned = Lyrics.load(base.project.folder / "aligned.json")
-        clips = pipeline.chosen_clips(base.project, plan, analysis)
-        for version in ("1.04", "1.1"):
-            folder = base.project.folder.parent / f"{base.project.folder.name}-{version}"
-            shutil.copytree(base.project.folder, folder)
-            for stale in folder.glob("demo.kdenlive*"):
-                stale.unlink()
-            w, h = OPEN_SIZES[profile]
-            project = dataclasses.replace(pipeline.load_project(folder), config=base.project.config.replace(
-                width=w, height=h, kdenlive_format=version))
-            moved = {k: (req, dataclasses.replace(res, path=folder / res.path.relative_to(base.project.folder)))
-                     for k, (req, res) in clips.items()}
-            pipeline.export_step(project, plan, aligned, moved, formats=("kdenlive", "otio"), analysis=analysis)
-            out[(profile, version)] = project
+        out[profile] = (base.project, plan, analysis, aligned, pipeline.chosen_clips(base.project, plan, analysis))
     return out
+
+
+def _written_in(made, folder: Path, profile: str, version: str, size: tuple[int, int]):
+    """A copy of the profile's work folder in ``folder``, its project files written there at ``size``
+    in document ``version`` (so that their paths are those of ``folder``)."""
+    base, plan, analysis, aligned, clips = made[profile]
+    shutil.copytree(base.folder, folder)
+    for stale in folder.glob("demo.kdenlive*"):
+        stale.unlink()
+    project = dataclasses.replace(pipeline.load_project(folder), config=base.config.replace(
+        width=size[0], height=size[1], kdenlive_format=version))
+    moved = {k: (req, dataclasses.replace(res, path=folder / res.path.relative_to(base.folder)))
+             for k, (req, res) in clips.items()}
+    pipeline.export_step(project, plan, aligned, moved, formats=("kdenlive", "otio"), analysis=analysis)
+    return project
+
+
+@pytest.fixture(scope="module")
+def projects(made):
+    """The demo project per (profile, version): clips made at a tiny size of the profile's shape,
+    project files written at the real size (1920x1080 / 1080x1920), as Kdenlive users have them."""
+    out = {}
+    for profile in PROFILES:
+        base = made[profile][0]
+        for version in ("1.04", "1.1"):
+            folder = base.folder.parent / f"{base.folder.name}-{version}"
+            out[(profile, version)] = _written_in(made, folder, profile, version, OPEN_SIZES[profile])
+    return out
+
+
+def _to_pick_in(made, folder: Path):
+    """The 16:9 demo project as ``mvtimeline run`` writes it (1.04, at the clips' size), in a work
+    folder of its own in ``folder``, for a test that changes it."""
+    return _written_in(made, folder / "job", "16x9-25", "1.04", PROFILES["16x9-25"][:2])
 
 
 # -------------------------------------------------------------------------------- structure, everywhere
@@ -149,9 +180,9 @@ def test_otio_names_its_clips_files_and_carries_guide_categories(projects):
         assert marker.comment
 
 
-def test_pick_on_an_edited_project_changes_only_that_clip_and_keeps_a_copy(full_demo, tmp_path):
-    job = _project(full_demo, tmp_path / "job", "16x9-25", "1.04")
-    path = job.project.path(".kdenlive")
+def test_pick_on_an_edited_project_changes_only_that_clip_and_keeps_a_copy(made, tmp_path):
+    folder = _to_pick_in(made, tmp_path).folder
+    path = folder / "demo.kdenlive"
     tree = etree.parse(str(path))
     for p in tree.getroot().iter("property"):  # the user renames a guide and a track
         if p.get("name") == "kdenlive:docproperties.guides":
@@ -163,7 +194,7 @@ def test_pick_on_an_edited_project_changes_only_that_clip_and_keeps_a_copy(full_
     tree.write(str(path), xml_declaration=True, encoding="utf-8")
     edited = path.read_bytes()
     before = read_summary(path)
-    result = pipeline.pick(job.project, 2, 2)
+    result = pipeline.pick(folder, 2, 2)
     after = read_summary(path)
     assert [b.read_bytes() for b in result.backups if b.name.startswith("demo.kdenlive.bak")] == [edited]
     assert after.guides[0].comment == "my own intro guide"
@@ -191,17 +222,73 @@ OPEN_CASES = [("22.12", v, p) for v in ("1.04",) for p in PROFILES] + [
 ]
 
 
+class _Lanes:
+    """One thread per Kdenlive (a lane); each run is started once, by its key, and its Future kept."""
+
+    def __init__(self) -> None:
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+        self.runs: dict[tuple, Future] = {}
+
+    def start(self, lane: str, key: tuple, fn, *args) -> Future:
+        if key not in self.runs:
+            pool = self.pools.setdefault(lane, ThreadPoolExecutor(1, thread_name_prefix=f"kdenlive-{lane}"))
+            self.runs[key] = pool.submit(fn, *args)
+        return self.runs[key]
+
+    def result(self, key: tuple):
+        return self.runs[key].result()
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _save_in_26(project) -> Path:
+    """Kdenlive 26.08 opens the project and saves it as ``saved-in-26.kdenlive`` beside it."""
+    return save_in_chroot("forky", project.path(".kdenlive"), project.folder / "saved-in-26.kdenlive",
+                          project.folder.parent / f"{project.folder.name}-save-26")
+
+
+def _save_to_pick_in(made, folder: Path) -> Path:
+    return _save_in_26(_to_pick_in(made, folder))
+
+
+@pytest.fixture(scope="module")
+def kdenlive_runs(made, projects, tmp_path_factory):
+    """Every Kdenlive run of the module, started at once in its lane: the opens of ``OPEN_CASES``
+    (22.12 here, 24.12 and 26.08 in their chroots), then in 26.08 the saves of both documents (and of
+    the project ``mvtimeline run`` writes, for the pick test to change) and the OTIO import. A Kdenlive that cannot
+    run here starts nothing (its tests skip)."""
+    from support.kdenlive_open import missing_tools, open_in_kdenlive
+
+    lanes = _Lanes()
+    root = tmp_path_factory.mktemp("kdenlive-runs")
+    for suite, version, profile in OPEN_CASES:
+        path, out = projects[(profile, version)].path(".kdenlive"), root / f"{suite}-{version}-{profile}"
+        if suite == "22.12" and not missing_tools():
+            lanes.start(suite, ("open", suite, version, profile), open_in_kdenlive, path, out)
+        elif suite != "22.12" and not skip_reason(suite):
+            lanes.start(suite, ("open", suite, version, profile), open_in_chroot, suite, path, out)
+    if not skip_reason("forky"):
+        for version in ("1.04", "1.1"):
+            lanes.start("forky", ("save", version), _save_in_26, projects[("16x9-25", version)])
+        lanes.start("forky", ("save", "to pick in"), _save_to_pick_in, made, tmp_path_factory.mktemp("pick-in-26"))
+        project = projects[("16x9-25", "1.04")]
+        lanes.start("forky", ("otio",), import_otio, "forky", project.path(".otio"), root / "otio")
+    yield lanes
+    lanes.close()
+
+
 @pytest.mark.kdenlive
 @pytest.mark.parametrize(("suite", "version", "profile"), OPEN_CASES,
                          ids=[f"{s}-{v}-{p}" for s, v, p in OPEN_CASES])  # fmt: skip
-def test_demo_project_opens_with_no_dialog(projects, suite, version, profile, tmp_path):
-    path = projects[(profile, version)].path(".kdenlive")
+def test_demo_project_opens_with_no_dialog(kdenlive_runs, suite, version, profile):
     if suite == "22.12":
-        from support.kdenlive_open import missing_tools, open_in_kdenlive
+        from support.kdenlive_open import missing_tools
 
         if missing_tools():
             pytest.skip(f"needs apt-get install -y {' '.join(missing_tools())}")
-        result = open_in_kdenlive(path, tmp_path / "open")
+        result = kdenlive_runs.result(("open", suite, version, profile))
         shots = [result.screenshot] if result.screenshot else []
         _keep_shots(shots, f"{suite}-{version}-{profile}")
         assert result.clean, f"Kdenlive 22.12 showed {result.dialogs or 'no main window'}; see {shots}"
@@ -209,22 +296,21 @@ def test_demo_project_opens_with_no_dialog(projects, suite, version, profile, tm
     reason = skip_reason(suite)
     if reason:
         pytest.skip(reason)
-    result = open_in_chroot(suite, path, tmp_path / "open")
+    result = kdenlive_runs.result(("open", suite, version, profile))
     _keep_shots(result.screenshots, f"{suite}-{version}-{profile}")
     assert result.clean, result.message()
 
 
 @pytest.mark.kdenlive
 @pytest.mark.parametrize("version", ["1.04", "1.1"])
-def test_kdenlive_26_saves_the_project_and_we_read_the_same_clips_takes_guides_and_subtitles(projects, version,
-                                                                                             tmp_path):
+def test_kdenlive_26_saves_the_project_and_we_read_the_same_clips_takes_guides_and_subtitles(projects, kdenlive_runs,
+                                                                                             version):
     reason = skip_reason("forky")
     if reason:
         pytest.skip(reason)
     project = projects[("16x9-25", version)]
     ours = read_summary(project.path(".kdenlive"))
-    saved = save_in_chroot("forky", project.path(".kdenlive"), project.folder / "saved-in-26.kdenlive",
-                           tmp_path / "save")
+    saved = kdenlive_runs.result(("save", version))
     theirs = read_summary(saved)
     assert theirs.version == "1.1" and theirs.docproperties["kdenliveversion"].startswith("26.08")
 
@@ -244,17 +330,18 @@ def test_kdenlive_26_saves_the_project_and_we_read_the_same_clips_takes_guides_a
 
 
 @pytest.mark.kdenlive
-def test_pick_on_a_project_kdenlive_26_saved_keeps_its_edits_and_still_opens_clean(full_demo, tmp_path):
+def test_pick_on_a_project_kdenlive_26_saved_keeps_its_edits_and_still_opens_clean(kdenlive_runs, tmp_path):
     reason = skip_reason("forky")
     if reason:
         pytest.skip(reason)
-    job = _project(full_demo, tmp_path / "job", "16x9-25", "1.04")
-    path = job.project.path(".kdenlive")
-    saved = save_in_chroot("forky", path, path.with_name("saved.kdenlive"), tmp_path / "save")
+    # the demo project, in a work folder of this test's own, as Kdenlive 26.08 saved it there
+    saved = kdenlive_runs.result(("save", "to pick in"))
+    folder = saved.parent
+    path = folder / "demo.kdenlive"
     shutil.copyfile(saved, path)  # the user saved the project in Kdenlive 26.08
-    shutil.copyfile(saved.with_name("saved.kdenlive.ass"), path.with_name("demo.kdenlive.ass"))
+    shutil.copyfile(saved.with_name(f"{saved.name}.ass"), path.with_name("demo.kdenlive.ass"))
     before = read_summary(path)
-    pipeline.pick(job.project, 3, 2)
+    pipeline.pick(folder, 3, 2)
     after = read_summary(path)
     assert after.docproperties["kdenliveversion"] == before.docproperties["kdenliveversion"]  # not ours
     v1 = [c for c in after.clips if c.track == "V1"]
@@ -266,14 +353,14 @@ def test_pick_on_a_project_kdenlive_26_saved_keeps_its_edits_and_still_opens_cle
 
 
 @pytest.mark.kdenlive
-def test_otio_imports_into_kdenlive_26_with_named_clips_dissolves_guides_in_sync(projects, tmp_path):
+def test_otio_imports_into_kdenlive_26_with_named_clips_dissolves_guides_in_sync(projects, kdenlive_runs):
     reason = skip_reason("forky")
     if reason:
         pytest.skip(reason)
     project = projects[("16x9-25", "1.04")]
-    imported, report = import_otio("forky", project.path(".otio"), tmp_path / "otio")
+    imported, report = kdenlive_runs.result(("otio",))
     assert imported.is_file(), report
-    log = (tmp_path / "otio" / "kdenlive.log").read_text(errors="replace")
+    log = (imported.parent / "kdenlive.log").read_text(errors="replace")
     assert "mix failed" not in log
     theirs, ours = read_summary(imported), read_summary(project.path(".kdenlive"))
     v1 = [c for c in theirs.clips if c.track == "V1"]
