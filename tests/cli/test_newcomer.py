@@ -22,7 +22,7 @@ Paper boats are sailing on the streets of gold
 Hold the lantern high and let the morning come
 Sing it to the hills until the night is done
 """
-SMALL = ["--size", "160x96", "--fps", "12"]
+SMALL = ["--size", "64x48", "--fps", "12"]
 
 
 def mvt(*args) -> CliResult:

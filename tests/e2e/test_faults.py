@@ -51,8 +51,8 @@ def _made(stdout: str) -> tuple[int, int]:
 
 def test_kill_during_generate_then_rerun_redoes_nothing_finished(demo_song, tmp_path):
     out = tmp_path / "work"
-    args = ["run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "320x180",
-            "--fps", "25"]
+    args = ["run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "64x48",
+            "--fps", "12"]
     proc = _start(*args)
     _wait_for(lambda: len(_finished_clips(out)) >= 2, proc)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -70,8 +70,8 @@ def test_kill_during_generate_then_rerun_redoes_nothing_finished(demo_song, tmp_
 
 def test_a_truncated_clip_in_the_cache_is_detected_and_made_again(short_song, tmp_path):
     out = tmp_path / "work"
-    args = ["run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", out, "--size", "160x90",
-            "--fps", "25"]
+    args = ["run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", out, "--size", "64x48",
+            "--fps", "12"]
     run_cli("-q", *args, check=True)
     victim = _finished_clips(out)[1].with_suffix(".mp4")
     data = victim.read_bytes()
@@ -83,9 +83,9 @@ def test_a_truncated_clip_in_the_cache_is_detected_and_made_again(short_song, tm
     assert victim.stat().st_size > len(data) // 2 and probe_video(victim)["frames"] > 0
 
 
-def test_kill_during_render_leaves_no_half_file_under_the_final_name(demo_song, tmp_path):
+def test_kill_during_render_leaves_no_half_file_under_the_final_name(short_song, tmp_path):
     out = tmp_path / "work"
-    run_cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "640x360",
+    run_cli("-q", "run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", out, "--size", "320x180",
             "--fps", "25", check=True)
     final = out / "demo.mp4"
     proc = _start("render", out / "demo.kdenlive", "-o", final)
@@ -99,6 +99,8 @@ def test_kill_during_render_leaves_no_half_file_under_the_final_name(demo_song, 
 
 
 def test_ctrl_c_exits_130_with_one_line_on_how_to_resume(demo_song, tmp_path):
+    """Ctrl-C after the first clip: the demo song's 21 clips at 320x180 leave the run most of its work to do
+    (a shorter job can finish before the signal arrives)."""
     out = tmp_path / "work"
     proc = _start("run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", out, "--size", "320x180")
     _wait_for(lambda: len(_finished_clips(out)) >= 1, proc)

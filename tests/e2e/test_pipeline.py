@@ -16,7 +16,7 @@ from mvtimeline.timecode import seconds_to_frame
 from mvtimeline.timeline.kdenlive.read import read_summary
 
 FPS = Fraction(25)
-CONFIG = Config(fps=FPS, width=320, height=180, dissolve_s=0.4)
+CONFIG = Config(fps=FPS, width=64, height=48, dissolve_s=0.4)
 
 
 @pytest.fixture(scope="module")

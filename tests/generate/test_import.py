@@ -25,16 +25,43 @@ pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.whic
 FPS = Fraction(24)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder."""
+def _once_per_run(tmp_path_factory, name: str, build):
+    """``build(folder)`` once for the whole test run: the xdist workers share the first one's result
+    (made under a lock in the run's common temp folder, pickled); without xdist, once per module.
+    The result is only read (``work`` copies the folder)."""
+    import fcntl
+    import os
+    import pickle
+    import tempfile
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run_id:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent / f"shared-{name}-{run_id}"
+    root.mkdir(exist_ok=True)
+    done = root / "result.pickle"
+    with open(root / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if not done.exists():
+            value = build(Path(tempfile.mkdtemp(dir=root)))
+            done.write_bytes(pickle.dumps(value))
+        return pickle.loads(done.read_bytes())
+
+
+def _build_base(d: Path):
     from mvtimeline.audio.demo import synthesize
 
-    d = tmp_path_factory.mktemp("import")
     song = synthesize(d / "song", stanzas=4, intro_bars=1, outro_bars=1)
     res = pipeline.run(song.audio_path, song.lyrics_path, d / "work",
-                       Config(fps=FPS, width=320, height=180, max_segment_s=6.0))
+                       Config(fps=FPS, width=64, height=48, max_segment_s=9.0))
     return song, res.project.folder
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder,
+    made once for all the test processes of a run."""
+    return _once_per_run(tmp_path_factory, "import", _build_base)
 
 
 @pytest.fixture()
@@ -47,8 +74,8 @@ def work(base, tmp_path):
 
 def make_clip(song_wav: Path, out: Path, *, start_s: float, dur_s: float, fps: int = 30, black_head_s: float = 0.0,
               frozen_tail_s: float = 0.0, rate: int = 44100, gain_db: float = 0.0, lowpass_hz: int | None = None,
-              noise_db: float | None = None, audio: bool = True, seed: int = 0) -> Path:
-    """A clip whose picture moves (testsrc2; black for ``black_head_s``, frozen for the last
+              noise_db: float | None = None, audio: bool = True, seed: int = 0, size: str = "320x240") -> Path:
+    """A clip whose picture moves (testsrc2 of ``size``; black for ``black_head_s``, frozen for the last
     ``frozen_tail_s``) and whose sound is the song from ``start_s`` (resampled, louder/softer,
     low-passed, or mixed with white noise ``noise_db`` relative to it), AAC in MP4."""
     y, sr = sf.read(str(song_wav), dtype="float32", always_2d=False)
@@ -68,7 +95,7 @@ def make_clip(song_wav: Path, out: Path, *, start_s: float, dur_s: float, fps: i
         vf.append(f"drawbox=c=black:t=fill:enable='lt(t,{black_head_s})'")
     if frozen_tail_s:
         vf.append(f"trim=duration={dur_s - frozen_tail_s},tpad=stop_mode=clone:stop_duration={frozen_tail_s}")
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}:duration={dur_s + 1}"]
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={dur_s + 1}"]
     if audio:
         cmd += ["-i", str(wav)]
     cmd += ["-vf", ",".join(vf), "-map", "0:v"]
@@ -254,7 +281,8 @@ def test_a_shot_pack_round_trip_puts_every_take_on_its_segment(work, tmp_path):
 def test_one_long_video_is_cut_into_a_take_per_segment(work, tmp_path):
     song, folder = work
     dur = sf.info(str(song.audio_path)).duration
-    clip = make_clip(song.audio_path, tmp_path / "whole.mp4", start_s=-0.6, dur_s=dur + 0.6, black_head_s=0.6)
+    clip = make_clip(song.audio_path, tmp_path / "whole.mp4", start_s=-0.6, dur_s=dur + 0.6, black_head_s=0.6,
+                     size="64x48")
     rows = import_clips(folder, [clip], whole=True)
     segs = _segments(folder)
     assert [r.segment for r in rows] == [s.index for s in segs] and all(r.ok for r in rows)

@@ -216,21 +216,21 @@ def _tiny_demucs(folder: Path) -> Path:
     return folder
 
 
-def test_separate_makes_a_stem_with_a_demucs_model_from_a_folder(demo_song, tmp_path):
+def test_separate_makes_a_stem_with_a_demucs_model_from_a_folder(short_song, tmp_path):
     import soundfile as sf
 
     repo = _tiny_demucs(tmp_path / "models")
     out = tmp_path / "aligned.json"
-    proc = _cli("align", demo_song.audio_path, demo_song.lyrics_path, "-o", out, "--separate", "--separate-model",
+    proc = _cli("align", short_song.audio_path, short_song.lyrics_path, "-o", out, "--separate", "--separate-model",
                 "tiny", "--separate-repo", repo)
     assert proc.returncode == 0, proc.stderr
     stem = tmp_path / "aligned.vocals.wav"
-    song_info, stem_info = sf.info(str(demo_song.audio_path)), sf.info(str(stem))
+    song_info, stem_info = sf.info(str(short_song.audio_path)), sf.info(str(stem))
     assert stem_info.samplerate == song_info.samplerate and stem_info.frames == song_info.frames
-    assert len(read(out).lines) == len(demo_song.lines)
+    assert len(read(out).lines) == len(short_song.lines)
     # a work folder keeps the stem it made and names it in project.json
-    proc = _cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", tmp_path / "w",
-                "--separate", "--separate-model", "tiny", "--separate-repo", repo, "--size", "320x180", "--fps", "12",
+    proc = _cli("-q", "run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", tmp_path / "w",
+                "--separate", "--separate-model", "tiny", "--separate-repo", repo, "--size", "64x48", "--fps", "12",
                 "--force")  # the tiny model's weights are random: its "vocals" are noise nobody sings in
     assert proc.returncode == 0, proc.stderr
     project = json.loads((tmp_path / "w" / "project.json").read_text(encoding="utf-8"))

@@ -242,9 +242,9 @@ def test_mandarin_lyrics_in_hanzi_are_aligned_on_their_characters(tmp_path):
 
 @needs_model
 @needs_espeak
-def test_the_run_records_the_aligner_and_model_in_aligned_json(tmp_path, demo_song):
-    res = _cli("-q", "run", demo_song.audio_path, "--lyrics", demo_song.lyrics_path, "-o", tmp_path / "w",
-               "--size", "320x180", "--fps", "12", "--language", "en")
+def test_the_run_records_the_aligner_and_model_in_aligned_json(tmp_path, short_song):
+    res = _cli("-q", "run", short_song.audio_path, "--lyrics", short_song.lyrics_path, "-o", tmp_path / "w",
+               "--size", "64x48", "--fps", "12", "--language", "en")
     assert res.returncode == 0, res.stderr
     aligned = json.loads((tmp_path / "w" / "aligned.json").read_text(encoding="utf-8"))
     assert aligned["aligner"]["aligner"] == "whisper"
