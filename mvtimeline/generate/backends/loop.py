@@ -285,7 +285,7 @@ def with_source(
     Parameters
     ----------
     requests : sequence of ClipRequest
-        E.g. from :func:`mvtimeline.pipeline.clip_requests`.
+        E.g. from :func:`mvtimeline.generate.requesting.clip_requests`.
     video : Path or str, optional
         The video to loop; its SHA-256 goes into ``video_sha256`` (part of the cache key).
     pingpong : bool, default False

@@ -2,7 +2,7 @@
 
 ``get_backend("comfyui", servers=("http://gpu1:8188", ...), workflow="still-audio")`` builds a
 :class:`ComfyUIBackend`; building it reads the workflow and its binding
-(:mod:`.comfy_workflow`) and contacts no server. Per clip:
+(:mod:`.workflow`) and contacts no server. Per clip:
 
 1. **frames**: the clip's ``n_frames`` at the project rate last ``n_frames / fps`` seconds; the
    model makes ``grid.at_least(ceil(seconds * native_fps))`` frames at its own rate (4k+1 at 16 fps,
