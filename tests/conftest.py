@@ -31,8 +31,9 @@ def pytest_configure(config):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns xdist_group marks into groups
 def pytest_collection_modifyitems(config, items):
-    # the slow end-to-end and real-Kdenlive tests share xdist groups so two heavy ones never run at once
+    # the real-Kdenlive tests share an xdist group so two of them never run at once
     for item in items:
         if item.get_closest_marker("kdenlive"):
             item.add_marker(pytest.mark.xdist_group("kdenlive"))
