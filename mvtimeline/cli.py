@@ -18,8 +18,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import (ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, KDENLIVE_FORMATS, PACE_NAMES, Config, check_separate,
-                     load_toml, parse_size, separate_settings)
+from .config import (ALIGNERS, CUT_RULES, DIFFUSERS_OPTIONS, EXECUTORS, KDENLIVE_FORMATS, PACE_NAMES, Config,
+                     check_separate, load_toml, parse_size, separate_settings)
 from .errors import InputError, MvtimelineError
 from .timecode import fps_choices, parse_fps
 
@@ -444,7 +444,7 @@ def _diffusers_options(f):
 def _executor_options(f):
     """Where clips are made: here, or on a Ray cluster."""
     opts = [
-        click.option("--executor", type=click.Choice(("local", "ray")), default=None,
+        click.option("--executor", type=click.Choice(EXECUTORS), default=None,
                      help="Where clips are made: local (default) or ray (pip install 'mvtimeline[ray]')."),
         click.option("--ray-address", default=None, metavar="ADDRESS",
                      help="ray: the cluster (auto, ray://HOST:10001); default RAY_ADDRESS, else a local Ray."),

@@ -468,3 +468,11 @@ def test_generate_library_code_never_prints_or_imports_rich() -> None:
         text = path.read_text()
         assert not re.search(r"\bprint\(", text), path
         assert not re.search(r"^\s*(import|from)\s+rich\b", text, re.M), path
+
+
+def test_the_executor_names_the_options_take_are_the_executors_there_are():
+    """``--executor`` and the settings check read config.EXECUTORS; the table that builds them must match."""
+    from mvtimeline import config
+    from mvtimeline.generate import EXECUTORS
+
+    assert tuple(EXECUTORS) == config.EXECUTORS
