@@ -81,3 +81,7 @@ class ClipsMissing(RunError):
         super().__init__(message)
         self.made = made or []
         self.failed = failed or []
+
+
+class Cancelled(RunError):
+    """The person stopped the work (a re-roll cancelled on the review page); what was finished stays."""

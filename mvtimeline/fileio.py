@@ -6,7 +6,7 @@ Every file mvtimeline writes goes through :func:`atomic_write` (temp file in the
 Every content hash of a file (the song's for ``analysis.json``, an image's for a clip's cache key,
 a batch's stamps, a Whisper model's) is :func:`file_sha256`.
 
-Public: atomic_write, atomic_path, write_json, read_json, backup_path, ensure_dir, relative_path, file_sha256.
+Public: atomic_write, atomic_path, write_json, read_json, backup_path, ensure_dir, relative_path, file_sha256, inside_folder.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from .errors import InputError, OutputError, SchemaVersionError
 
 __all__ = ["atomic_write", "atomic_path", "write_json", "read_json", "backup_path", "ensure_dir", "relative_path",
-           "file_sha256"]
+           "file_sha256", "inside_folder"]
 
 
 def file_sha256(path: Path | str) -> str:
@@ -170,3 +170,42 @@ def relative_path(path: Path, base: Path) -> str:
         return str(p.relative_to(base))
     except ValueError:
         return str(p)
+
+
+def inside_folder(folder: Path, relative: str) -> Path:
+    """The file ``relative`` names inside ``folder``, refused when it could lie outside it.
+
+    A request from the review page names files this way; an absolute path, a ``..`` part, a
+    backslash or NUL, or a link that leads out of the folder (checked on the resolved path) is refused.
+
+    Parameters
+    ----------
+    folder : Path
+        The work folder.
+    relative : str
+        A ``/``-separated path inside it.
+
+    Returns
+    -------
+    Path
+        ``folder / relative`` (not resolved: links inside the folder stay as they are).
+
+    Raises
+    ------
+    InputError
+        The path is absolute, climbs out, or leads out through a link.
+    """
+    from .errors import InputError
+
+    text = str(relative)
+    parts = text.split("/")
+    if (not text or text.startswith("/") or "\\" in text or "\0" in text or ".." in parts
+            or (len(text) > 1 and text[1] == ":")):
+        raise InputError(f"{text!r}: not a path inside the work folder")
+    path = Path(folder) / text
+    root = Path(folder).resolve()
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        raise InputError(f"{text!r}: leads out of the work folder") from None
+    return path

@@ -7,6 +7,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
 generate_step, export_step, render_step, render_project, timing_step, timing_in_folder, chosen_clips, all_takes, pick, import_clips, analyze_song,
+timeline_clips, edit_segment, move_cut, make_take, place_take, NewTake,
 align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
@@ -63,6 +64,12 @@ __all__ = [
     "EXPORT_FORMATS",
     "STEM_FILE",
     "project_backend",
+    "timeline_clips",
+    "edit_segment",
+    "move_cut",
+    "make_take",
+    "place_take",
+    "NewTake",
 ]
 
 log = logging.getLogger(__name__)
@@ -1237,9 +1244,8 @@ def generate(folder: WorkFolder | Path, *, segments: Sequence[int] | None = None
     if gen.missing is not None:
         raise gen.missing
     if project.path(".kdenlive").exists():  # new takes go into the project bin
-        exported = export_step(project, plan, project.load_aligned(),
-                               project.chosen_clips(plan, analysis, backend), formats=("kdenlive", "otio"),
-                               analysis=analysis)
+        exported = export_step(project, plan, project.load_aligned(), timeline_clips(project, plan, analysis, backend),
+                               formats=("kdenlive", "otio"), analysis=analysis)
     return gen, exported
 
 
@@ -1315,9 +1321,19 @@ def import_clips(folder: Path, clips: list[Path], *, segment: int | None = None,
     if made:
         if pick:
             _pick_all(project, made)
-        elif project.path(".kdenlive").exists():
-            export(project, formats=("kdenlive", "otio"))  # the new takes into the bin
+        elif project.path(".kdenlive").exists():  # the new takes into the bin
+            _refresh_bin(project)
     return rows
+
+
+@_holding("export")
+def _refresh_bin(project: WorkFolder) -> Exported:
+    """The ``.kdenlive`` and ``.otio`` written again with every take in the bin (a segment waiting for a
+    re-roll shows a placeholder, :func:`timeline_clips`)."""
+    plan = project.load_plan()
+    analysis = project.load_analysis()
+    return export_step(project, plan, project.load_aligned(), timeline_clips(project, plan, analysis),
+                       formats=("kdenlive", "otio"), analysis=analysis)
 
 
 def _pick_all(project: WorkFolder, rows: list[Any]) -> None:
@@ -1368,13 +1384,21 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     aligned = project.load_aligned()
     backend = _backend(project.config)
     new_plan = with_takes(plan, {segment: take})
-    clips = project.chosen_clips(new_plan, analysis, backend)  # raises before anything is written
+    clips = project.chosen_clips(new_plan, analysis, backend, missing_ok=True)
+    if segment not in clips:  # before anything is written
+        raise InputError(f"segment {segment} has no take {take}; make it with 'mvtimeline generate "
+                         f"{project.folder} --segment {segment} --takes {take}'")
+    clips = timeline_clips(project, new_plan, analysis, backend)
     kdenlive = project.path(".kdenlive")
     if not (kdenlive.exists() and project.is_user_edit(kdenlive)):
         project.save_plan(new_plan)
         return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
 
-    old_clip = project.chosen_clips(plan, analysis, backend)[segment][1].path
+    old = project.chosen_clips(plan, analysis, backend, missing_ok=True).get(segment)
+    if old is None:
+        raise InputError(f"segment {segment}: its clip on the edited {kdenlive.name} is not in the cache (the "
+                         "segment changed since); make a take with 'mvtimeline generate' first")
+    old_clip = old[1].path
     new_clip = clips[segment][1].path
     backup = backup_path(kdenlive)
     shutil.copy2(kdenlive, backup)
@@ -1389,6 +1413,231 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     project.save_plan(new_plan)
     exported = export_step(project, new_plan, aligned, clips, formats=("otio",), analysis=analysis)
     return Exported(written=[kdenlive, *exported.written], backups=[backup, *exported.backups])
+
+
+def timeline_clips(project: WorkFolder, plan: Plan, analysis: Analysis, backend: Backend | None = None
+                   ) -> dict[int, tuple[ClipRequest, ClipResult]]:
+    """The chosen take of each segment, as :func:`chosen_clips`, but a segment whose chosen take is
+    not made (its prompt, seed or bounds changed since: it waits for a re-roll) gets a placeholder
+    (the procedural backend's clip of its request, flagged ``placeholder``) instead of stopping
+    the export of every other segment.
+
+    Parameters
+    ----------
+    project : WorkFolder
+    plan : Plan
+    analysis : Analysis
+    backend : Backend, optional
+        Default: built from the project's settings.
+
+    Returns
+    -------
+    dict
+        Segment index → (ClipRequest, ClipResult).
+    """
+    be = backend or _backend(project.config)
+    clips = project.chosen_clips(plan, analysis, be, missing_ok=True)
+    missing = [s.index for s in plan.segments if s.index not in clips]
+    if not missing:
+        return clips
+    reqs = [r for r in project.clip_requests(plan, analysis, be) if r.segment_index in missing]
+    log.warning("segment(s) %s have no clip of their chosen take yet: placeholders until they are made",
+                ", ".join(str(i) for i in missing))
+    made = _with_placeholders(project, reqs, ClipsMissing("", failed=[(r, "") for r in reqs]))
+    clips.update({r.segment_index: (r, res) for r, res in zip(reqs, made)})
+    return dict(sorted(clips.items()))
+
+
+@_holding("review")
+def edit_segment(folder: WorkFolder | Path, segment: int, **fields: Any) -> Plan:
+    """Set a segment's prompts, singer, seed or keyframe image in plan.json (:func:`mvtimeline.plan.edit.edit_segment`).
+
+    A new singer re-renders the segment's prompts from the style (a prompt the user edited stays);
+    later re-plans keep every edit. The segment's clips of its old prompts stay in the cache; its
+    chosen take must be made again (:func:`make_take`) before it shows the change.
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    segment : int
+    **fields
+        ``image_prompt``, ``motion_prompt``, ``negative_prompt``, ``singer``, ``seed``, ``image``.
+
+    Returns
+    -------
+    Plan
+        The plan as saved.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, no such segment, a bad value, a keyframe image outside the folder or not an image.
+    """
+    from .plan.edit import edit_segment as edit
+
+    project = _folder(folder)
+    plan = project.load_plan()
+    if fields.get("image"):
+        _check_keyframe(project, str(fields["image"]))
+    new = edit(plan, segment, **fields)
+    if new == plan:
+        return plan
+    project.save_plan(new)
+    if "singer" in fields:  # the singer's looks begin the prompts: render them again (edits kept)
+        new = plan_step(project, project.load_analysis(), project.load_aligned())
+    return new
+
+
+def _check_keyframe(project: WorkFolder, image: str) -> None:
+    from .fileio import inside_folder
+    from .media import check_image
+
+    path = inside_folder(project.folder, image)
+    check_image(path, where="keyframe", decode=True)
+
+
+@_holding("review")
+def move_cut(folder: WorkFolder | Path, segment: int, time_s: float) -> tuple[Plan, float, list[int]]:
+    """Move the cut at the start of ``segment`` to the gap between lines or words nearest ``time_s``
+    (:func:`mvtimeline.plan.edit.move_cut`) and save plan.json. The two segments it joins keep
+    their seeds and edits; their clips no longer fit and are made again by a re-roll.
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    segment : int
+        The segment whose start moves (2 .. the last).
+    time_s : float
+        Where the person dropped it, in seconds of the song.
+
+    Returns
+    -------
+    (Plan, float, list of int)
+        The plan as saved, the cut's time, the segments it invalidates.
+
+    Raises
+    ------
+    InputError
+        Not a work folder, no such segment, the first one, or no gap to move it to.
+    """
+    from .plan.edit import move_cut as move
+
+    project = _folder(folder)
+    plan = project.load_plan()
+    analysis = project.load_analysis()
+    aligned = project.load_aligned()
+    be = _backend(project.config)
+    max_s = be.max_seconds
+    if project.config.max_segment_s:
+        max_s = min(max_s, float(project.config.max_segment_s))
+    min_s = max(2 * plan.dissolve_s, 0.5)
+    new, cut, invalid = move(plan, analysis, aligned.lines, segment, float(time_s), min_s=min_s,
+                             max_s=max_s if max_s != float("inf") else None)
+    if invalid:
+        project.save_plan(new)
+        new = plan_step(project, analysis, aligned, backend=be)  # the lyrics and prompts of the new bounds
+    return new, cut.time_s, invalid
+
+
+@dataclass(frozen=True)
+class NewTake:
+    """A take :func:`make_take` made: its segment and number, whether it must become the chosen
+    take (the segment's prompts or bounds changed, so the old chosen take no longer applies), and
+    the clip."""
+
+    segment: int
+    take: int
+    choose: bool
+    clip: ClipResult
+
+
+@_holding("review re-roll")
+def make_take(folder: WorkFolder | Path, segment: int, *, edits: dict[str, Any] | None = None,
+              progress: ProgressFn = ignore, backend: Backend | None = None) -> NewTake:
+    """Make another take of ``segment`` with the work folder's backend and executor: its chosen take
+    when that is not made (after an edit or a moved cut), else the next take number (a new seed).
+    ``edits`` (:func:`edit_segment`'s fields) apply to this take and are saved with it
+    (:func:`place_take`). Nothing but the clip cache is written here.
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    segment : int
+    edits : dict, optional
+        Prompts, singer, seed or keyframe image for this take.
+    progress : ProgressFn
+        The clip's events.
+    backend : Backend, optional
+        Default: built from the settings (pass one to be able to ``cancel()`` it).
+
+    Returns
+    -------
+    NewTake
+
+    Raises
+    ------
+    InputError
+        No such segment, a bad edit.
+    RunError
+        The backend failed (``Cancelled`` when the progress callback stopped it).
+    """
+    from . import generate
+    from .plan import with_takes
+    from .plan.edit import edit_segment as edit
+
+    project = _folder(folder)
+    plan = project.load_plan()
+    check_segments([segment], plan)
+    if edits and edits.get("image"):
+        _check_keyframe(project, str(edits["image"]))
+    work = edit(plan, segment, **edits) if edits else plan
+    be = backend or _backend(project.config, stems_dir=project.stems_dir)
+    analysis = project.load_analysis()
+    seg = next(s for s in work.segments if s.index == segment)
+    [req] = [r for r in project.clip_requests(work, analysis, be) if r.segment_index == segment][:1]
+    key = req.key(be.name, be.version, be.model_id)
+    made = sorted(int(p.stem.split("-", 1)[1]) for p in (project.clips_dir / key).glob("take-*.json")
+                  if p.stem.split("-", 1)[1].isdigit() and generate.find_clip(project.clips_dir, key,
+                                                                            int(p.stem.split("-", 1)[1])))
+    choose = seg.take not in made
+    take = seg.take if choose else max(made) + 1
+    gen = generate_step(project, with_takes(work, {segment: take}), analysis, segments=[segment], backend=be,
+                        progress=progress)
+    if gen.missing is not None:
+        raise gen.missing
+    return NewTake(segment=segment, take=take, choose=choose or bool(edits), clip=gen.chosen[segment][1])
+
+
+@_holding("review")
+def place_take(folder: WorkFolder | Path, new: NewTake, *, edits: dict[str, Any] | None = None) -> Exported | None:
+    """Put a take :func:`make_take` made into the project: with ``edits`` (saved to plan.json) or when it
+    replaces a chosen take that no longer applies, on the timeline (:func:`pick`); else in the bin
+    (the ``.kdenlive`` and ``.otio`` written again, as ``generate`` does).
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    new : NewTake
+    edits : dict, optional
+        The edits the take was made with.
+
+    Returns
+    -------
+    Exported or None
+        The project files written (None: the folder has no project files yet).
+    """
+    from .plan.edit import edit_segment as edit
+
+    project = _folder(folder)
+    plan = project.load_plan()  # as it is now: picks made while the take was being made stay
+    if edits:
+        plan = edit(plan, new.segment, **edits)
+        project.save_plan(plan)
+    if new.choose:
+        return pick(project, new.segment, new.take)
+    if not project.path(".kdenlive").exists():
+        return None
+    return _refresh_bin(project)
 
 
 def run_demo(out_dir: Path, config: Config, *, render: bool = True, progress: ProgressFn | None = None

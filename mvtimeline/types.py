@@ -280,6 +280,8 @@ class Segment:
     ``"Anna & Ben"``, ``""``: nobody named); ``auto["singer"]`` is the planner's choice, a different
     value was set by the user and is kept. ``chunks`` is how many clips the model makes for it, chained
     one after the other (a segment longer than the model's clip length: a held note, a long phrase).
+    ``image`` is a keyframe image the user gave this segment (a path inside the work folder; ``""``:
+    the project's images or the singer's picture, as the settings say).
     """
 
     index: int
@@ -296,6 +298,7 @@ class Segment:
     cut: str = ""
     singer: str = ""
     chunks: int = 1
+    image: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -328,6 +331,9 @@ class Plan(_Artifact):
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        for sd in d["segments"]:
+            if not sd["image"]:  # set only by hand: plans without one stay as they were
+                del sd["image"]
         return {"kind": "plan", "schema": SCHEMA, **d}
 
     @classmethod

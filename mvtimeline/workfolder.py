@@ -265,6 +265,14 @@ class WorkFolder:
         from . import generate
 
         reqs = generate.clip_requests(plan, analysis, self.config, takes=takes)
+        own = {s.index: self.folder / s.image for s in plan.segments if s.image}
+        if own:  # a keyframe the user gave one segment (the review page)
+            for path in own.values():
+                if not path.is_file():
+                    raise InputError(f"{path}: the keyframe image plan.json names is missing")
+            hashes = {i: generate.image_sha256(p) for i, p in own.items()}
+            reqs = [dataclasses.replace(r, image=str(own[r.segment_index]), image_sha256=hashes[r.segment_index])
+                    if r.segment_index in own else r for r in reqs]
         if backend.wants_audio:
             voice = self.vocals
             reqs = generate.with_audio(reqs, plan, voice or self.song, vocals=voice is not None)
@@ -568,7 +576,7 @@ class WorkFolder:
         return Plan.load(path) if path.exists() else None
 
     # ------------------------------------------------------------------------------------- clips
-    def chosen_clips(self, plan: Plan, analysis: Analysis, backend: Backend
+    def chosen_clips(self, plan: Plan, analysis: Analysis, backend: Backend, *, missing_ok: bool = False
                      ) -> dict[int, tuple[ClipRequest, ClipResult]]:
         """The cached clip of each segment's chosen take, generating nothing.
 
@@ -578,6 +586,8 @@ class WorkFolder:
         analysis : Analysis
         backend : Backend
             Its name, version and model id make the cache keys.
+        missing_ok : bool
+            Leave out a segment whose chosen take is not made (yet) instead of raising.
 
         Returns
         -------
@@ -598,6 +608,8 @@ class WorkFolder:
         for req in reqs:
             key = req.key(backend.name, backend.version, backend.model_id)
             record = generate.find_clip(self.clips_dir, key, req.take)
+            if record is None and missing_ok:
+                continue
             if record is None:
                 raise InputError(f"segment {req.segment_index} has no take {req.take}; make it with "
                                  f"'mvtimeline generate {self.folder} --segment {req.segment_index} "

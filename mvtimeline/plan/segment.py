@@ -21,7 +21,7 @@ chooses which candidates exist in sung stretches: ``"words"`` (the default), ``"
 between lines; a run of lines longer than ``max_s`` is an error naming it: what the lip-sync
 backends need), ``"beats"`` (every beat, inside lines too: a plain montage).
 
-Public: cut_points, Cut, CutPolicy, Pace, PACES, CUT_RULES, CUT_REASONS, chunks_of.
+Public: cut_points, cut_candidates, Cut, CutPolicy, Pace, PACES, CUT_RULES, CUT_REASONS, chunks_of.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ..config import CUT_RULES, PACE_NAMES
 from ..errors import InputError
 from ..types import Analysis, Line, section_kind
 
-__all__ = ["cut_points", "Cut", "CutPolicy", "Pace", "PACES", "CUT_RULES", "CUT_REASONS", "chunks_of"]
+__all__ = ["cut_points", "cut_candidates", "Cut", "CutPolicy", "Pace", "PACES", "CUT_RULES", "CUT_REASONS", "chunks_of"]
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +292,42 @@ def _candidates(analysis: Analysis, lines: Sequence[Line], beats: np.ndarray, ru
             else:
                 out.append(_Cand(_word_cut(analysis, e0, s1), "word gap", True, s1 - e0))
     return out
+
+
+def cut_candidates(analysis: Analysis, lines: Sequence[Line], *, rule: str = "words") -> list[Cut]:
+    """Every place the planner may cut the song under ``rule``, never inside a sung word: the gaps
+    between lines (and, for ``"words"``, between words), each with its reason, in time order.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    lines : sequence of Line
+        Timed lyric lines.
+    rule : {"words", "lines", "beats"}
+
+    Returns
+    -------
+    list of Cut
+        Strictly increasing times in (0, duration); no ``"forced"`` one.
+
+    Raises
+    ------
+    InputError
+        An unknown rule.
+    """
+    if rule not in CUT_RULES:
+        raise InputError(f"unknown cut rule {rule!r}; known: {', '.join(CUT_RULES)}")
+    duration = analysis.duration_s
+    timed = sorted((ln for ln in lines if ln.is_timed), key=lambda ln: ln.start_s)
+    beats = np.asarray([t for t in analysis.beat_times_s if 0 < t < duration])
+    best: dict[float, Cut] = {}
+    for c in _candidates(analysis, timed, beats, rule):
+        if c.reason == "forced" or not 0 < c.time_s < duration:
+            continue
+        t = round(c.time_s, 3)
+        if t not in best or (best[t].reason == "word gap" and c.reason == "between lines"):
+            best[t] = Cut(t, c.reason)
+    return [best[t] for t in sorted(best)]
 
 
 def _word_cut(analysis: Analysis, e0: float, s1: float) -> float:
