@@ -143,6 +143,8 @@ VALIDATORS: dict[str, Validator] = {
                                  "--{option} {value} must be a percentage from 0 up to (not including) 50"),
     "retries": Validator("retries", _whole, lambda n: n >= 0, "--{option} {value} must be 0 or more"),
     "jobs": Validator("jobs", _whole, lambda n: n >= 1, "--{option} {value} must be at least 1"),
+    "gpu_price_per_hour": Validator("gpu-price", _number, lambda p: p >= 0,
+                                    "--{option} {value} must be 0 or more (what a GPU hour costs, e.g. 0.59)"),
 }
 
 #: Options that only go with ``executor="ray"``: name → the option as the user writes it.
@@ -326,6 +328,7 @@ class Config:
     whisper_download: bool = False  # a Whisper model name not cached may be downloaded
     pace: str | None = None  # how fast the cuts come: "calm", "steady", "energetic" (None: the style's)
     clip_s: float | None = None  # the longest clip the model makes in one go (None: the backend's)
+    gpu_price_per_hour: float | None = None  # what an hour of the GPU costs, for the price lines (None: no cost)
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword settings for ``get_backend(self.backend, ...)``: the ``diffusers`` or ``comfyui``
@@ -386,6 +389,7 @@ class Config:
         whisper_download: bool | None = None,
         pace: str | None = None,
         clip_s: Any = None,
+        gpu_price_per_hour: Any = None,
     ) -> Config:
         """Settings from what a user gave; None leaves the value of ``base`` (default: the defaults).
 
@@ -458,6 +462,9 @@ class Config:
             How fast the planner cuts (:data:`PACE_NAMES`); default: the style's.
         clip_s : float > 0, optional
             The longest clip the video model makes in one go (seconds); default: the backend's.
+        gpu_price_per_hour : float >= 0, optional
+            What an hour of the machine that makes the clips costs (``--gpu-price``), for the
+            expected and spent cost lines (:mod:`mvtimeline.generate.price`); default: no cost.
 
         Returns
         -------
@@ -488,7 +495,7 @@ class Config:
         own = {"dissolve_s": dissolve_s, "max_segment_s": max_segment_s, "takes": takes,
                "kdenlive_format": kdenlive_format, "cut_rule": cut_rule, "executor": executor, "aligner": aligner,
                "language": language if language is not None and str(language).strip() else None, "pace": pace,
-               "clip_s": clip_s, "crop_bottom_pct": crop_bottom_pct}
+               "clip_s": clip_s, "crop_bottom_pct": crop_bottom_pct, "gpu_price_per_hour": gpu_price_per_hour}
         for name, value in own.items():  # each option's own check (VALIDATORS); then the ones together
             if value is not None:
                 changes[name] = validate(name, value)
@@ -611,7 +618,7 @@ class Config:
             "whisper_model": (relative_path(Path(self.whisper_model), folder)
                               if self.whisper_model and Path(self.whisper_model).is_absolute() else self.whisper_model),
             "language": self.language, "whisper_download": self.whisper_download,
-            "pace": self.pace, "clip_s": self.clip_s,
+            "pace": self.pace, "clip_s": self.clip_s, "gpu_price_per_hour": self.gpu_price_per_hour,
         }
 
     @classmethod
@@ -642,7 +649,9 @@ class Config:
                    keyframe_gpus=int(d.get("keyframe_gpus", 0)), aligner=str(d.get("aligner", "auto")),
                    whisper_model=_model_of(d.get("whisper_model"), folder), language=d.get("language") or None,
                    whisper_download=bool(d.get("whisper_download", False)),
-                   pace=d.get("pace") or None, clip_s=float(d["clip_s"]) if d.get("clip_s") else None)
+                   pace=d.get("pace") or None, clip_s=float(d["clip_s"]) if d.get("clip_s") else None,
+                   gpu_price_per_hour=(float(d["gpu_price_per_hour"]) if d.get("gpu_price_per_hour") is not None
+                                       else None))
 
 
 def _model_of(value: Any, folder: Path) -> str | None:
@@ -677,7 +686,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 _TOML_KEYS = {"fps", "size", "backend", "style", "dissolve", "max_segment", "takes", "beat_guides", "kdenlive_format",
               "cut_rule", "cast", "setting", "executor", "ray_address", "shared_cache",
-              "keyframe_gpus", "aligner", "whisper_model", "language", "pace", "clip_length"}
+              "keyframe_gpus", "aligner", "whisper_model", "language", "pace", "clip_length", "gpu_price"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:
