@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages: command they provide (to test for) = package
-APT_PKGS := ffmpeg melt frei0r-plugins espeak-ng sox kdenlive xvfb xdotool imagemagick dbus-x11
+APT_PKGS := ffmpeg melt frei0r-plugins espeak-ng sox kdenlive xvfb xdotool imagemagick dbus-x11 chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Kdenlive 24.12 (Debian 13) and 26.08 (Debian testing) for the open tests: chroots made by the team's

@@ -507,6 +507,87 @@ def _aligner_options(f):
     return _with_options(f, opts)
 
 
+def _gpu_price_option(f):
+    """``--gpu-price``: what a GPU hour costs (saved in project.json as ``gpu_price_per_hour``)."""
+    return click.option("--gpu-price", "gpu_price", type=float, default=None, metavar="PER_HOUR",
+                        help="What an hour of the GPU costs, e.g. 0.59: the expected and spent time lines also "
+                             "give the cost (saved in the project; default: no cost).")(f)
+
+
+def _save_gpu_price(folder: Path, gpu_price: float | None, command: str):
+    """The work folder at ``folder``, with ``--gpu-price`` (checked first) saved in its project.json."""
+    from .pipeline import open_folder
+    from .workfolder import writer_lock
+
+    project = open_folder(folder)
+    if gpu_price is None:
+        return project
+    cfg = Config.from_options(base=project.config, gpu_price_per_hour=gpu_price)
+    with writer_lock(project.folder, command):
+        project = project.with_config(cfg)
+        project.save()
+    return project
+
+
+def _made_before(folder: Path) -> frozenset:
+    """The clips in a folder's cache before a command makes more (none when it is not a work folder yet)."""
+    from .generate import price
+    from .pipeline import open_folder
+
+    try:
+        return price.made_clips(open_folder(folder))
+    except MvtimelineError:
+        return frozenset()
+
+
+def _print_spent(con, project, plan, before) -> None:
+    """After ``run`` or ``generate``: what the clips made (those not in ``before``) took (and cost),
+    one line; with the plan's clips made before, their total too."""
+    from .generate import price
+
+    now = price.spent(project, plan, before=before)
+    if not now.clips:
+        return
+    line = f"this run: {price.describe_spent(now)}"
+    total = price.spent(project, plan)
+    if total.clips > now.clips:
+        cost = f", {price.format_cost(total.cost)}" if total.cost is not None else ""
+        line += f" (all {total.clips} clips of the plan: {price.format_duration(total.seconds)}{cost})"
+    con.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _pending_line(project, plan, analysis, backend, *, takes=None, gpu_price=None) -> str | None:
+    """``N clips to generate (F frames): about T of GPU time, $C at $P/h (source)``, or None when the
+    cache has them all."""
+    from .generate import price
+
+    est = price.pending(project, plan, analysis, backend, takes=takes, gpu_price_per_hour=gpu_price)
+    if not est.clips:
+        return None
+    return f"{_plural(est.clips, 'clip')} to generate ({est.frames:,} frames): {price.describe(est)}"
+
+
+def _dry_run(song, lyrics, out_dir, cfg, *, lyrics_format, force, progress):
+    """``run --dry-run``: the run's analysis, timing and plan (kept in the work folder for the real
+    run), then what making its clips would take; nothing is generated."""
+    from . import pipeline
+    from .workfolder import check_out_folder, writer_lock
+
+    inputs = pipeline.check_inputs(song, lyrics, cfg, lyrics_format=lyrics_format)
+    check_out_folder(out_dir, song, force=force, inputs=[p for p in (lyrics, *cfg.images, cfg.video) if p is not None])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(out_dir, "run --dry-run"):
+        project = pipeline.new_project(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format)
+        project = pipeline.separate_step(project, progress=progress)
+        analysis = pipeline.analyze_step(project, progress=progress)
+        project.save()
+        aligned = pipeline.align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
+        pipeline.check_alignment(project, aligned, force=force, lyrics=lyrics)
+        plan = pipeline.plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
+    takes = list(range(1, max(1, cfg.takes) + 1))
+    return project, plan, _pending_line(project, plan, analysis, inputs.backend, takes=takes)
+
+
 def _cast(table: dict, options: tuple[str, ...]) -> dict:
     """mvtimeline.toml's [cast] tables with the --cast NAME=IMAGE pictures over them."""
     from .plan.cast import parse_cast_option
@@ -585,6 +666,10 @@ def _progress(ctx):
 @click.option("--force", is_flag=True,
               help="Go on although the lyrics do not seem to fit the song (the alignment report), and write into "
                    "a non-empty folder that is not a work folder.")
+@click.option("--dry-run", is_flag=True,
+              help="Analyse, time the lyrics and plan (kept for the real run), then say how long making the clips "
+                   "would take (and cost, with --gpu-price); nothing is generated.")
+@_gpu_price_option
 @_executor_options
 @_voice_options
 @_aligner_options
@@ -593,7 +678,7 @@ def _progress(ctx):
 @click.pass_context
 def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, size, dissolve, max_segment,
         clip_length, pace, takes, beat_guides, cut_rule, kdenlive_format, do_render, preset, burn_subtitles, video, pingpong, crop_bottom_pct,
-        cast, setting, force, executor, ray_address, shared_cache, keyframe_gpus, vocals, separate, separate_model, separate_repo, allow_download,
+        cast, setting, force, dry_run, gpu_price, executor, ray_address, shared_cache, keyframe_gpus, vocals, separate, separate_model, separate_repo, allow_download,
         aligner, whisper_model, language, comfyui_servers, workflow, retries, keyframe_workflow, **diffusers_opts):
     """Do everything: analyse SONG, time the lyrics, plan, generate clips, write the project (and render).
 
@@ -614,16 +699,28 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
                               comfyui={"servers": list(comfyui_servers), "workflow": workflow, "retries": retries,
                                        "keyframe_workflow": keyframe_workflow},
                               cast=_cast(ctx.obj.get("cast", {}), cast), setting=setting, executor=executor,
-                              ray_address=ray_address, shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
+                              ray_address=ray_address, shared_cache=shared_cache, keyframe_gpus=keyframe_gpus,
+                              gpu_price_per_hour=gpu_price)
     do_render = do_render or bool(preset)
     out_dir = out_dir or Path(song).with_suffix("")
+    if dry_run:
+        with _progress(ctx) as rep:
+            project, planned, line = _dry_run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, force=force,
+                                              progress=rep)
+        con = _console(stderr=False)
+        con.print(f"dry run: {_plural(len(planned.segments), 'segment')}; "
+                  + (line or "every clip is in the cache, nothing to generate"), highlight=False, markup=False,
+                  soft_wrap=True)
+        return
     t0 = time.perf_counter()
+    before = _made_before(out_dir)
     with _progress(ctx) as rep:
         result = pipeline.run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, render=do_render,
                               preset=preset, burn_subtitles=burn_subtitles, progress=rep, force=force)
     con = _console(stderr=False)
     con.print(f"[bold]{_plural(len(result.plan.segments), 'segment')}[/], {_plural(result.clips_made, 'clip')} made, "
               f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
+    _print_spent(con, result.project, result.plan, before)
     _print_flags(con, result.project.load_aligned())
     _print_outputs(con, result.outputs + ([result.render] if result.render else []), result.backups)
     _print_next(con, result.project, takes=max(1, cfg.takes), rendered=result.render)
@@ -703,12 +800,16 @@ def align(ctx, song, lyrics, lyrics_format, out, plot, max_segment, cut_rule, vo
               help="Longest clip the video model makes in one go, in seconds (new cut points; default: the "
                    "project's).")
 @click.option("--list", "as_list", is_flag=True, help="Also list every segment (number, times, cut, section...).")
+@_gpu_price_option
 @click.pass_context
-def plan(ctx, folder, style, replan, cut_rule, pace, clip_length, as_list):
-    """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds) and sum it up."""
+def plan(ctx, folder, style, replan, cut_rule, pace, clip_length, as_list, gpu_price):
+    """Re-make plan.json of a work FOLDER (keeps your edits to prompts, seeds and bounds) and sum it up,
+    with how long making the chosen takes not made yet would take."""
+    from .pipeline import open_folder, project_backend
     from .pipeline import replan as do_replan
     from .plan import summary
 
+    _save_gpu_price(folder, gpu_price, "plan")
     p = do_replan(folder, style=style, replan=replan, cut_rule=cut_rule, pace=pace, clip_s=clip_length)
     con = _console(stderr=False)
     if as_list:
@@ -716,6 +817,14 @@ def plan(ctx, folder, style, replan, cut_rule, pace, clip_length, as_list):
             con.print(line, highlight=False, markup=False, soft_wrap=True)
     for line in summary(p):
         con.print(line, highlight=False)
+    project = open_folder(folder)
+    try:  # the expected time needs the backend built (a model found, a workflow read): else said at -v
+        todo = _pending_line(project, p, project.load_analysis(), project_backend(project))
+    except MvtimelineError as exc:
+        logging.getLogger(__name__).info("no time estimate: %s", exc)
+        todo = None
+    if todo:
+        con.print(todo, highlight=False, markup=False, soft_wrap=True)
 
 
 def _fit(text: str, width: int) -> str:
@@ -752,17 +861,22 @@ def plan_rows(plan, *, width: int = 80, verbose: bool = False) -> list[str]:
               help="Only this segment (repeatable; default: every segment).")
 @click.option("--takes", type=int, default=None,
               help="Make takes 1..N of each segment (default: each segment's chosen take).")
+@_gpu_price_option
 @_executor_options
 @click.pass_context
-def generate(ctx, folder, segments, takes, executor, ray_address, shared_cache, keyframe_gpus):
+def generate(ctx, folder, segments, takes, gpu_price, executor, ray_address, shared_cache, keyframe_gpus):
     """Generate (or reuse from the cache) the clips of a work FOLDER's plan."""
     from . import pipeline
+    from .generate import price
 
+    before = price.made_clips(_save_gpu_price(folder, gpu_price, "generate"))
     with _progress(ctx) as rep:
         gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep, executor=executor,
                                           ray_address=ray_address, shared_cache=shared_cache, keyframe_gpus=keyframe_gpus)
     con = _console(stderr=False)
     con.print(f"{_plural(gen.made, 'clip')} made, {gen.cached} from the cache")
+    project = pipeline.open_folder(folder)
+    _print_spent(con, project, project.load_plan(), before)
     if exported is not None:
         _print_outputs(con, exported.written, exported.backups)
         _say_stale(con, pipeline.open_folder(folder), folder)
@@ -782,6 +896,33 @@ def shots(ctx, folder, out_dir, fmt):
 
     index = write_pack(folder, out_dir, fmt=fmt)
     _console(stderr=False).print(f"shot pack: {index}")
+
+
+@cli.command()
+@click.argument("folder", type=PathArg)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="The port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; anything but 127.0.0.1/localhost lets other machines in "
+                   "(they still need the token in the address).")
+@click.option("--open/--no-open", "open_browser", default=True, help="Open the page in the browser (default --open).")
+@_gpu_price_option
+def review(folder, port, host, open_browser, gpu_price):
+    """Look at, listen to, pick and re-roll the takes of a work FOLDER in the browser, the price of the next
+    take shown before it is made. Ctrl-C stops the page."""
+    from .review import serve
+
+    _save_gpu_price(folder, gpu_price, "review")
+    con = _console(stderr=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _console(stderr=True).print(f"[yellow]warning[/]: listening on {host}: other machines on the network can reach "
+                                    "the page (the token in its address is all that keeps them out)")
+
+    def ready(url: str) -> None:
+        click.echo(f"review page: {url}")  # whole on one line, flushed: scripts read it
+        con.print("(Ctrl-C to stop; the address holds the page's token: share it with no one)")
+
+    serve(folder, host=host, port=port, open_browser=open_browser, on_ready=ready)
 
 
 @cli.command("import")
