@@ -561,31 +561,16 @@ def _pending_line(project, plan, analysis, backend, *, takes=None, gpu_price=Non
     cache has them all."""
     from .generate import price
 
-    est = price.pending(project, plan, analysis, backend, takes=takes, gpu_price_per_hour=gpu_price)
+    return _estimate_line(price.pending(project, plan, analysis, backend, takes=takes, gpu_price_per_hour=gpu_price))
+
+
+def _estimate_line(est) -> str | None:
+    """One line for a :class:`mvtimeline.generate.price.Estimate` of clips to make (None: nothing to make)."""
+    from .generate import price
+
     if not est.clips:
         return None
     return f"{_plural(est.clips, 'clip')} to generate ({est.frames:,} frames): {price.describe(est)}"
-
-
-def _dry_run(song, lyrics, out_dir, cfg, *, lyrics_format, force, progress):
-    """``run --dry-run``: the run's analysis, timing and plan (kept in the work folder for the real
-    run), then what making its clips would take; nothing is generated."""
-    from . import pipeline
-    from .workfolder import check_out_folder, writer_lock
-
-    inputs = pipeline.check_inputs(song, lyrics, cfg, lyrics_format=lyrics_format)
-    check_out_folder(out_dir, song, force=force, inputs=[p for p in (lyrics, *cfg.images, cfg.video) if p is not None])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with writer_lock(out_dir, "run --dry-run"):
-        project = pipeline.new_project(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format)
-        project = pipeline.separate_step(project, progress=progress)
-        analysis = pipeline.analyze_step(project, progress=progress)
-        project.save()
-        aligned = pipeline.align_step(project, analysis, lyrics=inputs.lyrics, progress=progress)
-        pipeline.check_alignment(project, aligned, force=force, lyrics=lyrics)
-        plan = pipeline.plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
-    takes = list(range(1, max(1, cfg.takes) + 1))
-    return project, plan, _pending_line(project, plan, analysis, inputs.backend, takes=takes)
 
 
 def _cast(table: dict, options: tuple[str, ...]) -> dict:
@@ -705,10 +690,11 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     out_dir = out_dir or Path(song).with_suffix("")
     if dry_run:
         with _progress(ctx) as rep:
-            project, planned, line = _dry_run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, force=force,
-                                              progress=rep)
+            result = pipeline.run(song, lyrics, out_dir, cfg, lyrics_format=lyrics_format, progress=rep, force=force,
+                                  dry_run=True)
+        line = _estimate_line(result.pending)
         con = _console(stderr=False)
-        con.print(f"dry run: {_plural(len(planned.segments), 'segment')}; "
+        con.print(f"dry run: {_plural(len(result.plan.segments), 'segment')}; "
                   + (line or "every clip is in the cache, nothing to generate"), highlight=False, markup=False,
                   soft_wrap=True)
         return
@@ -869,6 +855,10 @@ def generate(ctx, folder, segments, takes, gpu_price, executor, ray_address, sha
     from . import pipeline
     from .generate import price
 
+    if takes is not None:  # checked before --gpu-price is saved: a refused command changes nothing
+        from .config import validate
+
+        validate("takes", takes)
     before = price.made_clips(_save_gpu_price(folder, gpu_price, "generate"))
     with _progress(ctx) as rep:
         gen, exported = pipeline.generate(folder, segments=segments, takes=takes, progress=rep, executor=executor,

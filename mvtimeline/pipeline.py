@@ -109,6 +109,7 @@ class RunResult:
     clips_cached: int = 0
     render: Path | None = None
     backups: list[Path] = field(default_factory=list)
+    pending: Any = None  # a dry run: what making its clips would take (mvtimeline.generate.price.Estimate)
 
 
 @dataclass(frozen=True)
@@ -913,7 +914,7 @@ def timing_step(project: WorkFolder, cluster: Any, *, lyrics: Lyrics | None = No
 def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyrics_format: str | None = None,
         render: bool = False, preset: str | None = None, burn_subtitles: bool = False,
         formats: Sequence[str] = EXPORT_FORMATS, progress: ProgressFn = ignore, cluster: Any = None,
-        force: bool = False) -> RunResult:
+        force: bool = False, dry_run: bool = False) -> RunResult:
     """Song + lyrics → analysis, aligned lyrics, plan, clips, project files (and a render).
 
     Parameters
@@ -943,6 +944,9 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
     force : bool
         Go on although the alignment report says the lyrics do not fit the song, and write into a
         non-empty folder that is not a work folder (:func:`~mvtimeline.workfolder.check_out_folder`).
+    dry_run : bool
+        Stop after the plan (analysis, timing and plan are kept in the work folder for the real run):
+        ``RunResult.pending`` says what making the clips would take and cost; nothing is generated.
 
     Returns
     -------
@@ -966,9 +970,10 @@ def run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, *, lyric
                           burn_subtitles=burn_subtitles)
     check_out_folder(out_dir, song, force=force,
                      inputs=[p for p in (lyrics, *config.images, config.video) if p is not None])
-    with writer_lock(ensure_dir(Path(out_dir)), "run"):
+    with writer_lock(ensure_dir(Path(out_dir)), "run --dry-run" if dry_run else "run"):
         return _run(song, lyrics, out_dir, config, inputs, lyrics_format=lyrics_format, render=render, preset=preset,
-                    burn_subtitles=burn_subtitles, formats=formats, progress=progress, cluster=cluster, force=force)
+                    burn_subtitles=burn_subtitles, formats=formats, progress=progress, cluster=cluster, force=force,
+                    dry_run=dry_run)
 
 
 def check_alignment(project: WorkFolder, aligned: Lyrics, *, force: bool = False, lyrics: Path | None = None) -> None:
@@ -1006,7 +1011,7 @@ def check_alignment(project: WorkFolder, aligned: Lyrics, *, force: bool = False
 
 def _run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, inputs: Any, *, lyrics_format: str | None,
          render: bool, preset: str | None, burn_subtitles: bool, formats: Sequence[str], progress: Progress,
-         cluster: Any, force: bool) -> RunResult:
+         cluster: Any, force: bool, dry_run: bool = False) -> RunResult:
     """:func:`run` with its inputs checked and the work folder held."""
     project = WorkFolder.create(song, lyrics, out_dir, config, lyrics_format=lyrics_format)
     if cluster is None:
@@ -1019,6 +1024,11 @@ def _run(song: Path, lyrics: Path | None, out_dir: Path, config: Config, inputs:
     check_alignment(project, aligned, force=force, lyrics=lyrics)
     plan = plan_step(project, analysis, aligned, backend=inputs.backend, progress=progress)
     takes = list(range(1, max(1, config.takes) + 1))
+    if dry_run:
+        from .generate.price import pending
+
+        return RunResult(project=project, plan=plan, pending=pending(project, plan, analysis, inputs.backend,
+                                                                     takes=takes))
     executor = None
     if cluster is not None and config.executor == "ray":
         executor = cluster.executor((config.backend, config.backend_settings()), shared_dir=config.shared_cache,

@@ -11,6 +11,7 @@ Public: Job, JobQueue.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -77,6 +78,7 @@ class JobQueue:
         self._queue: list[Job] = []
         self._cv = threading.Condition()
         self._backend: Any = None
+        self._kept: tuple[str, Any] | None = None  # (the settings it was built for, the backend)
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="mvtimeline-review-rerolls", daemon=True)
         self._thread.start()
@@ -134,6 +136,16 @@ class JobQueue:
             self.cancel(i)
 
     # ----------------------------------------------------------------------------------- worker
+    def _backend_of(self, project: Any) -> Any:
+        """The folder's backend, kept from one re-roll to the next while its settings stay (a diffusers
+        model stays loaded, a ComfyUI client keeps its servers)."""
+        from .. import pipeline
+
+        settings = json.dumps(project.to_dict(), sort_keys=True, default=str)
+        if self._kept is None or self._kept[0] != settings:
+            self._kept = (settings, pipeline.project_backend(project))
+        return self._kept[1]
+
     def _work(self) -> None:
         from .. import pipeline
 
@@ -161,7 +173,7 @@ class JobQueue:
 
             try:
                 project = pipeline.open_folder(self.folder)
-                backend = pipeline.project_backend(project)
+                backend = self._backend_of(project)
                 with self._cv:
                     self._backend = backend
                 new = pipeline.make_take(project, job.segment, edits=job.edits or None, progress=progress,

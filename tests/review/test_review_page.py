@@ -62,9 +62,13 @@ def shot(page, name: str, tmp_path: Path) -> Path:
 
 
 def wait(page, fn, timeout_s: float = 60.0):
+    """Until ``fn()`` is true; an element the page re-drew meanwhile is looked up again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(page, timeout_s, poll_frequency=0.1).until(lambda d: fn())
+    return WebDriverWait(page, timeout_s, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                         ).until(lambda d: fn())
 
 
 def plan_of(folder: Path) -> dict:
@@ -205,6 +209,36 @@ def test_prompt_edit_survives_a_replan(page, folder, tmp_path):
     run_cli("plan", folder, check=True)
     assert seg_of(folder, 5)["image_prompt"] == "a lighthouse keeper dancing in the rain, neon reflections"
     shot(page, "edited", tmp_path)
+
+
+def test_reroll_with_a_new_prompt_and_keyframe_puts_its_take_on_the_timeline(page, server, folder, tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    show(page, 5)  # its prompt was edited: it waits for a take
+    assert seg_of(folder, 5)["image_prompt"].startswith("a lighthouse keeper")
+    still = tmp_path / "keyframe.png"
+    Image.new("RGB", (64, 36), (200, 40, 90)).save(still)
+    page.find_element("id", "f-keyframe").send_keys(str(still))
+    wait(page, lambda: "keyframes/" in page.find_element("id", "keyframe-name").text, 30)
+    box = page.find_element("id", "f-motion_prompt")
+    box.clear()
+    box.send_keys("slow dolly in")
+    done = len(page.find_elements("css selector", '#jobs li[data-state="done"]'))
+    page.find_element("id", "reroll").click()
+    wait(page, lambda: len(page.find_elements("css selector", '#jobs li[data-state="done"]')) > done, 120)
+    seg = seg_of(folder, 5)
+    assert seg["motion_prompt"] == "slow dolly in" and seg["image"].startswith("keyframes/")
+    assert (folder / seg["image"]).read_bytes() == still.read_bytes()
+    state = next(s for s in server.state()["segments"] if s["index"] == 5)
+    assert not state["stale"]
+    chosen = next(t for t in state["takes"] if t["chosen"])
+    record = json.loads((folder / chosen["url"].split("?")[0].split("/media/")[1]).with_suffix(".json").read_text())
+    assert record["request"]["image_sha256"] == hashlib.sha256(still.read_bytes()).hexdigest()
+    assert record["request"]["motion_prompt"] == "slow dolly in"
+    wait(page, lambda: "needs a take" not in page.find_element("id", "seg-state").text, 30)
+    shot(page, "rerolled-edited", tmp_path)
 
 
 def test_moving_a_cut_snaps_to_a_gap_between_words(page, folder, word_song, tmp_path):
