@@ -65,6 +65,7 @@ bench: deps
 	$(BIN)/python bench/bench_comfyui.py
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_ray.py
+	$(BIN)/python bench/bench_review.py
 
 clean:
 	rm -rf demo-out .pytest_cache
