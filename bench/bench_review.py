@@ -7,7 +7,8 @@ so no aligner runs): the baseline, a 44.5 s song (about 10 segments) with 2 take
 and the case of the issue, a long song cut into about 60 segments with 3 takes each. For each, with
 ``mvtimeline review`` serving it and headless Chromium (Debian's chromium + chromium-driver, Selenium)
 opening it: the time from navigation to the page drawn with every segment listed (``data-ready``,
-the page's own ``performance.now()``) on the first load (thumbnails not made yet) and the median of
+the page's own ``performance.now()``) on the first load (right after the server started: no thumbnail
+nor waveform made yet) and the median of
 ``--loads`` later loads; the ``/api/state`` answer's time (median of 10) and size; how many videos
 the page loads up front (none: ``preload="none"``, a take's video is fetched when played) and how
 many thumbnails it asks for (lazy: those in view). Reported side by side, with the ratio of the long
@@ -62,8 +63,34 @@ def measure(folder: Path, loads: int) -> dict:
 
     from support.browser import ReviewServer, chromium
 
+    import shutil
+
+    shutil.rmtree(folder / ".review", ignore_errors=True)  # no thumbnails nor waveform kept from a run before
     server = ReviewServer(folder)
     try:
+        d = chromium()
+        try:
+            ready = []
+            thumbs = videos = 0
+            for i in range(loads + 1):  # the first one right after the server started
+                d.get("about:blank")
+                d.get(server.url)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    r = d.find_element("tag name", "body").get_attribute("data-ready")
+                    if r:
+                        break
+                    time.sleep(0.01)
+                listed = len(d.find_elements("css selector", "#segments .seg"))
+                ready.append(float(r) / 1000)
+                if i == 0:
+                    time.sleep(1.0)
+                    thumbs = d.execute_script("return performance.getEntriesByType('resource')"
+                                              ".filter(e => e.name.includes('/thumb/')).length")
+                    videos = d.execute_script("return performance.getEntriesByType('resource')"
+                                              ".filter(e => e.name.includes('.mp4')).length")
+        finally:
+            d.quit()
         state_s = []
         size = 0
         for _ in range(10):
@@ -74,30 +101,7 @@ def measure(folder: Path, loads: int) -> dict:
         state = json.loads(body)
         segments = len(state["segments"])
         takes = sum(len(s["takes"]) for s in state["segments"])
-        d = chromium()
-        try:
-            ready = []
-            thumbs = videos = 0
-            for i in range(loads + 1):
-                d.get("about:blank")
-                d.get(server.url)
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    r = d.find_element("tag name", "body").get_attribute("data-ready")
-                    if r:
-                        break
-                    time.sleep(0.01)
-                listed = len(d.find_elements("css selector", "#segments .seg"))
-                assert listed == segments, (listed, segments)
-                ready.append(float(r) / 1000)
-                if i == 0:
-                    time.sleep(1.0)
-                    thumbs = d.execute_script("return performance.getEntriesByType('resource')"
-                                              ".filter(e => e.name.includes('/thumb/')).length")
-                    videos = d.execute_script("return performance.getEntriesByType('resource')"
-                                              ".filter(e => e.name.includes('.mp4')).length")
-        finally:
-            d.quit()
+        assert listed == segments, (listed, segments)
     finally:
         server.stop()
     return {"segments": segments, "takes": takes, "first_s": ready[0], "ready_s": statistics.median(ready[1:]),

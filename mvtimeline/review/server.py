@@ -86,7 +86,20 @@ class Review:
         self._wave: list[float] | None = None
         self._thumb_lock = threading.Lock()
         self._lock_text: str | None = None
+        self._wave_lock = threading.Lock()
         self.jobs = JobQueue(self.folder, notify=self._job_event, finish=self._finish_take)
+        # the first page opens at once: the imports, the waveform and the thumbnails are made meanwhile
+        threading.Thread(target=self._warm_up, name="mvtimeline-review-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            state = self.state()
+            for seg in state["segments"]:
+                for take in seg["takes"]:
+                    key, number = take["thumb"].split("?")[0].split("/")[2:4]
+                    self.thumbnail(key, int(number))
+        except (MvtimelineError, HTTPProblem, OSError) as exc:  # the page will say it when it asks
+            log.debug("review warm-up: %s", exc)
 
     # ------------------------------------------------------------------------------- helpers
     def holder(self) -> str | None:
@@ -125,8 +138,9 @@ class Review:
 
         project = pipeline.open_folder(self.folder)
         backend = pipeline.project_backend(project)
-        if self._wave is None:
-            self._wave = waveform(project.song)
+        with self._wave_lock:  # the warm-up and a first page may ask at once: computed once
+            if self._wave is None:
+                self._wave = waveform(project.song, cache_dir=self.folder / REVIEW_DIR)
         out = page_state(project, token=self.token, backend=backend, gpu_price_per_hour=self.gpu_price_per_hour)
         out.update(waveform=self._wave, jobs=self.jobs.jobs(), lock=self.holder())
         return out

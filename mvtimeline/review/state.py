@@ -29,25 +29,41 @@ log = logging.getLogger(__name__)
 WAVE_BINS = 1600
 
 
-def waveform(song: Path, *, bins: int = WAVE_BINS) -> list[float]:
+def waveform(song: Path, *, bins: int = WAVE_BINS, cache_dir: Path | None = None) -> list[float]:
     """The song's loudest sample per bin, ``bins`` bins, scaled to 0..1 (the page draws it).
 
     Parameters
     ----------
     song : Path
     bins : int > 0
+    cache_dir : Path, optional
+        Keep it there (``waveform-<song's sha256>.json``): the next review opens at once.
 
     Returns
     -------
     list of float
     """
-    from ..audio.load import load
+    import json
 
-    y, _ = load(song, sr=8000)
+    from ..audio.load import load
+    from ..fileio import atomic_write, ensure_dir, file_sha256
+
+    cached = None
+    if cache_dir is not None:
+        cached = Path(cache_dir) / f"waveform-{file_sha256(song)[:16]}-{bins}.json"
+        try:
+            return [float(v) for v in json.loads(cached.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):
+            pass
+    y, _ = load(song, sr=None)  # peaks need no resampling (and no librosa)
     n = max(1, len(y) // bins)
     peaks = np.abs(y[: n * bins]).reshape(-1, n).max(axis=1) if len(y) >= bins else np.abs(y)
     top = float(peaks.max()) or 1.0
-    return [round(float(v) / top, 3) for v in peaks]
+    out = [round(float(v) / top, 3) for v in peaks]
+    if cached is not None:
+        ensure_dir(cached.parent)
+        atomic_write(cached, json.dumps(out))
+    return out
 
 
 def _url(project: WorkFolder, path: Path, token: str) -> str:
