@@ -32,7 +32,7 @@ from aiohttp import web
 
 from ..errors import InputError, MvtimelineError, RunError
 from ..fileio import atomic_write, ensure_dir, inside_folder
-from ..workfolder import WorkFolder, lock_holder
+from ..workfolder import CLIPS_DIR, WorkFolder, lock_holder
 
 __all__ = ["Review", "make_app", "serve"]
 
@@ -128,7 +128,7 @@ class Review:
         from .. import pipeline
 
         with self.write_lock:
-            pipeline.place_take(self.project, new, edits=edits or None)
+            pipeline.place_take(self.folder, new, edits=edits or None)
         self.broadcast({"type": "changed", "why": f"segment {new.segment}: take {new.take} made"})
 
     def state(self) -> dict[str, Any]:
@@ -167,10 +167,10 @@ class Review:
         out = self.folder / REVIEW_DIR / "thumbs" / f"{key}-{take}.jpg"
         if out.is_file():
             return out
-        record = find_clip(self.project.clips_dir, key, take)
+        record = find_clip(self.folder / CLIPS_DIR, key, take)
         if record is None:
             raise HTTPProblem(404, f"no take {take} of clip {key} in the cache")
-        mp4, _ = clip_paths(self.project.clips_dir, key, take)
+        mp4, _ = clip_paths(self.folder / CLIPS_DIR, key, take)
         req = record.get("request", {})
         fps = Fraction(str(req.get("fps", "25")))
         n, head, tail = int(req.get("n_frames", 1)), int(req.get("head_frames", 0)), int(req.get("tail_frames", 0))
@@ -322,7 +322,7 @@ def _pick(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     from .. import pipeline
 
     segment, take = _int(data, "segment"), _int(data, "take")
-    exported = review.write(pipeline.pick, review.project, segment, take)
+    exported = review.write(pipeline.pick, review.folder, segment, take)
     review.broadcast({"type": "changed", "why": f"segment {segment}: take {take} picked"})
     return {"ok": True, "written": [p.name for p in exported.written], "backups": [p.name for p in exported.backups]}
 
@@ -345,7 +345,7 @@ def _edit(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     segment, fields = _int(data, "segment"), _edits(data)
     if not fields:
         raise HTTPProblem(400, "nothing to change: give 'fields'")
-    review.write(pipeline.edit_segment, review.project, segment, **fields)
+    review.write(pipeline.edit_segment, review.folder, segment, **fields)
     review.broadcast({"type": "changed", "why": f"segment {segment} edited"})
     return {"ok": True}
 
@@ -357,7 +357,7 @@ def _cut(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     time_s = data.get("time_s")
     if isinstance(time_s, bool) or not isinstance(time_s, (int, float)):
         raise HTTPProblem(400, f"'time_s' must be a number of seconds, not {time_s!r}")
-    _, placed, invalid = review.write(pipeline.move_cut, review.project, segment, float(time_s))
+    _, placed, invalid = review.write(pipeline.move_cut, review.folder, segment, float(time_s))
     review.broadcast({"type": "changed", "why": f"cut before segment {segment} moved"})
     return {"ok": True, "time_s": placed, "invalidated": invalid}
 
@@ -390,7 +390,7 @@ def _reroll(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     if edits:
         from ..plan.edit import edit_segment
 
-        edit_segment(review.project.load_plan(), segment, **edits)  # a bad value is refused now, not later
+        edit_segment(pipeline.open_folder(review.folder).load_plan(), segment, **edits)  # a bad value is refused now, not later
     job = review.jobs.submit(segment, edits)
     return {"ok": True, "job": job.to_dict()}
 

@@ -39,12 +39,15 @@ async function guarded(fn) {
 // ------------------------------------------------------------------------------------------- state
 async function refresh() {
   const keepIndex = S ? S.segments[cur].index : null;
+  const shown = S ? JSON.stringify(S.segments[cur]) : null;
   S = await api("/api/state");
   if (keepIndex !== null) {
     const k = S.segments.findIndex((s) => s.index === keepIndex);
     cur = k >= 0 ? k : 0;
   }
-  render();
+  // the segment on screen is drawn again only when it changed: a take playing, a prompt being typed stay
+  const same = shown !== null && shown === JSON.stringify(S.segments[cur]);
+  render(same);
 }
 
 function fmt(t) {
@@ -59,7 +62,7 @@ function dur(s) {
   return m < 60 ? `${m} min ${Math.round(s - 60 * m)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-function render() {
+function render(keepDetail = false) {
   document.title = `${S.name} — mvtimeline review`;
   $("title").textContent = S.name;
   $("where").textContent = `${S.segments.length} segments · ${S.backend} on ${S.executor} · ${S.width}×${S.height} @ ${+S.fps.toFixed(3)} fps`;
@@ -69,7 +72,7 @@ function render() {
   if (!audio.src) audio.src = S.song;
   setLock(S.lock);
   renderList();
-  renderDetail();
+  if (!keepDetail) renderDetail(); else renderPrice();
   drawWave();
   renderJobs(S.jobs || []);
 }
@@ -136,10 +139,7 @@ function renderDetail() {
   $("f-keyframe").value = "";
   const dl = $("singers");
   dl.replaceChildren(...(S.singers || []).map((n) => { const o = document.createElement("option"); o.value = n; return o; }));
-  const p = (S.price || {}).segments ? S.price.segments[String(seg.index)] : null;
-  const sp = (S.price || {}).spent ? S.price.spent[String(seg.index)] : null;
-  $("reroll-price").textContent = (p ? `next take ≈ ${dur(p.seconds)}${p.cost !== null && p.cost !== undefined ? ", " + money(p.cost) : ""}` +
-    ` (${S.price.source})` : "") + (sp ? ` · this segment so far: ${sp.clips} clip${sp.clips === 1 ? "" : "s"}, ${dur(sp.seconds)}${sp.cost !== null && sp.cost !== undefined ? ", " + money(sp.cost) : ""}` : "");
+  renderPrice();
   const box = $("takes");
   box.replaceChildren();
   selTake = Math.max(0, seg.takes.findIndex((t) => t.chosen));
@@ -182,6 +182,14 @@ function renderDetail() {
   $("end-prev").disabled = $("end-next").disabled = k === S.segments.length - 1 || !!S.lock;
   setLock(S.lock);
   for (const el of document.querySelectorAll(".seg")) el.classList.toggle("current", +el.dataset.index === seg.index);
+}
+
+function renderPrice() {
+  const seg = S.segments[cur];
+  const p = (S.price || {}).segments ? S.price.segments[String(seg.index)] : null;
+  const sp = (S.price || {}).spent ? S.price.spent[String(seg.index)] : null;
+  $("reroll-price").textContent = (p ? `next take ≈ ${dur(p.seconds)}${p.cost !== null && p.cost !== undefined ? ", " + money(p.cost) : ""}` +
+    ` (${S.price.source})` : "") + (sp ? ` · this segment so far: ${sp.clips} clip${sp.clips === 1 ? "" : "s"}, ${dur(sp.seconds)}${sp.cost !== null && sp.cost !== undefined ? ", " + money(sp.cost) : ""}` : "");
 }
 
 function select(k) {
