@@ -7,7 +7,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
 generate_step, export_step, render_step, render_project, timing_step, timing_in_folder, chosen_clips, all_takes, pick, import_clips, analyze_song,
-timeline_clips, edit_segment, move_cut, make_take, place_take, NewTake,
+timeline_clips, edit_segment, move_cut, cut_choices, make_take, place_take, NewTake,
 align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
@@ -67,6 +67,7 @@ __all__ = [
     "timeline_clips",
     "edit_segment",
     "move_cut",
+    "cut_choices",
     "make_take",
     "place_take",
     "NewTake",
@@ -502,6 +503,16 @@ def align_step(project: WorkFolder, analysis: Analysis, *, lyrics: Lyrics | None
     return aligned
 
 
+def _segment_limits(project: WorkFolder, backend: Backend) -> tuple[float, float]:
+    """The longest segment and the longest clip in one go, in seconds: the backend's, or the settings'."""
+    max_s, clip_s = backend.max_seconds, backend.clip_seconds
+    if project.config.max_segment_s:
+        max_s = min(max_s, float(project.config.max_segment_s))
+    if project.config.clip_s:
+        clip_s = float(project.config.clip_s)
+    return max_s, clip_s
+
+
 def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, replan: bool = False,
               backend: Backend | None = None, progress: ProgressFn = ignore) -> Plan:
     """Make ``plan.json``, keeping the user's edits of the one there.
@@ -533,11 +544,7 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     previous = project.existing_plan()
     progress(Progress("plan", 0, 1))
     be = backend or _backend(project.config)
-    max_s, clip_s = be.max_seconds, be.clip_seconds
-    if project.config.max_segment_s:
-        max_s = min(max_s, float(project.config.max_segment_s))
-    if project.config.clip_s:
-        clip_s = float(project.config.clip_s)
+    max_s, clip_s = _segment_limits(project, be)
     p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s, clip_s=min(clip_s, max_s),
                       dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan,
                       cut_rule=project.config.cut_rule, cast=cast_of(project.config.cast),
@@ -1537,16 +1544,44 @@ def move_cut(folder: WorkFolder | Path, segment: int, time_s: float) -> tuple[Pl
     analysis = project.load_analysis()
     aligned = project.load_aligned()
     be = _backend(project.config)
-    max_s = be.max_seconds
-    if project.config.max_segment_s:
-        max_s = min(max_s, float(project.config.max_segment_s))
-    min_s = max(2 * plan.dissolve_s, 0.5)
-    new, cut, invalid = move(plan, analysis, aligned.lines, segment, float(time_s), min_s=min_s,
-                             max_s=max_s if max_s != float("inf") else None)
+    new, cut, invalid = move(plan, analysis, aligned.lines, segment, float(time_s), **_cut_bounds(project, plan, be))
     if invalid:
         project.save_plan(new)
         new = plan_step(project, analysis, aligned, backend=be)  # the lyrics and prompts of the new bounds
     return new, cut.time_s, invalid
+
+
+def _cut_bounds(project: WorkFolder, plan: Plan, backend: Backend) -> dict[str, float | None]:
+    """How short and how long a segment a moved cut may leave (seconds): twice the dissolve (at least
+    0.5 s), and the backend's or the settings' longest segment."""
+    max_s, _ = _segment_limits(project, backend)
+    return {"min_s": max(2 * plan.dissolve_s, 0.5), "max_s": max_s if max_s != float("inf") else None}
+
+
+def cut_choices(folder: WorkFolder | Path, segment: int) -> list[Any]:
+    """Where the cut at the start of ``segment`` may move (:func:`mvtimeline.plan.edit.cut_choices`,
+    with the bounds :func:`move_cut` keeps).
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    segment : int
+
+    Returns
+    -------
+    list of Cut
+
+    Raises
+    ------
+    InputError
+        Not a work folder, no such segment, the first one.
+    """
+    from .plan.edit import cut_choices as choices
+
+    project = _folder(folder)
+    plan = project.load_plan()
+    return choices(plan, project.load_analysis(), project.load_aligned().lines, segment,
+                   **_cut_bounds(project, plan, _backend(project.config)))
 
 
 @dataclass(frozen=True)

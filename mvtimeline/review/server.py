@@ -365,16 +365,12 @@ def _cut(review: Review, data: dict[str, Any]) -> dict[str, Any]:
 def _cuts(review: Review, request: web.Request) -> dict[str, Any]:
     """The gaps the cut before a segment may move to (the page shows them while moving it)."""
     from .. import pipeline
-    from ..plan.edit import cut_choices
 
     try:
         segment = int(request.query.get("segment", ""))
     except ValueError:
         raise HTTPProblem(400, "give ?segment=N") from None
-    project = pipeline.open_folder(review.folder)
-    plan = project.load_plan()
-    choices = cut_choices(plan, project.load_analysis(), project.load_aligned().lines, segment,
-                          min_s=max(2 * plan.dissolve_s, 0.5))
+    choices = pipeline.cut_choices(review.folder, segment)
     return {"segment": segment, "choices": [{"time_s": c.time_s, "reason": c.reason} for c in choices]}
 
 
