@@ -540,14 +540,20 @@ def _made_before(folder: Path) -> frozenset:
         return frozenset()
 
 
-def _print_spent(con, project, plan, before) -> None:
+def _print_spent(con, project, plan, before, *, per_segment: bool = False) -> None:
     """After ``run`` or ``generate``: what the clips made (those not in ``before``) took (and cost),
-    one line; with the plan's clips made before, their total too."""
+    one line; with the plan's clips made before, their total too; ``per_segment`` (``-v``): a line
+    per segment first."""
     from .generate import price
 
     now = price.spent(project, plan, before=before)
     if not now.clips:
         return
+    if per_segment:
+        for row in now.segments:
+            cost = f", {price.format_cost(row.cost)}" if row.cost is not None else ""
+            con.print(f"  segment {row.segment:02d}: {_plural(row.clips, 'clip')}, {price.format_duration(row.seconds)}"
+                      f"{cost}", highlight=False, markup=False, soft_wrap=True)
     line = f"this run: {price.describe_spent(now)}"
     total = price.spent(project, plan)
     if total.clips > now.clips:
@@ -706,7 +712,7 @@ def run(ctx, song, lyrics, lyrics_format, out_dir, images, style, backend, fps, 
     con = _console(stderr=False)
     con.print(f"[bold]{_plural(len(result.plan.segments), 'segment')}[/], {_plural(result.clips_made, 'clip')} made, "
               f"{result.clips_cached} from the cache, in {time.perf_counter() - t0:.1f} s")
-    _print_spent(con, result.project, result.plan, before)
+    _print_spent(con, result.project, result.plan, before, per_segment=bool(ctx.obj.get("verbose")))
     _print_flags(con, result.project.load_aligned())
     _print_outputs(con, result.outputs + ([result.render] if result.render else []), result.backups)
     _print_next(con, result.project, takes=max(1, cfg.takes), rendered=result.render)
@@ -866,7 +872,7 @@ def generate(ctx, folder, segments, takes, gpu_price, executor, ray_address, sha
     con = _console(stderr=False)
     con.print(f"{_plural(gen.made, 'clip')} made, {gen.cached} from the cache")
     project = pipeline.open_folder(folder)
-    _print_spent(con, project, project.load_plan(), before)
+    _print_spent(con, project, project.load_plan(), before, per_segment=bool(ctx.obj.get("verbose")))
     if exported is not None:
         _print_outputs(con, exported.written, exported.backups)
         _say_stale(con, pipeline.open_folder(folder), folder)
