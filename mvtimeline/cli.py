@@ -363,12 +363,13 @@ def _print_next(con, project, *, takes: int = 1, rendered=None) -> None:
     steps = [("open", f"{kden} in Kdenlive")]
     if rendered:
         steps.append(("watch", str(rendered)))
+    steps.append(("review", f"mvtimeline review {folder}  (watch the takes against the song, pick, re-roll)"))
     steps.append(("look", f"mvtimeline storyboard {folder} -o {shlex.quote(str(project.folder / 'storyboard.png'))}"))
     steps.append(("pick", f"mvtimeline pick {folder} SEGMENT TAKE" + (
         f"  ({takes} takes of each segment)" if takes > 1 else "  (after generate --takes N)")))
     con.print("[bold]next[/]:")
     for verb, text in steps:
-        con.print(f"  {verb:<6}{escape(text)}", soft_wrap=True, highlight=False)
+        con.print(f"  {verb:<7}{escape(text)}", soft_wrap=True, highlight=False)
 
 
 def _say_stale(con, project, folder) -> None:
