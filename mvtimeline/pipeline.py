@@ -7,7 +7,7 @@ folder-level functions (:func:`analyze_song`, :func:`align_lyrics`, :func:`repla
 
 Public: run, check_inputs, load_project, new_project, separate_step, analyze_step, align_step, plan_step,
 generate_step, export_step, render_step, render_project, timing_step, timing_in_folder, chosen_clips, all_takes, pick, import_clips, analyze_song,
-timeline_clips, edit_segment, move_cut, cut_choices, make_take, place_take, NewTake,
+timeline_clips, edit_segment, move_cut, cut_choices, restore_take, make_take, place_take, NewTake,
 align_lyrics, replan, generate, export, RunResult, Generated, Exported, Inputs, EXPORT_FORMATS, STEM_FILE, project_backend.
 """
 
@@ -68,6 +68,7 @@ __all__ = [
     "edit_segment",
     "move_cut",
     "cut_choices",
+    "restore_take",
     "make_take",
     "place_take",
     "NewTake",
@@ -1361,7 +1362,7 @@ def _pick_all(project: WorkFolder, rows: list[Any]) -> None:
 
 
 @_holding("pick")
-def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
+def pick(project: WorkFolder | Path, segment: int, take: int, *, changes: dict[str, Any] | None = None) -> Exported:
     """Make ``take`` the chosen take of ``segment`` in plan.json and put it on the timeline.
 
     A ``NAME.kdenlive`` mvtimeline wrote (unchanged since) is written again. One the user edited
@@ -1377,6 +1378,9 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
         The segment's number.
     take : int >= 1
         The take to put on the timeline (it must have been generated).
+    changes : dict, optional
+        The segment's prompts, seed or keyframe the take was made with
+        (:func:`mvtimeline.plan.edit.edit_segment`), saved with it.
 
     Returns
     -------
@@ -1390,7 +1394,8 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
         the segment's clip (nothing is changed then).
     """
     from .plan import with_takes
-    from .timeline.kdenlive.read import swap_take
+    from .plan.edit import edit_segment as edit
+    from .timeline.kdenlive.read import read_summary, resource_path, swap_take
 
     project = _folder(project)
     plan = project.load_plan()
@@ -1400,7 +1405,7 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
     analysis = project.load_analysis()
     aligned = project.load_aligned()
     backend = _backend(project.config)
-    new_plan = with_takes(plan, {segment: take})
+    new_plan = with_takes(edit(plan, segment, **changes) if changes else plan, {segment: take})
     clips = project.chosen_clips(new_plan, analysis, backend, missing_ok=True)
     if segment not in clips:  # before anything is written
         raise InputError(f"segment {segment} has no take {take}; make it with 'mvtimeline generate "
@@ -1411,11 +1416,18 @@ def pick(project: WorkFolder | Path, segment: int, take: int) -> Exported:
         project.save_plan(new_plan)
         return export_step(project, new_plan, aligned, clips, formats=("kdenlive", "otio"), analysis=analysis)
 
+    # the segment's clip on the edited timeline: the bin clip named "NN take T" mvtimeline wrote there
+    # (plan.json may have changed since: a prompt edited, a take waiting), else the chosen take's
+    shown = {resource_path(c.resource, kdenlive.parent).resolve() for c in read_summary(kdenlive).clips
+             if c.name.startswith(f"{segment:02d} take ")}
     old = project.chosen_clips(plan, analysis, backend, missing_ok=True).get(segment)
-    if old is None:
-        raise InputError(f"segment {segment}: its clip on the edited {kdenlive.name} is not in the cache (the "
-                         "segment changed since); make a take with 'mvtimeline generate' first")
-    old_clip = old[1].path
+    if len(shown) == 1:
+        old_clip = shown.pop()
+    elif old is not None:
+        old_clip = old[1].path
+    else:
+        raise InputError(f"segment {segment}: its clip on the edited {kdenlive.name} is not found; pick it there, or "
+                         "move the edited file away to have mvtimeline write the project again")
     new_clip = clips[segment][1].path
     backup = backup_path(kdenlive)
     shutil.copy2(kdenlive, backup)
@@ -1584,6 +1596,59 @@ def cut_choices(folder: WorkFolder | Path, segment: int) -> list[Any]:
                    **_cut_bounds(project, plan, _backend(project.config)))
 
 
+@_holding("pick")
+def restore_take(folder: WorkFolder | Path, segment: int, key: str, take: int) -> Exported:
+    """Put back on the timeline a take of ``segment`` made before its prompts or seed were edited: the
+    segment's prompts, seed and keyframe become those the take was made with (from its clip record),
+    and the take is picked (:func:`pick`).
+
+    Parameters
+    ----------
+    folder : WorkFolder or Path
+    segment : int
+    key : str
+        The take's cache key (its folder in ``clips/``).
+    take : int
+
+    Returns
+    -------
+    Exported
+
+    Raises
+    ------
+    InputError
+        No such take of that segment, or the segment's bounds or the settings changed since it was made
+        (its clip no longer fits: nothing is changed then).
+    """
+    from . import generate
+    from .plan import with_takes
+    from .plan.edit import edit_segment as edit
+    from .types import TAKE_SEED_STEP
+
+    project = _folder(folder)
+    plan = project.load_plan()
+    check_segments([segment], plan)
+    record = generate.find_clip(project.clips_dir, key, take) if key.isalnum() else None
+    req = (record or {}).get("request") or {}
+    if record is None or req.get("segment_index") != segment:
+        raise InputError(f"segment {segment} has no take {take} in clips/{key}")
+    fields: dict[str, Any] = {name: req[name] for name in ("image_prompt", "motion_prompt", "negative_prompt")}
+    fields["seed"] = int(req["seed"]) - (int(req["take"]) - 1) * TAKE_SEED_STEP
+    image = req.get("image")
+    own = next(s for s in plan.segments if s.index == segment).image
+    if image and Path(image).is_file() and Path(image).resolve().is_relative_to(project.folder.resolve()):
+        fields["image"] = Path(image).resolve().relative_to(project.folder.resolve()).as_posix()
+    elif own:
+        fields["image"] = ""
+    restored = with_takes(edit(plan, segment, **fields), {segment: take})
+    be = _backend(project.config)
+    now = [r for r in project.clip_requests(restored, project.load_analysis(), be) if r.segment_index == segment]
+    if not now or now[0].key(be.name, be.version, be.model_id) != key:
+        raise InputError(f"segment {segment} take {take} of clips/{key} was made for other bounds or settings; it "
+                         "no longer fits the segment")
+    return pick(project, segment, take, changes=fields)
+
+
 @dataclass(frozen=True)
 class NewTake:
     """A take :func:`make_take` made: its segment and number, whether it must become the chosen
@@ -1674,12 +1739,10 @@ def place_take(folder: WorkFolder | Path, new: NewTake, *, edits: dict[str, Any]
     from .plan.edit import edit_segment as edit
 
     project = _folder(folder)
-    plan = project.load_plan()  # as it is now: picks made while the take was being made stay
+    if new.choose:  # the plan as it is now: picks made while the take was being made stay
+        return pick(project, new.segment, new.take, changes=edits)
     if edits:
-        plan = edit(plan, new.segment, **edits)
-        project.save_plan(plan)
-    if new.choose:
-        return pick(project, new.segment, new.take)
+        project.save_plan(edit(project.load_plan(), new.segment, **edits))
     if not project.path(".kdenlive").exists():
         return None
     return _refresh_bin(project)

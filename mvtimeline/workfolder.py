@@ -12,7 +12,7 @@ One :class:`WorkFolder` owns a folder made by ``mvtimeline run``::
 
 Nothing outside this module names those files.
 
-Public: WorkFolder, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, VOCALS_STEM.
+Public: WorkFolder, check_out_folder, writer_lock, lock_holder, held_here, LOCK_FILE, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, VOCALS_STEM.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 if TYPE_CHECKING:
     from .generate.backends.base import Backend
 
-__all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
+__all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "held_here", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,20 @@ def writer_lock(folder: Path, command: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+def held_here(folder: Path) -> bool:
+    """This process holds ``folder`` (:func:`writer_lock`), on any thread.
+
+    Parameters
+    ----------
+    folder : Path
+
+    Returns
+    -------
+    bool
+    """
+    return str(Path(folder).resolve()) in _HELD
 
 
 def lock_holder(folder: Path) -> str | None:

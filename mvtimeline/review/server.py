@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ from aiohttp import web
 
 from ..errors import InputError, MvtimelineError, RunError
 from ..fileio import atomic_write, ensure_dir, inside_folder
-from ..workfolder import CLIPS_DIR, WorkFolder, lock_holder
+from ..workfolder import CLIPS_DIR, WorkFolder, held_here, lock_holder
 
 __all__ = ["Review", "make_app", "serve"]
 
@@ -104,9 +105,13 @@ class Review:
     # ------------------------------------------------------------------------------- helpers
     def holder(self) -> str | None:
         """Which other command holds the folder (``mvtimeline generate (pid …)``), or None."""
-        text = lock_holder(self.folder)
-        if text is None or f"(pid {os.getpid()}," in text:
-            return None
+        for _ in range(5):
+            text = lock_holder(self.folder)
+            if text is None or f"(pid {os.getpid()}," in text or held_here(self.folder):
+                return None
+            if text.startswith("mvtimeline "):
+                return text
+            time.sleep(0.05)  # taken or left this instant (its text not written yet): look again
         return text
 
     def broadcast(self, event: dict[str, Any]) -> None:
@@ -216,6 +221,7 @@ def make_app(review: Review) -> web.Application:
     r.add_get("/media/{path:.*}", _media(review))
     r.add_get("/thumb/{key}/{take}", _thumb(review))
     r.add_post("/api/pick", _post(review, _pick))
+    r.add_post("/api/restore", _post(review, _restore))
     r.add_post("/api/edit", _post(review, _edit))
     r.add_post("/api/cut", _post(review, _cut))
     r.add_post("/api/reroll", _post(review, _reroll))
@@ -324,6 +330,17 @@ def _pick(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     segment, take = _int(data, "segment"), _int(data, "take")
     exported = review.write(pipeline.pick, review.folder, segment, take)
     review.broadcast({"type": "changed", "why": f"segment {segment}: take {take} picked"})
+    return {"ok": True, "written": [p.name for p in exported.written], "backups": [p.name for p in exported.backups]}
+
+
+def _restore(review: Review, data: dict[str, Any]) -> dict[str, Any]:
+    from .. import pipeline
+
+    segment, take, key = _int(data, "segment"), _int(data, "take"), data.get("key")
+    if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{8,64}", key):
+        raise HTTPProblem(400, f"'key' must be a clip's key, not {key!r}")
+    exported = review.write(pipeline.restore_take, review.folder, segment, key, take)
+    review.broadcast({"type": "changed", "why": f"segment {segment}: an earlier take {take} brought back"})
     return {"ok": True, "written": [p.name for p in exported.written], "backups": [p.name for p in exported.backups]}
 
 

@@ -6,6 +6,7 @@ Public: page_state, waveform, take_entries, WAVE_BINS.
 
 from __future__ import annotations
 
+import json
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -115,6 +116,43 @@ def take_entries(project: WorkFolder, req: ClipRequest, takes: list[ClipResult],
     return out
 
 
+def _earlier_takes(project: WorkFolder, backend: Backend, keys: dict[int, str], reqs: dict[int, ClipRequest],
+                   token: str) -> dict[int, list[dict[str, Any]]]:
+    """Takes of each segment made before its prompts, seed or keyframe were edited (in the cache under
+    another key, for the same stretch of the song and the same backend): they can be brought back."""
+    from ..generate import clip_paths, find_clip
+    from ..types import ClipResult
+
+    out: dict[int, list[dict[str, Any]]] = {}
+    for meta in sorted(project.clips_dir.glob("*/take-*.json")):
+        key = meta.parent.name
+        try:
+            record = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("take"), int):
+            continue
+        req = record.get("request") or {}
+        index = req.get("segment_index")
+        if index not in reqs or key == keys[index] or record.get("meta", {}).get("placeholder"):
+            continue
+        now = reqs[index]
+        made_by = (record.get("backend") or {}).get("name")
+        if (made_by not in (backend.name, "import") or req.get("n_frames") != now.n_frames
+                or abs(float(req.get("clip_start_s", -1)) - now.clip_start_s) > 1e-3
+                or (req.get("width"), req.get("height")) != (now.width, now.height)):
+            continue
+        take = record["take"]
+        if find_clip(project.clips_dir, key, take) is None:  # incomplete or damaged: nothing to bring back
+            continue
+        res = ClipResult(path=clip_paths(project.clips_dir, key, take)[0], key=key, take=take, n_frames=now.n_frames,
+                         fps=now.fps, cached=True, elapsed_s=0.0, meta=record)
+        [entry] = take_entries(project, now, [res], -1, token)
+        entry.update(key=key, image_prompt=req.get("image_prompt", ""), motion_prompt=req.get("motion_prompt", ""))
+        out.setdefault(index, []).append(entry)
+    return out
+
+
 def _lines(aligned: Lyrics) -> list[dict[str, Any]]:
     out = []
     for ln in aligned.lines:
@@ -161,6 +199,8 @@ def page_state(project: WorkFolder, *, token: str, backend: Backend, plan: Plan 
     reqs = {}
     for r in all_reqs:
         reqs.setdefault(r.segment_index, r)
+    earlier = _earlier_takes(project, backend, {i: r.key(backend.name, backend.version, backend.model_id)
+                                                for i, r in reqs.items()}, reqs, token)
     segments = []
     for seg in plan.segments:
         req = clips[seg.index][0] if seg.index in clips else reqs[seg.index]
@@ -176,6 +216,7 @@ def page_state(project: WorkFolder, *, token: str, backend: Backend, plan: Plan 
             "frames": req.n_frames,
             "takes": take_entries(project, req, takes.get(seg.index, []), seg.take, token)
             if seg.index in clips else [],
+            "earlier": earlier.get(seg.index, []),
         })
     sections = []
     for seg in plan.segments:

@@ -92,10 +92,11 @@ def test_two_takes_differ_and_record_their_own_seed(made):
 
 def test_the_run_ends_saying_what_to_do_next(made):
     out, proc = made
-    tail = proc.stdout.strip().splitlines()[-4:]
+    tail = proc.stdout.strip().splitlines()[-5:]
     assert tail[0].startswith("next")
     text = "\n".join(tail)
     assert str(out / "demo.kdenlive") in text and "mvtimeline storyboard" in text and "mvtimeline pick" in text
+    assert f"mvtimeline review {out}" in text
     assert "2 takes" in text
 
 

@@ -241,6 +241,32 @@ def test_reroll_with_a_new_prompt_and_keyframe_puts_its_take_on_the_timeline(pag
     shot(page, "rerolled-edited", tmp_path)
 
 
+def test_an_earlier_take_of_the_old_prompt_can_be_brought_back(page, server, folder, tmp_path):
+    from mvtimeline.timeline.kdenlive.read import read_summary
+
+    show(page, 5)  # its prompt was edited and a take of the new one made: the old prompt's takes are "earlier"
+    auto = seg_of(folder, 5)
+    old_prompt = next(s for s in server.state()["segments"] if s["index"] == 5)["earlier"][0]["image_prompt"]
+    assert auto["image_prompt"] != old_prompt
+    page.find_element("id", "earlier-box").click()  # open the <details>
+    tiles = page.find_elements("css selector", "#earlier .take.old")
+    assert [int(t.get_attribute("data-take")) for t in tiles] == [1, 2]
+    old_key = tiles[1].get_attribute("data-key")
+    tiles[1].find_element("css selector", "button.restore").click()
+    wait(page, lambda: seg_of(folder, 5)["image_prompt"] == old_prompt and seg_of(folder, 5)["take"] == 2, 30)
+    seg = seg_of(folder, 5)
+    assert seg["motion_prompt"] != "slow dolly in" and not seg.get("image")  # as the take was made
+    kdenlive = next(folder.glob("*.kdenlive"))
+    state = next(s for s in server.state()["segments"] if s["index"] == 5)
+    chosen = next(t for t in state["takes"] if t["chosen"])
+    key = chosen["url"].split("/clips/")[1].split("/")[0]
+    assert key == old_key  # the old prompt's own clip, not a new one
+    clips = sorted((c for c in read_summary(kdenlive).clips if c.resource.endswith(".mp4")), key=lambda c: c.start_frame)
+    assert clips[4].resource.endswith(f"{key}/take-2.mp4")
+    wait(page, lambda: len(page.find_elements("css selector", "#earlier .take.old")) >= 1, 30)  # the new prompt's take is earlier now
+    shot(page, "brought-back", tmp_path)
+
+
 def test_moving_a_cut_snaps_to_a_gap_between_words(page, folder, word_song, tmp_path):
     show(page, 3)
     before = seg_of(folder, 3)
@@ -357,7 +383,9 @@ def test_writes_are_refused_while_generate_holds_the_folder(page, server, folder
 
 def test_a_queued_reroll_can_be_cancelled(server, folder):
     takes_before = {s["index"]: len(s["takes"]) for s in server.state()["segments"]}
-    jobs = [server.post("/api/reroll", {"segment": i})[1]["job"] for i in (8, 9, 1)]
+    answers = [server.post("/api/reroll", {"segment": i}) for i in (8, 9, 1)]
+    assert [a[0] for a in answers] == [200, 200, 200], answers
+    jobs = [a[1]["job"] for a in answers]
     status, body = server.post("/api/cancel", {"job": jobs[2]["id"]})
     assert status == 200 and body["job"]["state"] == "cancelled"
     deadline = time.monotonic() + 60

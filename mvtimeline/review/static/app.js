@@ -82,7 +82,7 @@ function setLock(text) {
   el.hidden = !text;
   el.textContent = text ? `The work folder is in use by ${text}: the page makes no changes until it ends.` : "";
   document.body.classList.toggle("locked", !!text);
-  for (const b of document.querySelectorAll("#pick, #save, #reroll, #cuts button, .take button, #f-keyframe, #import-here, #import-any")) {
+  for (const b of document.querySelectorAll("#pick, #save, #reroll, #cuts button, .take button, #f-keyframe, #import-here, #import-any, .restore")) {
     b.disabled = !!text;
   }
 }
@@ -177,6 +177,7 @@ function renderDetail() {
     p2.textContent = "No take of this segment as it is now: re-roll to make one.";
     box.append(p2);
   }
+  renderEarlier(seg);
   const k = cur;
   $("start-prev").disabled = $("start-next").disabled = k === 0 || !!S.lock;
   $("end-prev").disabled = $("end-next").disabled = k === S.segments.length - 1 || !!S.lock;
@@ -192,6 +193,34 @@ function renderPrice() {
     ` (${S.price.source})` : "") + (sp ? ` · this segment so far: ${sp.clips} clip${sp.clips === 1 ? "" : "s"}, ${dur(sp.seconds)}${sp.cost !== null && sp.cost !== undefined ? ", " + money(sp.cost) : ""}` : "");
 }
 
+function renderEarlier(seg) {
+  const list = seg.earlier || [];
+  $("earlier-box").hidden = !list.length;
+  $("earlier-title").textContent = `Earlier versions (${list.length}): takes made before this segment's prompt, seed or keyframe changed`;
+  $("earlier").replaceChildren(...list.map((t) => {
+    const div = document.createElement("div");
+    div.className = "take old";
+    div.dataset.key = t.key; div.dataset.take = t.take;
+    const img = document.createElement("img");
+    img.loading = "lazy"; img.src = t.thumb; img.alt = `earlier take ${t.take}`;
+    const cap = document.createElement("div");
+    cap.className = "cap";
+    const label = document.createElement("span");
+    label.textContent = `take ${t.take} · ${t.image_prompt.slice(0, 60)}${t.image_prompt.length > 60 ? "…" : ""}`;
+    label.title = `${t.image_prompt}\n${t.motion_prompt}`;
+    const b = document.createElement("button");
+    b.textContent = "Bring back"; b.className = "restore";
+    b.disabled = !!S.lock;
+    b.addEventListener("click", async () => {
+      const r = await guarded(() => post("/api/restore", {segment: seg.index, key: t.key, take: t.take}));
+      if (r) { notice(`segment ${seg.index}: take ${t.take} of its earlier prompt is back on the timeline (its prompt and seed too)`); await refresh(); }
+    });
+    cap.append(label, b);
+    div.append(img, cap);
+    return div;
+  }));
+}
+
 function select(k) {
   if (!S) return;
   cur = Math.max(0, Math.min(S.segments.length - 1, k));
@@ -205,7 +234,7 @@ function selectTake(i) {
   const seg = S.segments[cur];
   if (i < 0 || i >= seg.takes.length) return;
   selTake = i;
-  document.querySelectorAll(".take").forEach((el, j) => el.classList.toggle("selected", j === i));
+  document.querySelectorAll("#takes .take").forEach((el, j) => el.classList.toggle("selected", j === i));
 }
 
 // -------------------------------------------------------------------------------------------- play
