@@ -15,6 +15,13 @@ or white noise at 0 dB. Each clip is synced by
 
 Reported: error in frames at 24 fps (mean, max, share within one frame), seconds per clip, and how
 many clips of a repeated section were put on the wrong repeat.
+
+``--joint R``: instead, R folders of returned clips without names (one per sung segment of the
+import tests' work folder, both choruses included: each a little longer or shorter than asked,
+four with their head cut by 0.3-0.6 s) imported whole (``import_clips``), as the
+``tests/generate/test_import_joint.py`` folder but with any segment's head cut, choruses too.
+Reported per folder: clips, placed right (its segment, in sync to a frame), placed wrong, refused
+(and which segments), seconds for the import.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from test_import import make_clip  # noqa: E402
+from support.clips import build_import_base, make_clip, returned_clip  # noqa: E402
 
 from mvtimeline import pipeline  # noqa: E402
 from mvtimeline.audio import load  # noqa: E402
@@ -48,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--joint", type=int, default=0, metavar="R", help="R folders of unnamed clips, placed jointly")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    if args.joint:
+        return joint(args.joint, args.seed)
     try:
         from audio_offset_finder.audio_offset_finder import find_offset_between_buffers
     except ImportError:
@@ -125,6 +135,50 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  clips of a repeated chorus: {len(rep)}; off by more than 1 s: ours with its segment "
                   f"{wrong('ours')}, ours over the whole song {wrong('ours_whole')}"
                   + (f", audio-offset-finder over the whole song {wrong('aof_whole')}" if "aof_whole" in rep[0] else ""))
+    return 0
+
+
+def joint(rounds: int, seed: int) -> int:
+    """The ``--joint`` case: folders of unnamed returned clips, each imported as a whole."""
+    import json
+    import shutil
+
+    from mvtimeline.types import Plan
+
+    with tempfile.TemporaryDirectory(prefix="bench-import-joint-") as tmp:
+        d = Path(tmp)
+        song, base = build_import_base(d / "base")
+        segs = [s for s in Plan.load(base / "plan.json").segments if s.lines]
+        reqs = {r["request"]["segment_index"]: r["request"]
+                for r in (json.loads(p.read_text()) for p in (base / "clips").glob("*/take-1.json"))}
+        totals = [0, 0, 0, 0]
+        for k in range(rounds):
+            rng = np.random.default_rng([seed, k])
+            cut = set(rng.choice([s.index for s in segs], 4, replace=False).tolist())
+            pack = d / f"pack{k}"
+            pack.mkdir()
+            truth = {}
+            for s in segs:
+                r = reqs[s.index]
+                span = (r["clip_start_s"], r["clip_start_s"] + float(Fraction(r["n_frames"]) / Fraction(r["fps"])))
+                clip, start_s = returned_clip(song.audio_path, pack, span, rng,
+                                              head_cut_s=float(rng.uniform(0.3, 0.6)) if s.index in cut else 0.0,
+                                              end_s=float(rng.uniform(-0.12, 0.12)))
+                truth[clip.name] = (s.index, start_s)
+            work = d / f"work{k}"
+            shutil.copytree(base, work)
+            t0 = time.perf_counter()
+            rows = pipeline.import_clips(work, [pack])
+            took = time.perf_counter() - t0
+            right = sum(r.ok and r.segment == truth[r.clip.name][0] and abs(r.offset_s - truth[r.clip.name][1]) < 1 / FPS
+                        for r in rows)
+            wrong = sum(r.ok and r.segment != truth[r.clip.name][0] for r in rows)
+            refused = sorted(truth[r.clip.name][0] for r in rows if not r.ok)
+            for i, v in enumerate((len(rows), right, wrong, len(refused))):
+                totals[i] += v
+            print(f"  folder {k}: {len(rows)} clips, {right} right, {wrong} wrong, refused {len(refused)} "
+                  f"(segments {refused}, heads cut {sorted(cut)}), import {took:.1f} s")
+        print(f"{rounds} folders: {totals[0]} clips, {totals[1]} right, {totals[2]} wrong, {totals[3]} refused")
     return 0
 
 

@@ -4,8 +4,15 @@ sync with the song, each as a new take of its segment.
 For every clip:
 
 1. **which segment**: the pack's folder or file name (``03-chorus-...``), else ``--segment``, else
-   by its sound (the segment whose stretch of song it matches best; a silent clip needs
-   ``--segment``);
+   by its sound (a silent clip needs ``--segment``). The clips found by their sound are placed
+   together: each is scored against every segment where its sound fits nearly as well as at its
+   best place (the sync score there, how far its span misses the segment's, with or without the
+   handles), then assigned jointly (one clip per segment unless one clearly is a second take;
+   :func:`scipy.optimize.linear_sum_assignment`). So a chorus sung twice to the same music sends
+   each of its clips to its own repeat by their lengths and by their sound past the repeated
+   part, and a clip that fits two repeats alike goes to the one the folder has no clip for. A
+   clip is refused (``give --segment N``, naming both places) only when the assignment with it
+   elsewhere costs about as little;
 2. **where in sync**: its sound cross-correlated with the song around that segment
    (:func:`mvtimeline.audio.sync.find_offset`, a few seconds either way, so a repeated chorus
    elsewhere cannot win) → ``song_time = clip_time + offset_s``; below :data:`MIN_CONFIDENCE` it is
@@ -44,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, MvtimelineError
-from ..types import ClipRequest
+from ..types import ClipRequest, Plan
 
 if TYPE_CHECKING:
     from ..workfolder import WorkFolder
@@ -67,6 +74,33 @@ MIN_CONFIDENCE = 0.04
 MIN_MATCH = 0.30
 #: A clip this quiet (RMS) carries no sound to sync by.
 SILENT_RMS = 1e-3
+# Placing clips found by their sound, jointly (:func:`_options`, :func:`_solve`). Costs are in
+# units of ``min_confidence`` of sync score, the margin by which a sync must beat a second place.
+# Set on the import tests' song, whose two choruses sound alike within 0.1-2.9 units after AAC and
+# whose repeated segments' requests differ by 0 to 0.54 s in length: ``bench/bench_import.py
+# --joint 6`` (96 unnamed clips, 24 with their head cut by 0.3-0.6 s) places 94 right, 0 wrong,
+# refuses 2 (a second-chorus clip cut to the first chorus's span); one clip at a time: 70, 0, 26.
+#: Either end of a clip may miss its segment's (with handles or without) by this (s) at no cost:
+#: a generator rounds a clip to its own frame counts.
+_LENGTH_SLACK_S = 0.15
+#: Seconds of an end's miss beyond the slack that cost 1 (as much as ``min_confidence`` of sound).
+_LENGTH_UNIT_S = 0.2
+#: An end that misses by more counts no more than this (s): a clip trimmed by hand.
+_LENGTH_CAP_S = 1.0
+#: What a segment's second clip in one import costs: a clip goes to another place that fits
+#: by less than this worse, rather than be a second take of a segment that has one.
+_TAKE_COST = 1.25
+#: A clip whose place beats the best assignment with it elsewhere by less than this is refused.
+_AMBIGUOUS_MARGIN = 1.0
+#: A place whose fit is within this of the clip's best (and above MIN_MATCH) is a candidate.
+_PLACE_SPAN = 0.2
+#: Places closer than this (s) are one place; at most _MAX_PLACES are looked at.
+_PLACE_GAP_S = 1.0
+_MAX_PLACES = 6
+#: A place whose sound costs less than this sounds like a repeat: a clip placed elsewhere says so.
+_REPEAT_SOUND = 4.0
+#: Seconds either side of a place where the sync looks for its score there.
+_NEAR_S = 0.25
 _PACK_NAME = re.compile(r"^(\d{1,3})-")
 
 
@@ -128,6 +162,37 @@ def _clip_audio(path: Path) -> np.ndarray | None:
     return y
 
 
+def _fit_curve(audio: np.ndarray, song_env: np.ndarray, *, center_s: float | None = None,
+               window_s: float | None = None) -> tuple[np.ndarray, int]:
+    """:func:`_fit`'s correlation at every offset it searches: ``(r, lo)``, ``r[k]`` the fit at
+    ``song_time = clip_time + (lo + k) * HOP_S`` (``r`` empty when no offset is searched)."""
+    from scipy.signal import fftconvolve
+
+    from ..audio.sync import HOP_S, envelopes
+
+    clip = envelopes(audio)
+    bands, n = clip.shape
+    total = song_env.shape[1]
+    pad = int(0.4 * n)
+    lo, hi = -pad, total - n + pad
+    if center_s is not None and window_s is not None:
+        lo = max(lo, int(np.floor((center_s - window_s) / HOP_S)))
+        hi = min(hi, int(np.ceil((center_s + window_s) / HOP_S)))
+    if hi < lo:
+        return np.zeros(0), lo
+    seg = np.zeros((bands, hi - lo + n))  # the song around the window, zeros past its ends
+    a, b = max(0, lo), min(total, hi + n)
+    seg[:, a - lo: b - lo] = song_env[:, a:b]
+    num = sum(fftconvolve(seg[k], clip[k][::-1], mode="valid") for k in range(bands))
+    c1 = np.pad(np.cumsum(seg, axis=1), ((0, 0), (1, 0)))
+    c2 = np.pad(np.cumsum(seg * seg, axis=1), ((0, 0), (1, 0)))
+    s1, s2 = c1[:, n:] - c1[:, :-n], c2[:, n:] - c2[:, :-n]
+    var = np.maximum(0.0, s2 - s1 * s1 / n).sum(axis=0)  # the song's spread over each stretch
+    centred = clip - clip.mean(axis=1, keepdims=True)
+    den = np.sqrt(var * float((centred * centred).sum()))
+    return np.where(den > 1e-9, num / np.maximum(den, 1e-9), 0.0), lo
+
+
 def _fit(audio: np.ndarray, song_env: np.ndarray, *, center_s: float | None = None,
          window_s: float | None = None) -> tuple[float, float]:
     """How well ``audio`` (mono, at the sync rate) fits the song at its best place: the Pearson
@@ -142,31 +207,11 @@ def _fit(audio: np.ndarray, song_env: np.ndarray, *, center_s: float | None = No
         The best correlation (-1..1; a copy of the song's sound fits at about 0.9, a clip of
         another song at 0.3 at most, see :data:`MIN_MATCH`) and its offset in seconds.
     """
-    from scipy.signal import fftconvolve
+    from ..audio.sync import HOP_S
 
-    from ..audio.sync import HOP_S, envelopes
-
-    clip = envelopes(audio)
-    bands, n = clip.shape
-    total = song_env.shape[1]
-    pad = int(0.4 * n)
-    lo, hi = -pad, total - n + pad
-    if center_s is not None and window_s is not None:
-        lo = max(lo, int(np.floor((center_s - window_s) / HOP_S)))
-        hi = min(hi, int(np.ceil((center_s + window_s) / HOP_S)))
-    if hi < lo:
+    r, lo = _fit_curve(audio, song_env, center_s=center_s, window_s=window_s)
+    if r.size == 0:
         return 0.0, 0.0 if center_s is None else float(center_s)
-    seg = np.zeros((bands, hi - lo + n))  # the song around the window, zeros past its ends
-    a, b = max(0, lo), min(total, hi + n)
-    seg[:, a - lo: b - lo] = song_env[:, a:b]
-    num = sum(fftconvolve(seg[k], clip[k][::-1], mode="valid") for k in range(bands))
-    c1 = np.pad(np.cumsum(seg, axis=1), ((0, 0), (1, 0)))
-    c2 = np.pad(np.cumsum(seg * seg, axis=1), ((0, 0), (1, 0)))
-    s1, s2 = c1[:, n:] - c1[:, :-n], c2[:, n:] - c2[:, :-n]
-    var = np.maximum(0.0, s2 - s1 * s1 / n).sum(axis=0)  # the song's spread over each stretch
-    centred = clip - clip.mean(axis=1, keepdims=True)
-    den = np.sqrt(var * float((centred * centred).sum()))
-    r = np.where(den > 1e-9, num / np.maximum(den, 1e-9), 0.0)
     k = int(np.argmax(r))
     return float(r[k]), float((lo + k) * HOP_S)
 
@@ -175,6 +220,125 @@ def _stranger(path: Path, confidence: float, match: float) -> str:
     """The one-line refusal of a clip whose sound fits nowhere in the song."""
     return (f"{path.name} does not match this song (confidence {confidence:.2f}, fit {match:.2f} < {MIN_MATCH:.2f}): "
             "its sound is nowhere in it; a clip of another song? (--offset S imports it anyway)")
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A segment a clip found by its sound may be of: where it would sit (``song_time = clip_time
+    + place_s``) and what that costs (``sound`` + ``length``, in units of ``min_confidence`` of sync
+    score, see :func:`_options`)."""
+
+    segment: int
+    place_s: float
+    sound: float
+    length: float
+
+    @property
+    def cost(self) -> float:
+        return self.sound + self.length
+
+
+def _places(r: np.ndarray, lo: int) -> list[float]:
+    """The offsets (s) where a clip's sound fits the song nearly as well as at its best place
+    (:func:`_fit_curve`'s ``r, lo``): each a peak at least :data:`_PLACE_GAP_S` from a better one,
+    within :data:`_PLACE_SPAN` of the best and above :data:`MIN_MATCH`, best first."""
+    from ..audio.sync import HOP_S
+
+    out: list[float] = []
+    if r.size == 0:
+        return out
+    left = r.astype(np.float64).copy()
+    gap = int(round(_PLACE_GAP_S / HOP_S))
+    floor = max(MIN_MATCH, float(left.max()) - _PLACE_SPAN)
+    while len(out) < _MAX_PLACES:
+        k = int(np.argmax(left))
+        if not left[k] >= floor:
+            break
+        out.append((lo + k) * HOP_S)
+        left[max(0, k - gap): k + gap + 1] = -np.inf
+    return out
+
+
+def _length_cost(start_s: float, end_s: float, spans: list[tuple[float, float]]) -> float:
+    """How far a clip's span in the song (s) is from the nearest of ``spans`` (its segment's
+    request, handles included, and the segment alone): each end's miss beyond
+    :data:`_LENGTH_SLACK_S`, counted up to :data:`_LENGTH_CAP_S`, in units of :data:`_LENGTH_UNIT_S`."""
+    def miss(e: float) -> float:
+        return max(0.0, min(abs(e), _LENGTH_CAP_S) - _LENGTH_SLACK_S)
+
+    return min(miss(start_s - a) + miss(end_s - b) for a, b in spans) / _LENGTH_UNIT_S
+
+
+def _options(audio: np.ndarray, dur_s: float, places: list[float], song_env: np.ndarray, plan: Plan,
+             reqs: dict[int, ClipRequest], unit: float) -> dict[int, _Option]:
+    """Every segment a clip found by its sound may be of, with its cost: at each of its
+    ``places`` (:func:`_places`), the sync score there against the best place's (each
+    ``unit`` below it costs 1: a clip that runs past a repeated part into what differs fits
+    only one place), plus how far its span (``dur_s`` long) is from that segment's
+    (:func:`_length_cost`). The candidates at a place are the segments it mostly covers (or
+    that mostly lie in it) and the one its middle falls in."""
+    from ..audio.sync import find_offset
+
+    found = [find_offset(audio, song_env, center_s=p, window_s=_NEAR_S) for p in places]
+    best = max(f.score for f in found)
+    out: dict[int, _Option] = {}
+    for f in found:
+        a, b = f.offset_s, f.offset_s + dur_s
+        mid = 0.5 * (a + b)
+        sound = max(0.0, best - f.score) / unit
+        # (a clip hanging over the song's end: the last segment's, over its start: the first's)
+        at_mid = next((s for s in plan.segments if mid < s.end_s), plan.segments[-1])
+        for seg in plan.segments:
+            covered = max(0.0, min(b, seg.end_s) - max(a, seg.start_s))
+            if covered < 0.5 * min(dur_s, seg.duration_s) and seg is not at_mid:
+                continue
+            req = reqs[seg.index]
+            spans = [(req.clip_start_s, req.clip_start_s + float(Fraction(req.n_frames) / Fraction(req.fps))),
+                     (seg.start_s, seg.end_s)]
+            opt = _Option(seg.index, f.offset_s, sound, _length_cost(a, b, spans))
+            if seg.index not in out or opt.cost < out[seg.index].cost:
+                out[seg.index] = opt
+    return out
+
+
+def _solve(costs: list[dict[int, float]], taken: dict[int, int]) -> tuple[list[int | None], float]:
+    """The cheapest assignment of clips to segments (``costs[i][segment]``, a clip only to its
+    own candidates), a segment's second clip costing :data:`_TAKE_COST` more, its third twice
+    that (``taken`` counts the clips a segment already has from this import). Returns each
+    clip's segment (None where it has no candidate) and the total cost."""
+    from scipy.optimize import linear_sum_assignment
+
+    segs = sorted({s for c in costs for s in c})
+    cols = [(s, k) for s in segs for k in range(sum(1 for c in costs if s in c))]
+    if not cols:
+        return [None] * len(costs), 0.0
+    big = 1e9
+    m = np.full((len(costs), len(cols)), big)
+    for i, c in enumerate(costs):
+        for j, (s, k) in enumerate(cols):
+            if s in c:
+                m[i, j] = c[s] + _TAKE_COST * (k + taken.get(s, 0))
+    rows, picked = linear_sum_assignment(m)
+    out: list[int | None] = [None] * len(costs)
+    total = 0.0
+    for i, j in zip(rows, picked):
+        if m[i, j] < big:
+            out[i] = cols[j][0]
+            total += float(m[i, j])
+    return out, total
+
+
+def _ambiguous(mine: _Option, other: _Option, *, with_others: bool) -> str:
+    """The one-line refusal of a clip that fits two segments alike, even with the other clips placed."""
+    also = " (with the other clips placed too)" if with_others else ""
+    if abs(mine.place_s - other.place_s) < _PLACE_GAP_S:
+        a, b = sorted((mine.segment, other.segment))
+        return (f"refused: it lies across segments {a} and {b} alike{also}, its length fits neither better; "
+                "give --segment N")
+    x, y = sorted((mine, other), key=lambda o: o.place_s)
+    return (f"refused: its sound fits at {x.place_s:.2f} s (segment {x.segment}) and {y.place_s:.2f} s "
+            f"(segment {y.segment}) of the song alike (a repeated part?){also}, its length tells them apart "
+            "no better; give --segment N")
 
 
 def _conform(src: Path, index: Any, req: ClipRequest, out: Path, *, offset_s: float, keep: tuple[float, float],
@@ -242,7 +406,11 @@ def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, se
                  ) -> list[Imported]:
     """Import ``clips`` (files, or folders searched for videos) into a work folder's clip cache, each
     as a new take of its segment (putting them in the project, or on its timeline, is
-    :func:`mvtimeline.pipeline.import_clips`'s).
+    :func:`mvtimeline.pipeline.import_clips`'s). Clips whose name gives no segment (and no
+    ``segment``, ``offset_s`` or ``whole``) are placed together by their sound and length, each
+    on its own segment unless it clearly is a second take (module notes, step 1); a clip that
+    could go to another segment says which in its flags (``placed by sound and length: segment
+    7, not 17 (margin 2.4)``, the margin in units of ``min_confidence`` of sync score).
 
     Parameters
     ----------
@@ -259,7 +427,8 @@ def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, se
     whole : bool
         Each clip covers the whole song: synced once, cut into a take per segment.
     min_confidence : float
-        Refuse a sync whose margin over the runner-up is smaller.
+        Refuse a sync whose margin over the runner-up is smaller; it is also the unit in which
+        clips found by their sound are weighed against each other.
 
     Returns
     -------
@@ -311,36 +480,15 @@ def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, se
     rows: list[Imported] = []
     todo: dict[int, tuple[list[int], float, float | None]] = {}  # id(row) → its segments and sync
     strangers: list[str] = []
-    for f in files:
-        head_s, tail_s, index = checked[f]
-        audio = _clip_audio(f)
-        targets: list[int]
-        row = Imported(clip=f, head_trim_s=round(head_s, 3), tail_trim_s=round(tail_s, 3))
-        rows.append(row)
-        if whole:
-            targets = sorted(known)
-        else:
-            seg = segment or _segment_from_name(f, known)
-            if seg is None and audio is None:
-                raise InputError(f"{f.name}: no sound to find its segment by; give --segment N")
-            if seg is None and offset_s is None:
-                found = find_offset(audio, song_env, center_s=analysis.duration_s / 2,
-                                    window_s=analysis.duration_s / 2 + 1.0)
-                match, _ = _fit(audio, song_env)
-                row.offset_s, row.confidence, row.match = round(found.offset_s, 3), round(found.confidence, 3), round(match, 3)
-                if match < MIN_MATCH:
-                    strangers.append(_stranger(f, found.confidence, match))
-                    continue
-                if found.confidence < min_confidence:  # a repeated chorus: two places fit as well
-                    row.result = (f"refused: its sound fits at {found.offset_s:.2f} s and {found.runner_up_offset_s:.2f} s "
-                                  "of the song alike (a repeated part?); give --segment N")
-                    continue
-                seg = seg_at(found.offset_s + index.duration_s / 2)
-            elif seg is None:  # placed by --offset: the segment its middle falls in
-                seg = seg_at(float(offset_s) + index.duration_s / 2)  # type: ignore[arg-type]
-            targets = [seg]
+    by_sound: list[tuple[Imported, np.ndarray, Any, list[float]]] = []  # placed jointly, below
+
+    def sync(row: Imported, audio: np.ndarray | None, index: Any, targets: list[int],
+             center_s: float | None = None) -> None:
+        """The clip's sync, once (around ``center_s``, else its segment's start): into ``todo``,
+        or ``row.result`` saying why not, or ``strangers``."""
+        f = row.clip
+        head_s = checked[f][0]
         row.segment = None if whole else targets[0]
-        # the sync, once per clip
         if offset_s is not None:
             off, conf = float(offset_s), None
         elif audio is None:
@@ -353,7 +501,7 @@ def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, se
             if whole:  # the video starts near the song's start, give or take a blank head or a cut intro
                 center, window = 0.0, WINDOW_S + abs(analysis.duration_s - index.duration_s)
             else:
-                center, window = reqs[targets[0]].clip_start_s, WINDOW_S
+                center, window = reqs[targets[0]].clip_start_s if center_s is None else center_s, WINDOW_S
             found = find_offset(audio, song_env, center_s=center, window_s=window)
             off, conf = float(found.offset_s), float(found.confidence)
             row.offset_s, row.confidence = round(off, 3), round(conf, 3)
@@ -363,16 +511,75 @@ def import_takes(project: WorkFolder, clips: list[Path], *, backend: Backend, se
                 match, there = _fit(audio, song_env)
                 if match < MIN_MATCH:
                     strangers.append(_stranger(f, conf, max(match, row.match)))
-                    continue
+                    return
                 row.result = (f"refused: its sound is not near segment {targets[0]} but at {there:.2f} s of the song "
                               f"(segment {seg_at(there + index.duration_s / 2)}, match {match:.2f}); "
                               "give that --segment N, or --offset S")
-                continue
+                return
             if conf < min_confidence:
                 row.result = (f"refused: unsure sync (best {found.offset_s:+.2f} s score {found.score:.2f}, "
                               f"next {found.runner_up_offset_s:+.2f} s score {found.runner_up:.2f}); pass --offset S")
-                continue
+                return
         todo[id(row)] = (targets, off, conf)
+
+    for f in files:
+        head_s, tail_s, index = checked[f]
+        audio = _clip_audio(f)
+        row = Imported(clip=f, head_trim_s=round(head_s, 3), tail_trim_s=round(tail_s, 3))
+        rows.append(row)
+        if whole:
+            sync(row, audio, index, sorted(known))
+            continue
+        seg = segment or _segment_from_name(f, known)
+        if seg is None and audio is None:
+            raise InputError(f"{f.name}: no sound to find its segment by; give --segment N")
+        if seg is None and offset_s is None:  # by its sound: placed with the other such clips, below
+            found = find_offset(audio, song_env, center_s=analysis.duration_s / 2,
+                                window_s=analysis.duration_s / 2 + 1.0)
+            r, lo = _fit_curve(audio, song_env)
+            match = float(r.max()) if r.size else 0.0
+            row.offset_s, row.confidence, row.match = round(found.offset_s, 3), round(found.confidence, 3), round(match, 3)
+            if match < MIN_MATCH:
+                strangers.append(_stranger(f, found.confidence, match))
+                continue
+            by_sound.append((row, audio, index, _places(r, lo)))
+            continue
+        if seg is None:  # placed by --offset: the segment its middle falls in
+            seg = seg_at(float(offset_s) + index.duration_s / 2)  # type: ignore[arg-type]
+        sync(row, audio, index, [seg])
+    if by_sound and not strangers:
+        # jointly: each clip to one segment (a second take only where it clearly is one), refusing
+        # a clip only when it fits two places alike even with the others placed
+        taken: dict[int, int] = {}
+        for targets, _, _ in todo.values():
+            taken[targets[0]] = taken.get(targets[0], 0) + 1
+        unit = max(float(min_confidence), 1e-6)
+        options = [_options(audio, index.duration_s, places, song_env, plan, reqs, unit)
+                   for _, audio, index, places in by_sound]
+        costs = [{s: o.cost for s, o in opts.items()} for opts in options]
+        assigned, total = _solve(costs, taken)
+        for (row, *_), opts in zip(by_sound, options):
+            log.debug("%s: %s", row.clip.name, ", ".join(f"segment {o.segment} at {o.place_s:.2f} s: sound {o.sound:.2f}"
+                                                          f" length {o.length:.2f}" for o in opts.values()))
+        log.debug("joint placement of %d clips: %s (total %.2f)", len(costs), assigned, total)
+        for i, (row, audio, index, _) in enumerate(by_sound):
+            s = assigned[i]
+            if s is None:  # (every clip found by sound has a candidate)
+                row.result = "refused: no segment fits it; give --segment N"
+                continue
+            barred = [dict(c) for c in costs]
+            del barred[i][s]
+            margin, other = float("inf"), None
+            if barred[i]:
+                alt, alt_total = _solve(barred, taken)
+                other = alt[i]
+                margin = alt_total - total
+            if other is not None and margin < _AMBIGUOUS_MARGIN:
+                row.result = _ambiguous(options[i][s], options[i][other], with_others=len(by_sound) > 1)
+                continue
+            if other is not None and options[i][other].sound < _REPEAT_SOUND:  # a repeat it was told from
+                row.flags.append(f"placed by sound and length: segment {s}, not {other} (margin {margin:.1f})")
+            sync(row, audio, index, [s], center_s=options[i][s].place_s)
     if strangers:
         raise InputError("; ".join(strangers))
     by_take: dict[int, dict[int, ClipRequest]] = {}

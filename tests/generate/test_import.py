@@ -13,55 +13,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mvtimeline import pipeline
 from mvtimeline.pipeline import import_clips
-from mvtimeline.config import Config
 from mvtimeline.errors import InputError
 from mvtimeline.media import probe_video
 from mvtimeline.types import Plan
+from support.clips import build_import_base, make_clip, once_per_run
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.which("ffmpeg"),
                                 reason="espeak-ng and ffmpeg are needed (make deps)")
 FPS = Fraction(24)
 
 
-def _once_per_run(tmp_path_factory, name: str, build):
-    """``build(folder)`` once for the whole test run: the xdist workers share the first one's result
-    (made under a lock in the run's common temp folder, pickled); without xdist, once per module.
-    The result is only read (``work`` copies the folder)."""
-    import fcntl
-    import os
-    import pickle
-    import tempfile
-
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run_id:
-        return build(tmp_path_factory.mktemp(name))
-    root = tmp_path_factory.getbasetemp().parent / f"shared-{name}-{run_id}"
-    root.mkdir(exist_ok=True)
-    done = root / "result.pickle"
-    with open(root / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        if not done.exists():
-            value = build(Path(tempfile.mkdtemp(dir=root)))
-            done.write_bytes(pickle.dumps(value))
-        return pickle.loads(done.read_bytes())
-
-
-def _build_base(d: Path):
-    from mvtimeline.audio.demo import synthesize
-
-    song = synthesize(d / "song", stanzas=4, intro_bars=1, outro_bars=1)
-    res = pipeline.run(song.audio_path, song.lyrics_path, d / "work",
-                       Config(fps=FPS, width=64, height=48, max_segment_s=9.0))
-    return song, res.project.folder
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder,
     made once for all the test processes of a run."""
-    return _once_per_run(tmp_path_factory, "import", _build_base)
+    return once_per_run(tmp_path_factory, "import", build_import_base)
 
 
 @pytest.fixture()
@@ -70,42 +37,6 @@ def work(base, tmp_path):
     copy = tmp_path / "work"
     shutil.copytree(folder, copy)
     return song, copy
-
-
-def make_clip(song_wav: Path, out: Path, *, start_s: float, dur_s: float, fps: int = 30, black_head_s: float = 0.0,
-              frozen_tail_s: float = 0.0, rate: int = 44100, gain_db: float = 0.0, lowpass_hz: int | None = None,
-              noise_db: float | None = None, audio: bool = True, seed: int = 0, size: str = "320x240") -> Path:
-    """A clip whose picture moves (testsrc2 of ``size``; black for ``black_head_s``, frozen for the last
-    ``frozen_tail_s``) and whose sound is the song from ``start_s`` (resampled, louder/softer,
-    low-passed, or mixed with white noise ``noise_db`` relative to it), AAC in MP4."""
-    y, sr = sf.read(str(song_wav), dtype="float32", always_2d=False)
-    if y.ndim > 1:
-        y = y.mean(axis=1)
-    piece = np.zeros(int(round(dur_s * sr)), dtype=np.float32)
-    i0 = int(round(start_s * sr))
-    src = y[max(0, i0): i0 + piece.size]
-    piece[max(0, -i0): max(0, -i0) + src.size] = src[: piece.size - max(0, -i0)]
-    if noise_db is not None:
-        rng = np.random.default_rng(seed)
-        piece = piece + rng.normal(0, piece.std() * 10 ** (noise_db / 20), piece.size).astype(np.float32)
-    wav = out.with_suffix(".src.wav")
-    sf.write(str(wav), piece * 10 ** (gain_db / 20) * 0.9 / max(1e-6, float(np.abs(piece).max())), sr)
-    vf = [f"trim=duration={dur_s}"]
-    if black_head_s:
-        vf.append(f"drawbox=c=black:t=fill:enable='lt(t,{black_head_s})'")
-    if frozen_tail_s:
-        vf.append(f"trim=duration={dur_s - frozen_tail_s},tpad=stop_mode=clone:stop_duration={frozen_tail_s}")
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={dur_s + 1}"]
-    if audio:
-        cmd += ["-i", str(wav)]
-    cmd += ["-vf", ",".join(vf), "-map", "0:v"]
-    if audio:
-        af = [f"aresample={rate}"] + ([f"lowpass=f={lowpass_hz}"] if lowpass_hz else [])
-        cmd += ["-map", "1:a", "-af", ",".join(af), "-c:a", "aac", "-b:a", "128k", "-ar", str(rate)]
-    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", str(dur_s), str(out)]
-    subprocess.run(cmd, check=True, capture_output=True)
-    wav.unlink()
-    return out
 
 
 def _segments(folder: Path) -> list:
