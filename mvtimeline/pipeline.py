@@ -540,20 +540,38 @@ def plan_step(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, repla
     InputError
         Unknown style, or limits that cannot cover the song.
     """
-    from . import plan as planner
-
     previous = project.existing_plan()
     progress(Progress("plan", 0, 1))
-    be = backend or _backend(project.config)
-    max_s, clip_s = _segment_limits(project, be)
+    p = _build_plan(project, analysis, aligned, previous=previous, replan=replan,
+                    backend=backend or _backend(project.config))
+    project.save_plan(p)
+    progress(Progress("plan", 1, 1))
+    return p
+
+
+def _build_plan(project: WorkFolder, analysis: Analysis, aligned: Lyrics, *, previous: Plan | None, replan: bool,
+                backend: Backend) -> Plan:
+    """The plan the project's settings make, keeping ``previous``'s edits (checked, not saved)."""
+    from . import plan as planner
+
+    max_s, clip_s = _segment_limits(project, backend)
     p = planner.build(aligned, analysis, style=project.config.style, max_s=max_s, clip_s=min(clip_s, max_s),
                       dissolve_s=project.config.dissolve_s, title=project.name, previous=previous, replan=replan,
                       cut_rule=project.config.cut_rule, cast=cast_of(project.config.cast),
                       setting=project.config.setting, pace=project.config.pace)
-    planner.validate(p, max_s=max_s)
-    project.save_plan(p)
-    progress(Progress("plan", 1, 1))
-    return p
+    return planner.validate(p, max_s=max_s)
+
+
+def _edited(project: WorkFolder, plan: Plan, segment: int, edits: dict[str, Any], backend: Backend) -> Plan:
+    """``plan`` with a segment's edits (:func:`mvtimeline.plan.edit.edit_segment`); a new singer renders
+    the segment's prompts again from the style (prompts the user edited stay)."""
+    from .plan.edit import edit_segment as edit
+
+    new = edit(plan, segment, **edits)
+    if "singer" in edits and new != plan:  # the singer's looks begin the prompts
+        new = _build_plan(project, project.load_analysis(), project.load_aligned(), previous=new, replan=False,
+                          backend=backend)
+    return new
 
 
 def generate_step(project: WorkFolder, plan: Plan, analysis: Analysis, *, takes: Sequence[int] | None = None,
@@ -1362,7 +1380,8 @@ def _pick_all(project: WorkFolder, rows: list[Any]) -> None:
 
 
 @_holding("pick")
-def pick(project: WorkFolder | Path, segment: int, take: int, *, changes: dict[str, Any] | None = None) -> Exported:
+def pick(project: WorkFolder | Path, segment: int, take: int, *, changes: dict[str, Any] | None = None,
+         made_as: Any = None) -> Exported:
     """Make ``take`` the chosen take of ``segment`` in plan.json and put it on the timeline.
 
     A ``NAME.kdenlive`` mvtimeline wrote (unchanged since) is written again. One the user edited
@@ -1381,6 +1400,9 @@ def pick(project: WorkFolder | Path, segment: int, take: int, *, changes: dict[s
     changes : dict, optional
         The segment's prompts, seed or keyframe the take was made with
         (:func:`mvtimeline.plan.edit.edit_segment`), saved with it.
+    made_as : Segment, optional
+        The segment as the take was made (a re-roll, :class:`NewTake`): it replaces plan.json's,
+        whose bounds it must have.
 
     Returns
     -------
@@ -1405,6 +1427,12 @@ def pick(project: WorkFolder | Path, segment: int, take: int, *, changes: dict[s
     analysis = project.load_analysis()
     aligned = project.load_aligned()
     backend = _backend(project.config)
+    if made_as is not None:
+        now = next(s for s in plan.segments if s.index == segment)
+        if (now.start_s, now.end_s) != (made_as.start_s, made_as.end_s):
+            raise InputError(f"segment {segment} was moved while its take {take} was being made; the take is in "
+                             "the cache but no longer fits it")
+        plan = dataclasses.replace(plan, segments=tuple(made_as if s.index == segment else s for s in plan.segments))
     new_plan = with_takes(edit(plan, segment, **changes) if changes else plan, {segment: take})
     clips = project.chosen_clips(new_plan, analysis, backend, missing_ok=True)
     if segment not in clips:  # before anything is written
@@ -1502,18 +1530,13 @@ def edit_segment(folder: WorkFolder | Path, segment: int, **fields: Any) -> Plan
     InputError
         Not a work folder, no such segment, a bad value, a keyframe image outside the folder or not an image.
     """
-    from .plan.edit import edit_segment as edit
-
     project = _folder(folder)
     plan = project.load_plan()
     if fields.get("image"):
         _check_keyframe(project, str(fields["image"]))
-    new = edit(plan, segment, **fields)
-    if new == plan:
-        return plan
-    project.save_plan(new)
-    if "singer" in fields:  # the singer's looks begin the prompts: render them again (edits kept)
-        new = plan_step(project, project.load_analysis(), project.load_aligned())
+    new = _edited(project, plan, segment, fields, _backend(project.config))
+    if new != plan:
+        project.save_plan(new)
     return new
 
 
@@ -1652,13 +1675,15 @@ def restore_take(folder: WorkFolder | Path, segment: int, key: str, take: int) -
 @dataclass(frozen=True)
 class NewTake:
     """A take :func:`make_take` made: its segment and number, whether it must become the chosen
-    take (the segment's prompts or bounds changed, so the old chosen take no longer applies), and
-    the clip."""
+    take (the segment's prompts or bounds changed, so the old chosen take no longer applies), the
+    clip, and the segment's fields it was made with where they differ from plan.json's."""
 
     segment: int
     take: int
     choose: bool
     clip: ClipResult
+    changes: dict[str, Any] = field(default_factory=dict)  # the segment's fields as the take was made
+    made_as: Any = None  # the Segment as the take was made (prompts rendered for a new singer included)
 
 
 @_holding("review re-roll")
@@ -1693,56 +1718,52 @@ def make_take(folder: WorkFolder | Path, segment: int, *, edits: dict[str, Any] 
     """
     from . import generate
     from .plan import with_takes
-    from .plan.edit import edit_segment as edit
+    from .plan.edit import EDITABLE
 
     project = _folder(folder)
     plan = project.load_plan()
     check_segments([segment], plan)
     if edits and edits.get("image"):
         _check_keyframe(project, str(edits["image"]))
-    work = edit(plan, segment, **edits) if edits else plan
     be = backend or _backend(project.config, stems_dir=project.stems_dir)
+    work = _edited(project, plan, segment, edits, be) if edits else plan
     analysis = project.load_analysis()
     seg = next(s for s in work.segments if s.index == segment)
-    [req] = [r for r in project.clip_requests(work, analysis, be) if r.segment_index == segment][:1]
+    before = next(s for s in plan.segments if s.index == segment)
+    changes = {k: getattr(seg, k) for k in EDITABLE if getattr(seg, k) != getattr(before, k)}
+    req = next(r for r in project.clip_requests(work, analysis, be) if r.segment_index == segment)
     key = req.key(be.name, be.version, be.model_id)
-    made = sorted(int(p.stem.split("-", 1)[1]) for p in (project.clips_dir / key).glob("take-*.json")
-                  if p.stem.split("-", 1)[1].isdigit() and generate.find_clip(project.clips_dir, key,
-                                                                            int(p.stem.split("-", 1)[1])))
+    made = [t for t in range(1, 1000) if generate.find_clip(project.clips_dir, key, t) is not None] \
+        if (project.clips_dir / key).is_dir() else []
     choose = seg.take not in made
     take = seg.take if choose else max(made) + 1
     gen = generate_step(project, with_takes(work, {segment: take}), analysis, segments=[segment], backend=be,
                         progress=progress)
     if gen.missing is not None:
         raise gen.missing
-    return NewTake(segment=segment, take=take, choose=choose or bool(edits), clip=gen.chosen[segment][1])
+    return NewTake(segment=segment, take=take, choose=choose or bool(changes), clip=gen.chosen[segment][1],
+                   changes=changes, made_as=seg)
 
 
 @_holding("review")
-def place_take(folder: WorkFolder | Path, new: NewTake, *, edits: dict[str, Any] | None = None) -> Exported | None:
-    """Put a take :func:`make_take` made into the project: with ``edits`` (saved to plan.json) or when it
-    replaces a chosen take that no longer applies, on the timeline (:func:`pick`); else in the bin
+def place_take(folder: WorkFolder | Path, new: NewTake) -> Exported | None:
+    """Put a take :func:`make_take` made into the project: made with changes (saved to plan.json with it)
+    or replacing a chosen take that no longer applies, on the timeline (:func:`pick`); else in the bin
     (the ``.kdenlive`` and ``.otio`` written again, as ``generate`` does).
 
     Parameters
     ----------
     folder : WorkFolder or Path
     new : NewTake
-    edits : dict, optional
-        The edits the take was made with.
 
     Returns
     -------
     Exported or None
         The project files written (None: the folder has no project files yet).
     """
-    from .plan.edit import edit_segment as edit
-
     project = _folder(folder)
     if new.choose:  # the plan as it is now: picks made while the take was being made stay
-        return pick(project, new.segment, new.take, changes=edits)
-    if edits:
-        project.save_plan(edit(project.load_plan(), new.segment, **edits))
+        return pick(project, new.segment, new.take, made_as=new.made_as if new.changes else None)
     if not project.path(".kdenlive").exists():
         return None
     return _refresh_bin(project)

@@ -64,12 +64,12 @@ class JobQueue:
     notify : callable
         Called (from the worker thread) with each job's dict whenever it changes.
     finish : callable
-        Called on the worker thread with ``(new_take, edits)`` once a take is made, to put it into
-        the project (the server serializes it with its other writes).
+        Called on the worker thread with the :class:`~mvtimeline.pipeline.NewTake` once a take is made,
+        to put it into the project (the server serializes it with its other writes).
     """
 
     def __init__(self, folder: Path, notify: Callable[[dict[str, Any]], None],
-                 finish: Callable[[Any, dict[str, Any]], None]) -> None:
+                 finish: Callable[[Any], None]) -> None:
         self.folder = Path(folder)
         self._notify = notify
         self._finish = finish
@@ -180,7 +180,7 @@ class JobQueue:
                                          backend=backend)
                 if job.cancel.is_set():
                     raise Cancelled(f"re-roll of segment {job.segment} cancelled")
-                self._finish(new, job.edits)
+                self._finish(new)
                 job.take, job.state = new.take, "done"
             except Cancelled:
                 job.state, job.message = "cancelled", "cancelled"

@@ -129,11 +129,11 @@ class Review:
     def _job_event(self, job: dict[str, Any]) -> None:
         self.broadcast({"type": "job", "job": job})
 
-    def _finish_take(self, new: Any, edits: dict[str, Any]) -> None:
+    def _finish_take(self, new: Any) -> None:
         from .. import pipeline
 
         with self.write_lock:
-            pipeline.place_take(self.folder, new, edits=edits or None)
+            pipeline.place_take(self.folder, new)
         self.broadcast({"type": "changed", "why": f"segment {new.segment}: take {new.take} made"})
 
     def state(self) -> dict[str, Any]:
