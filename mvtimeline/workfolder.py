@@ -9,10 +9,12 @@ One :class:`WorkFolder` owns a folder made by ``mvtimeline run``::
     clips/              the content-addressed clip cache: clips/<key>/take-N.mp4 + take-N.json
     NAME.kdenlive ...   the outputs (:meth:`WorkFolder.path`), NAME being the song's name
     .mvtimeline-state.json   what mvtimeline last wrote to each output (to tell the user's edits)
+    keyframes/          keyframe images the user gave single segments (the review page)
+    .review/            the review page's own files: thumbnails, the waveform, uploads on their way in
 
 Nothing outside this module names those files.
 
-Public: WorkFolder, check_out_folder, writer_lock, lock_holder, held_here, LOCK_FILE, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, VOCALS_STEM.
+Public: WorkFolder, check_out_folder, writer_lock, lock_holder, held_here, LOCK_FILE, PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, VOCALS_STEM, KEYFRAMES_DIR, REVIEW_DIR.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .types import Analysis, ClipRequest, ClipResult, Lyrics, Plan
 if TYPE_CHECKING:
     from .generate.backends.base import Backend
 
-__all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "held_here", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM"]
+__all__ = ["WorkFolder", "check_out_folder", "writer_lock", "lock_holder", "held_here", "LOCK_FILE", "PROJECT_FILE", "ANALYSIS_FILE", "ALIGNED_FILE", "PLAN_FILE", "CLIPS_DIR", "STEMS_DIR", "VOCALS_STEM", "KEYFRAMES_DIR", "REVIEW_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ STEMS_DIR = "stems"
 VOCALS_STEM = "stems/vocals.wav"  # the stem --separate makes
 PLAN_FILE = "plan.json"
 CLIPS_DIR = "clips"
+#: Keyframe images given to single segments (``Segment.image`` names a file in it).
+KEYFRAMES_DIR = "keyframes"
+#: The review page's own files (thumbnails, the waveform, uploads); safe to delete.
+REVIEW_DIR = ".review"
 _STATE_FILE = ".mvtimeline-state.json"
 #: Held (``flock``) by the command writing the folder; its text says which command, since when.
 LOCK_FILE = ".mvtimeline.lock"
@@ -103,7 +109,8 @@ def check_out_folder(out_dir: Path, song: Path, *, force: bool = False, inputs: 
         raise OutputError(f"{out_dir}: not empty and not an mvtimeline work folder (no {PROJECT_FILE}); give a new "
                           "or empty folder with -o, or --force to write into it")
     name = song.stem
-    ours = {PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, _STATE_FILE, f"{name}-media"}
+    ours = {PROJECT_FILE, ANALYSIS_FILE, ALIGNED_FILE, PLAN_FILE, CLIPS_DIR, STEMS_DIR, _STATE_FILE, f"{name}-media",
+            KEYFRAMES_DIR, REVIEW_DIR}
     ours |= {f"{name}{suffix}" for suffix in _OUTPUT_SUFFIXES}
     clash = sorted(p.name for p in entries if p.name in ours or p.name.startswith(f"{name}.lyrics."))
     if clash:

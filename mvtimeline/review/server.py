@@ -33,7 +33,7 @@ from aiohttp import web
 
 from ..errors import InputError, MvtimelineError, RunError
 from ..fileio import atomic_write, ensure_dir, inside_folder
-from ..workfolder import CLIPS_DIR, WorkFolder, held_here, lock_holder
+from ..workfolder import CLIPS_DIR, KEYFRAMES_DIR, REVIEW_DIR, WorkFolder, held_here, lock_holder
 
 __all__ = ["Review", "make_app", "serve"]
 
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
-#: Where the page keeps its own files in the work folder (thumbnails, uploads on their way in).
-REVIEW_DIR = ".review"
 _VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _THUMB_WIDTH = 240
@@ -550,12 +548,12 @@ def _do_keyframe(review: Review, files: list[Path], segment: int | None) -> dict
         raise HTTPProblem(400, "send one image and the segment it is for")
     src = files[0]
     check_image(src, where="keyframe", decode=True)
-    dest = review.folder / "keyframes" / f"{segment:02d}-{file_sha256(src)[:12]}{src.suffix.lower()}"
+    dest = review.folder / KEYFRAMES_DIR / f"{segment:02d}-{file_sha256(src)[:12]}{src.suffix.lower()}"
     ensure_dir(dest.parent)
     if not dest.exists():
         os.replace(src, dest)
     shutil.rmtree(src.parent, ignore_errors=True)
-    return {"ok": True, "image": f"keyframes/{dest.name}"}
+    return {"ok": True, "image": f"{KEYFRAMES_DIR}/{dest.name}"}
 
 
 # ---------------------------------------------------------------------------------------- serving

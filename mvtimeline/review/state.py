@@ -237,7 +237,8 @@ def page_state(project: WorkFolder, *, token: str, backend: Backend, plan: Plan 
         "segments": segments,
         "cut_rule": plan.cut_rule,
         "has_project": project.path(".kdenlive").exists(),
-        "singers": sorted({s.singer for s in plan.segments if s.singer} | {s.auto.get("singer", "") for s in plan.segments} - {""}),
+        "singers": sorted(({s.singer for s in plan.segments} | {s.auto.get("singer", "") for s in plan.segments}
+                           | set(cfg.cast or {})) - {""}),
         "price": price_of(project, plan, backend, all_reqs, gpu_price_per_hour),
     }
 
