@@ -54,7 +54,11 @@ function fmt(t) {
   const m = Math.floor(t / 60), s = t - 60 * m;
   return `${m}:${s.toFixed(2).padStart(5, "0")}`;
 }
-function money(c) { return c === null || c === undefined ? "" : `$${c < 0.1 ? c.toFixed(3) : c.toFixed(2)}`; }
+function takeCost(seconds) {  // what a take's making cost at the GPU price, when one is set
+  const price = (S.price || {}).gpu_price_per_hour;
+  return price ? `, ${money((seconds / 3600) * price)}` : "";
+}
+function money(c) { return c === null || c === undefined ? "" : c < 0.01 ? "under $0.01" : `$${c.toFixed(2)}`; }
 function dur(s) {
   if (s === null || s === undefined) return "";
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
@@ -157,7 +161,7 @@ function renderDetail() {
     const b = document.createElement("b");
     b.textContent = `${i + 1} · take ${t.take}`;
     label.append(b, " " + [t.imported ? "imported" + (t.source ? " " + t.source : "") : t.backend,
-      t.generate_s ? dur(t.generate_s) : "", t.placeholder ? "placeholder" : ""].filter(Boolean).join(" · "));
+      t.generate_s ? dur(t.generate_s) + takeCost(t.generate_s) : "", t.placeholder ? "placeholder" : ""].filter(Boolean).join(" · "));
     const right = document.createElement("span");
     if (t.chosen) {
       const m = document.createElement("span"); m.className = "chosen-mark"; m.textContent = "✔ on the timeline";
