@@ -97,7 +97,7 @@ class Review:
                 for take in seg["takes"]:
                     key, number = take["thumb"].split("?")[0].split("/")[2:4]
                     self.thumbnail(key, int(number))
-        except (MvtimelineError, HTTPProblem, OSError) as exc:  # the page will say it when it asks
+        except Exception as exc:  # noqa: BLE001 — only a head start: the page says what fails when it asks
             log.debug("review warm-up: %s", exc)
 
     # ------------------------------------------------------------------------------- helpers
@@ -122,7 +122,10 @@ class Review:
             for q in list(self.listeners):
                 q.put_nowait(data)
 
-        self.loop.call_soon_threadsafe(put)
+        try:
+            self.loop.call_soon_threadsafe(put)
+        except RuntimeError:  # the server is stopping: no page to tell
+            pass
 
     def _job_event(self, job: dict[str, Any]) -> None:
         self.broadcast({"type": "job", "job": job})
