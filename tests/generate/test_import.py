@@ -17,26 +17,11 @@ from mvtimeline.pipeline import import_clips
 from mvtimeline.errors import InputError
 from mvtimeline.media import probe_video
 from mvtimeline.types import Plan
-from support.clips import build_import_base, make_clip, once_per_run
+from support.clips import make_clip
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.which("ffmpeg"),
                                 reason="espeak-ng and ffmpeg are needed (make deps)")
 FPS = Fraction(24)
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """A synthesized song (verse, chorus, verse, chorus: the chorus repeats) and its work folder,
-    made once for all the test processes of a run."""
-    return once_per_run(tmp_path_factory, "import", build_import_base)
-
-
-@pytest.fixture()
-def work(base, tmp_path):
-    song, folder = base
-    copy = tmp_path / "work"
-    shutil.copytree(folder, copy)
-    return song, copy
 
 
 def _segments(folder: Path) -> list:

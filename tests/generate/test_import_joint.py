@@ -14,25 +14,11 @@ import pytest
 
 from mvtimeline.pipeline import import_clips
 from mvtimeline.types import Plan
-from support.clips import IMPORT_FPS, build_import_base, make_clip, once_per_run, returned_clip
+from support.clips import IMPORT_FPS, make_clip, returned_clip
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng") or not shutil.which("ffmpeg"),
                                 reason="espeak-ng and ffmpeg are needed (make deps)")
 FRAME_S = 1 / float(IMPORT_FPS)
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """The import tests' song (verse, chorus, verse, chorus: the chorus repeats) and work folder."""
-    return once_per_run(tmp_path_factory, "import", build_import_base)
-
-
-@pytest.fixture()
-def work(base, tmp_path):
-    song, folder = base
-    copy = tmp_path / "work"
-    shutil.copytree(folder, copy)
-    return song, copy
 
 
 def _requests(folder: Path) -> dict[int, dict]:
