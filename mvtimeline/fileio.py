@@ -195,8 +195,6 @@ def inside_folder(folder: Path, relative: str) -> Path:
     InputError
         The path is absolute, climbs out, or leads out through a link.
     """
-    from .errors import InputError
-
     text = str(relative)
     parts = text.split("/")
     if (not text or text.startswith("/") or "\\" in text or "\0" in text or ".." in parts

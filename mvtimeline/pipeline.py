@@ -1733,8 +1733,7 @@ def make_take(folder: WorkFolder | Path, segment: int, *, edits: dict[str, Any] 
     changes = {k: getattr(seg, k) for k in EDITABLE if getattr(seg, k) != getattr(before, k)}
     req = next(r for r in project.clip_requests(work, analysis, be) if r.segment_index == segment)
     key = req.key(be.name, be.version, be.model_id)
-    made = [t for t in range(1, 1000) if generate.find_clip(project.clips_dir, key, t) is not None] \
-        if (project.clips_dir / key).is_dir() else []
+    made = list(generate.takes_of(project.clips_dir, key))
     choose = seg.take not in made
     take = seg.take if choose else max(made) + 1
     gen = generate_step(project, with_takes(work, {segment: take}), analysis, segments=[segment], backend=be,

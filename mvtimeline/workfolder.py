@@ -659,18 +659,11 @@ class WorkFolder:
         out: dict[int, list[ClipResult]] = {}
         for index, (req, res) in clips.items():
             found = []
-            for meta in sorted((self.clips_dir / res.key).glob("take-*.json")):
-                try:
-                    take = int(meta.stem.split("-", 1)[1])
-                except ValueError:
-                    continue
-                record = generate.find_clip(self.clips_dir, res.key, take)
-                if record is None:
-                    continue
+            for take, record in generate.takes_of(self.clips_dir, res.key).items():
                 mp4, _ = generate.clip_paths(self.clips_dir, res.key, take)
                 found.append(ClipResult(path=mp4, key=res.key, take=take, n_frames=req.n_frames, fps=req.fps,
                                         cached=True, elapsed_s=0.0, meta=record))
-            out[index] = sorted(found, key=lambda r: r.take) or [res]
+            out[index] = found or [res]
         return out
 
     # ------------------------------------------------------------------------------ user's edits

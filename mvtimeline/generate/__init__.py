@@ -29,7 +29,7 @@ from __future__ import annotations
 from .backends.base import Backend, check_request
 from .backends.registry import get_backend, known_backends
 from .requesting import chain, clip_requests, with_audio
-from .cache import clip_paths, find_clip, image_sha256
+from .cache import clip_paths, find_clip, image_sha256, takes_of
 from .executors import EXECUTORS, open_executor
 from .executors.local import run
 from ..media import probe_video
@@ -43,6 +43,7 @@ __all__ = [
     "Backend",
     "image_sha256",
     "find_clip",
+    "takes_of",
     "clip_paths",
     "check_request",
     "probe_video",

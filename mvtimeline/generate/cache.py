@@ -7,7 +7,7 @@ temp name in the same folder and renamed when complete; the record is written (a
 it. A clip counts as present only when both files exist and the record is readable and names the
 same key, so a crash at any point leaves nothing that passes for a clip.
 
-Public: image_sha256, clip_paths, find_clip, write_record, store_clip, clip_result, CLIP_SCHEMA.
+Public: image_sha256, clip_paths, find_clip, takes_of, write_record, store_clip, clip_result, CLIP_SCHEMA.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..errors import InputError, MvtimelineError
 from ..fileio import atomic_path, atomic_write, file_sha256, read_json, write_json
 from ..types import ClipRequest, ClipResult
 
-__all__ = ["image_sha256", "clip_paths", "find_clip", "write_record", "store_clip", "clip_result", "CLIP_SCHEMA"]
+__all__ = ["image_sha256", "clip_paths", "find_clip", "takes_of", "write_record", "store_clip", "clip_result", "CLIP_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,27 @@ def find_clip(cache_dir: Path, key: str, take: int) -> dict[str, Any] | None:
                     mp4, mp4.stat().st_size, size)
         return None
     return record
+
+
+def takes_of(cache_dir: Path, key: str) -> dict[int, dict[str, Any]]:
+    """The complete takes of cache key ``key`` (:func:`find_clip`): take → its record, in take order.
+
+    Parameters
+    ----------
+    cache_dir : Path
+    key : str
+
+    Returns
+    -------
+    dict
+    """
+    found = {}
+    for meta in (Path(cache_dir) / key).glob("take-*.json"):
+        number = meta.stem.split("-", 1)[1]
+        record = find_clip(cache_dir, key, int(number)) if number.isdigit() else None
+        if record is not None:
+            found[int(number)] = record
+    return dict(sorted(found.items()))
 
 
 def write_record(cache_dir: Path, req: ClipRequest, key: str, take: int, *, backend: dict[str, str],

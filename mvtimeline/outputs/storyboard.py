@@ -14,7 +14,7 @@
 - :func:`format_clock` — seconds as ``m:ss.cc``.
 
 Public: storyboard, sheet_layout, storyboard_layout, SheetLayout, TextBox, Marker, grid_layout, GridLayout,
-middle_frame, format_clock, STORYBOARD_FORMATS.
+middle_frame, middle_index, format_clock, STORYBOARD_FORMATS.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "grid_layout",
     "GridLayout",
     "middle_frame",
+    "middle_index",
     "format_clock",
     "STORYBOARD_FORMATS",
 ]
@@ -107,9 +108,16 @@ def _time_range(seg: Segment) -> str:
 
 
 # ------------------------------------------------------------------------------------------ frames
-def _middle_index(req: ClipRequest) -> int:
-    body = max(1, req.n_frames - req.head_frames - req.tail_frames)
-    return min(req.n_frames - 1, req.head_frames + body // 2)
+def middle_index(n_frames: int, head_frames: int, tail_frames: int) -> int:
+    """The frame in the middle of a clip's segment (its handles left out).
+
+    Examples
+    --------
+    >>> middle_index(100, 10, 10)
+    50
+    """
+    body = max(1, n_frames - head_frames - tail_frames)
+    return min(n_frames - 1, head_frames + body // 2)
 
 
 def middle_frame(req: ClipRequest, clip: Path, *, width: int | None = None) -> np.ndarray:
@@ -136,7 +144,7 @@ def middle_frame(req: ClipRequest, clip: Path, *, width: int | None = None) -> n
     from ..media import frame_at
 
     try:
-        return frame_at(clip, float(Fraction(_middle_index(req)) / req.fps), fps=req.fps, width=width)
+        return frame_at(clip, float(Fraction(middle_index(req.n_frames, req.head_frames, req.tail_frames)) / req.fps), fps=req.fps, width=width)
     except InputError as exc:
         raise InputError(f"{exc}; make it again with 'mvtimeline generate'") from None
 

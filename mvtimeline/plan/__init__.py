@@ -18,7 +18,7 @@ from ..types import Analysis, Line, Lyrics, Plan, Segment
 from .cast import Singer, describe, singer_of_segment
 from .prompts import list_styles, load_style, render_prompts, section_kind
 from .sections import Labels, label_lines
-from .segment import CUT_REASONS, CUT_RULES, PACES, Cut, CutPolicy, Pace, chunks_of, cut_points
+from .segment import CUT_REASONS, CUT_RULES, PACES, Cut, CutPolicy, Pace, chunks_of, cut_points, lines_in
 
 __all__ = ["build", "validate", "with_takes", "forced_cuts", "summary", "Cut", "CutPolicy", "Pace", "PACES",
            "CUT_RULES", "CUT_REASONS", "load_style", "list_styles", "section_kind", "label_lines"]
@@ -157,8 +157,7 @@ def build(
     # the chorus motif: a repeated part's later segments take the seeds of its first occurrence's
     motif: dict[tuple[int, int], list[int]] = {}  # (part, occurrence) → seeds in order
     for i, (a, b) in enumerate(bounds, start=1):
-        seg_lines = tuple(ln.text for ln in lines if ln.start_s < b and ln.end_s > a
-                          and (min(b, ln.end_s) - max(a, ln.start_s)) > 0.1)
+        seg_lines = lines_in(lines, a, b)
         section, part, occurrence = _segment_label(a, b, lines, labels, first_s, last_s)
         prev = old.get((round(a, 3), round(b, 3)))
         seed = _seed(title, i, a)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..errors import InputError
 from ..types import Analysis, Line, Plan
-from .segment import Cut, chunks_of, cut_candidates
+from .segment import Cut, chunks_of, cut_candidates, lines_in
 
 __all__ = ["edit_segment", "move_cut", "cut_choices", "EDITABLE"]
 
@@ -163,16 +163,10 @@ def move_cut(plan: Plan, analysis: Analysis, lines: Sequence[Line], index: int, 
     if abs(cut.time_s - seg.start_s) < 1e-3:
         return plan, cut, []
     clip = plan.clip_s or None
-    timed = [ln for ln in lines if ln.is_timed]
-
-    def lines_in(a: float, b: float) -> tuple[str, ...]:
-        return tuple(ln.text for ln in timed if ln.start_s < b and ln.end_s > a
-                     and (min(b, ln.end_s) - max(a, ln.start_s)) > 0.1)
-
     t = round(cut.time_s, 6)
     segs = list(plan.segments)
-    segs[k - 1] = dataclasses.replace(before, end_s=t, lines=lines_in(before.start_s, t),
+    segs[k - 1] = dataclasses.replace(before, end_s=t, lines=lines_in(lines, before.start_s, t),
                                       chunks=chunks_of(t - before.start_s, clip))
-    segs[k] = dataclasses.replace(seg, start_s=t, cut=cut.reason, lines=lines_in(t, seg.end_s),
+    segs[k] = dataclasses.replace(seg, start_s=t, cut=cut.reason, lines=lines_in(lines, t, seg.end_s),
                                   chunks=chunks_of(seg.end_s - t, clip))
     return dataclasses.replace(plan, segments=tuple(segs)), cut, [before.index, seg.index]

@@ -21,7 +21,7 @@ chooses which candidates exist in sung stretches: ``"words"`` (the default), ``"
 between lines; a run of lines longer than ``max_s`` is an error naming it: what the lip-sync
 backends need), ``"beats"`` (every beat, inside lines too: a plain montage).
 
-Public: cut_points, cut_candidates, Cut, CutPolicy, Pace, PACES, CUT_RULES, CUT_REASONS, chunks_of.
+Public: cut_points, cut_candidates, lines_in, Cut, CutPolicy, Pace, PACES, CUT_RULES, CUT_REASONS, chunks_of.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ..config import CUT_RULES, PACE_NAMES
 from ..errors import InputError
 from ..types import Analysis, Line, section_kind
 
-__all__ = ["cut_points", "cut_candidates", "Cut", "CutPolicy", "Pace", "PACES", "CUT_RULES", "CUT_REASONS", "chunks_of"]
+__all__ = ["cut_points", "cut_candidates", "lines_in", "Cut", "CutPolicy", "Pace", "PACES", "CUT_RULES", "CUT_REASONS", "chunks_of"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,12 @@ class CutPolicy:
     @property
     def clip_limit_s(self) -> float:
         return self.max_s if self.clip_s is None else min(self.clip_s, self.max_s)
+
+
+def lines_in(lines: Sequence[Line], a: float, b: float) -> tuple[str, ...]:
+    """The texts of the timed ``lines`` sung in [a, b) for more than 0.1 s: a segment's lyric."""
+    return tuple(ln.text for ln in lines if ln.is_timed and ln.start_s < b and ln.end_s > a
+                 and (min(b, ln.end_s) - max(a, ln.start_s)) > 0.1)
 
 
 def chunks_of(duration_s: float, clip_s: float | None) -> int:

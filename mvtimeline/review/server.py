@@ -151,11 +151,15 @@ class Review:
         out.update(waveform=self._wave, jobs=self.jobs.jobs(), lock=self.holder())
         return out
 
-    def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a change (a :mod:`mvtimeline.pipeline` function) with the folder to ourselves."""
+    def check_free(self) -> None:
+        """Refuse a change (409) while another command holds the folder."""
         holder = self.holder()
         if holder:
             raise HTTPProblem(409, f"the work folder is in use by {holder}; the page makes no changes until it ends")
+
+    def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a change (a :mod:`mvtimeline.pipeline` function) with the folder to ourselves."""
+        self.check_free()
         with self.write_lock:
             return fn(*args, **kwargs)
 
@@ -167,6 +171,7 @@ class Review:
 
         from ..generate import clip_paths, find_clip
         from ..media import frame_at
+        from ..outputs.storyboard import middle_index
 
         if not re.fullmatch(r"[0-9a-f]{8,64}", key) or take < 1:
             raise HTTPProblem(404, "no such take")
@@ -179,8 +184,7 @@ class Review:
         mp4, _ = clip_paths(self.folder / CLIPS_DIR, key, take)
         req = record.get("request", {})
         fps = Fraction(str(req.get("fps", "25")))
-        n, head, tail = int(req.get("n_frames", 1)), int(req.get("head_frames", 0)), int(req.get("tail_frames", 0))
-        middle = min(n - 1, head + max(1, n - head - tail) // 2)
+        middle = middle_index(int(req.get("n_frames", 1)), int(req.get("head_frames", 0)), int(req.get("tail_frames", 0)))
         rgb = frame_at(mp4, float(Fraction(middle) / fps), fps=fps, width=_THUMB_WIDTH)
         with self._thumb_lock:
             ensure_dir(out.parent)
@@ -397,9 +401,7 @@ def _reroll(review: Review, data: dict[str, Any]) -> dict[str, Any]:
     from ..config import check_segments
 
     segment, edits = _int(data, "segment"), _edits(data)
-    holder = review.holder()
-    if holder:
-        raise HTTPProblem(409, f"the work folder is in use by {holder}; the page makes no changes until it ends")
+    review.check_free()
     check_segments([segment], pipeline.open_folder(review.folder).load_plan())
     if edits:
         from ..plan.edit import edit_segment
@@ -485,9 +487,7 @@ def _upload(review: Review, kind: str) -> Callable[[web.Request], Awaitable[web.
     """Files dropped on the page: clips to import (``import``) or a segment's keyframe image (``keyframe``)."""
 
     async def upload(request: web.Request) -> web.Response:
-        holder = review.holder()
-        if holder:
-            raise HTTPProblem(409, f"the work folder is in use by {holder}; the page makes no changes until it ends")
+        review.check_free()
         try:
             reader = await request.multipart()
         except (AssertionError, ValueError, KeyError):
